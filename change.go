@@ -1,0 +1,116 @@
+package maintenance
+
+import (
+	"reflect"
+	"slices"
+	"time"
+)
+
+// Change is one atomic modification of the state: who makes it, why, and
+// what it does. Build one with the constructors (On, Off, AddSite...), set
+// Actor, Source and Reason, and pass it to Store.Update.
+type Change struct {
+	Actor  string
+	Source string
+	Reason string
+	// Action names the change in the audit log.
+	Action string
+	// Apply mutates a deep copy of the current state; reason is the change's
+	// Reason. An error aborts the change; nothing is written.
+	Apply func(st *State, reason string) error
+}
+
+// Commit applies c to a copy of cur and validates the result. It returns the
+// new state (version cur.Version+1) and one event per site that changed; when
+// nothing changed it returns cur and no events. Stores call it inside their
+// write transaction; events get their IDs from the store.
+func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
+	if c.Apply == nil {
+		return nil, nil, invalidf("change %q does nothing", c.Action)
+	}
+	if err := validateMessage("reason", c.Reason); err != nil {
+		return nil, nil, err
+	}
+	next := cur.Clone()
+	next.Normalize()
+	if err := c.Apply(next, c.Reason); err != nil {
+		return nil, nil, err
+	}
+	next.Normalize()
+	if err := next.Validate(); err != nil {
+		return nil, nil, err
+	}
+	next.Version = cur.Version + 1
+	now = now.UTC().Truncate(time.Millisecond)
+
+	var events []Event
+	before := make(map[string]*SiteState, len(cur.Sites))
+	for i := range cur.Sites {
+		before[cur.Sites[i].Site] = &cur.Sites[i]
+	}
+	for i := range next.Sites {
+		s := &next.Sites[i]
+		old := before[s.Site]
+		delete(before, s.Site)
+		if old != nil && sameSite(old, s) {
+			continue
+		}
+		if old == nil || old.On != s.On {
+			s.ChangedAt, s.ChangedBy = now, c.Actor
+		}
+		s.Version = next.Version
+		events = append(events, newEvent(c, now, next.Version, s.Site, old, s))
+	}
+	for _, old := range cur.Sites {
+		if _, gone := before[old.Site]; gone {
+			events = append(events, newEvent(c, now, next.Version, old.Site, &old, nil))
+		}
+	}
+	if len(events) == 0 {
+		return cur, nil, nil
+	}
+	slices.SortStableFunc(events, func(a, b Event) int {
+		switch {
+		case a.Site < b.Site:
+			return -1
+		case a.Site > b.Site:
+			return 1
+		}
+		return 0
+	})
+	return next, events, nil
+}
+
+func newEvent(c Change, now time.Time, version int64, site string, before, after *SiteState) Event {
+	e := Event{Version: version, Time: now, Actor: c.Actor, Source: c.Source, Reason: c.Reason, Action: c.Action, Site: site}
+	if before != nil {
+		b := *before
+		e.Before = &b
+	}
+	if after != nil {
+		a := *after
+		e.After = &a
+	}
+	return e
+}
+
+// sameSite reports whether two states are equal apart from bookkeeping.
+func sameSite(a, b *SiteState) bool {
+	x, y := *a, *b
+	x.Version, y.Version = 0, 0
+	x.ChangedAt, y.ChangedAt = time.Time{}, time.Time{}
+	x.ChangedBy, y.ChangedBy = "", ""
+	if len(x.Ignore) == 0 {
+		x.Ignore = nil
+	}
+	if len(y.Ignore) == 0 {
+		y.Ignore = nil
+	}
+	if len(x.Allow) == 0 {
+		x.Allow = nil
+	}
+	if len(y.Allow) == 0 {
+		y.Allow = nil
+	}
+	return reflect.DeepEqual(x, y)
+}

@@ -1,0 +1,254 @@
+package maintenance
+
+import (
+	"slices"
+	"time"
+)
+
+// OnOptions are the options of switching sites on. A nil field keeps the
+// site's current value when it is already on, and the default when it is off.
+type OnOptions struct {
+	Message    *string
+	Mode       *Mode
+	Status     *int
+	RetryAfter *time.Duration
+	Redirect   *string
+}
+
+// On returns a change that switches the named sites on, declaring the ones
+// that are new. With no names it switches on every declared site, "*"
+// included. A site that is off starts from the defaults plus o; a site that is
+// already on changes only what o sets. The change's Reason is kept on the site.
+func On(sites []string, o OnOptions) Change {
+	c := Change{Action: "on"}
+	c.Apply = func(st *State, reason string) error {
+		names, err := parseSites(sites)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			names = st.siteNames()
+		}
+		for _, n := range names {
+			s := st.addSite(n)
+			if !s.On {
+				clearActivation(s)
+				s.On = true
+				s.Mode = ModeFull
+			}
+			if reason != "" {
+				s.Reason = reason
+			}
+			if o.Message != nil {
+				s.Message = *o.Message
+			}
+			if o.Mode != nil {
+				m, err := ParseMode(string(*o.Mode))
+				if err != nil {
+					return err
+				}
+				s.Mode = m
+			}
+			if o.Status != nil {
+				s.Status = *o.Status
+			}
+			if o.RetryAfter != nil {
+				s.RetryAfter = *o.RetryAfter
+			}
+			if o.Redirect != nil {
+				s.Redirect = *o.Redirect
+			}
+		}
+		return nil
+	}
+	return c
+}
+
+// Off returns a change that switches the named sites off, or every site when
+// none is named, and clears what was set when they were switched on (message,
+// reason, mode, status, retry-after, redirect). Rules are kept.
+func Off(sites []string) Change {
+	return Change{Action: "off", Apply: func(st *State, reason string) error {
+		names, err := parseSites(sites)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			names = st.siteNames()
+		}
+		for _, n := range names {
+			s := st.Site(n)
+			if s == nil {
+				return notFoundf("site %q is not declared; see the declared sites with: maintenance sites ls", n)
+			}
+			s.On = false
+			clearActivation(s)
+		}
+		return nil
+	}}
+}
+
+func clearActivation(s *SiteState) {
+	s.Mode, s.Message, s.Reason, s.Status, s.RetryAfter, s.Redirect = "", "", "", 0, 0, ""
+}
+
+// AddSites returns a change that declares sites; existing ones are left alone.
+func AddSites(sites ...string) Change {
+	return Change{Action: "sites add", Apply: func(st *State, reason string) error {
+		names, err := parseSites(sites)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			st.addSite(n)
+		}
+		return nil
+	}}
+}
+
+// RemoveSite returns a change that removes a declared site with its rules.
+// The default site "*" cannot be removed.
+func RemoveSite(site string) Change {
+	return Change{Action: "sites rm", Apply: func(st *State, reason string) error {
+		n, err := ParseSite(site)
+		if err != nil {
+			return err
+		}
+		if n == DefaultSite {
+			return invalidf("site %q cannot be removed: it is the site of every host without one of its own", n)
+		}
+		i := slices.IndexFunc(st.Sites, func(s SiteState) bool { return s.Site == n })
+		if i < 0 {
+			return notFoundf("site %q is not declared; see the declared sites with: maintenance sites ls", n)
+		}
+		st.Sites = slices.Delete(st.Sites, i, i+1)
+		return nil
+	}}
+}
+
+// AddIgnore returns a change that adds an ignore pattern to a site ("" means
+// "*"). Adding a pattern that is there already updates its note.
+func AddIgnore(site, pattern, note string) Change {
+	return Change{Action: "ignore add", Apply: func(st *State, reason string) error {
+		p, err := ParsePattern(pattern)
+		if err != nil {
+			return err
+		}
+		s, err := ruleSite(st, site)
+		if err != nil {
+			return err
+		}
+		s.Ignore = upsertRule(s.Ignore, Rule{Value: p.String(), Note: note})
+		return nil
+	}}
+}
+
+// RemoveIgnore returns a change that removes an ignore pattern from a site.
+func RemoveIgnore(site, pattern string) Change {
+	return Change{Action: "ignore rm", Apply: func(st *State, reason string) error {
+		p, err := ParsePattern(pattern)
+		if err != nil {
+			return err
+		}
+		s, err := ruleSite(st, site)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if s.Ignore, ok = deleteRule(s.Ignore, p.String()); !ok {
+			return notFoundf("site %q has no ignore pattern %q; see them with: maintenance ignore ls --site %s", s.Site, p.String(), s.Site)
+		}
+		return nil
+	}}
+}
+
+// AddAllow returns a change that adds an allow entry (IP or CIDR) to a site
+// ("" means "*"). Adding an entry that is there already updates its note.
+func AddAllow(site, entry, note string) Change {
+	return Change{Action: "allow add", Apply: func(st *State, reason string) error {
+		p, err := ParseAllow(entry)
+		if err != nil {
+			return err
+		}
+		s, err := ruleSite(st, site)
+		if err != nil {
+			return err
+		}
+		s.Allow = upsertRule(s.Allow, Rule{Value: canonicalAllow(p), Note: note})
+		return nil
+	}}
+}
+
+// RemoveAllow returns a change that removes an allow entry from a site.
+func RemoveAllow(site, entry string) Change {
+	return Change{Action: "allow rm", Apply: func(st *State, reason string) error {
+		p, err := ParseAllow(entry)
+		if err != nil {
+			return err
+		}
+		s, err := ruleSite(st, site)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if s.Allow, ok = deleteRule(s.Allow, canonicalAllow(p)); !ok {
+			return notFoundf("site %q has no allow entry %q; see them with: maintenance allow ls --site %s", s.Site, canonicalAllow(p), s.Site)
+		}
+		return nil
+	}}
+}
+
+func ruleSite(st *State, site string) (*SiteState, error) {
+	if site == "" {
+		site = DefaultSite
+	}
+	n, err := ParseSite(site)
+	if err != nil {
+		return nil, err
+	}
+	s := st.Site(n)
+	if s == nil {
+		return nil, notFoundf("site %q is not declared; declare it with: maintenance sites add %s", n, n)
+	}
+	return s, nil
+}
+
+func upsertRule(rules []Rule, r Rule) []Rule {
+	for i := range rules {
+		if rules[i].Value == r.Value {
+			rules[i].Note = r.Note
+			return rules
+		}
+	}
+	return append(rules, r)
+}
+
+func deleteRule(rules []Rule, value string) ([]Rule, bool) {
+	i := slices.IndexFunc(rules, func(r Rule) bool { return r.Value == value })
+	if i < 0 {
+		return rules, false
+	}
+	return slices.Delete(rules, i, i+1), true
+}
+
+func parseSites(sites []string) ([]string, error) {
+	var names []string
+	for _, s := range sites {
+		n, err := ParseSite(s)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+func (st *State) siteNames() []string {
+	names := make([]string, len(st.Sites))
+	for i, s := range st.Sites {
+		names[i] = s.Site
+	}
+	return names
+}

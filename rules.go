@@ -1,0 +1,145 @@
+package maintenance
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// PatternKind says how a Pattern matches a path.
+type PatternKind int
+
+// The kinds of ignore patterns.
+const (
+	// Exact matches a path equal to the pattern.
+	Exact PatternKind = iota + 1
+	// Prefix matches a path that starts with the pattern (written with a trailing "*").
+	Prefix
+	// Regexp matches a path that an RE2 expression matches from its start.
+	Regexp
+)
+
+// MaxPatternLen is the longest ignore pattern accepted, in bytes.
+const MaxPatternLen = 1024
+
+// Pattern is a parsed ignore pattern. The zero value matches nothing.
+type Pattern struct {
+	// Method, when not empty, restricts the pattern to requests with this method.
+	Method string
+	Kind   PatternKind
+	// Path is the exact path or the prefix (without the "*").
+	Path string
+	re   *regexp.Regexp
+}
+
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+
+const patternHelp = "accepted: /exact/path, /prefix/*, ^regex, each optionally after a method (POST /webhooks/*)"
+
+// ParsePattern parses an ignore pattern:
+//
+//	/exact/path        the request path equals it
+//	/prefix/*          the request path starts with "/prefix/"
+//	^regex             an RE2 expression matched from the start of the path
+//	METHOD pattern     any of the above, for one method only ("POST /webhooks/*")
+func ParsePattern(s string) (Pattern, error) {
+	var p Pattern
+	if len(s) > MaxPatternLen {
+		return p, invalidf("pattern of %d bytes: accepted: at most %d", len(s), MaxPatternLen)
+	}
+	body := strings.TrimSpace(s)
+	if m, rest, ok := strings.Cut(body, " "); ok {
+		if !isMethod(m) {
+			return p, invalidf("pattern %q: %q is not a method (accepted: %s); %s", s, m, strings.Join(methods, ", "), patternHelp)
+		}
+		p.Method = m
+		body = strings.TrimSpace(rest)
+	}
+	switch {
+	case strings.HasPrefix(body, "^"):
+		re, err := regexp.Compile("^(?:" + body[1:] + ")")
+		if err != nil {
+			return Pattern{}, invalidf("pattern %q: not a valid RE2 expression: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+		}
+		p.Kind, p.Path, p.re = Regexp, body, re
+	case strings.HasPrefix(body, "/"):
+		if strings.ContainsFunc(body, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return Pattern{}, invalidf("pattern %q: spaces and control characters are not accepted in a path; %s", s, patternHelp)
+		}
+		if i := strings.IndexByte(body, '*'); i >= 0 && i != len(body)-1 {
+			return Pattern{}, invalidf("pattern %q: '*' is accepted only at the end (/prefix/*); for more, use ^regex", s)
+		}
+		if strings.ContainsAny(body, "?#") {
+			return Pattern{}, invalidf("pattern %q: patterns match the path only, without ?query or #fragment", s)
+		}
+		if pre, ok := strings.CutSuffix(body, "*"); ok {
+			p.Kind, p.Path = Prefix, pre
+		} else {
+			p.Kind, p.Path = Exact, body
+		}
+	default:
+		return Pattern{}, invalidf("pattern %q: %s", s, patternHelp)
+	}
+	return p, nil
+}
+
+// String returns the canonical form of the pattern.
+func (p Pattern) String() string {
+	var b strings.Builder
+	if p.Method != "" {
+		b.WriteString(p.Method)
+		b.WriteByte(' ')
+	}
+	b.WriteString(p.Path)
+	if p.Kind == Prefix {
+		b.WriteByte('*')
+	}
+	return b.String()
+}
+
+// Match reports whether the pattern matches a request with this method and path.
+func (p *Pattern) Match(method, path string) bool {
+	if p.Method != "" && p.Method != method {
+		return false
+	}
+	switch p.Kind {
+	case Exact:
+		return path == p.Path
+	case Prefix:
+		return strings.HasPrefix(path, p.Path)
+	case Regexp:
+		return p.re.MatchString(path)
+	}
+	return false
+}
+
+func isMethod(m string) bool {
+	for _, x := range methods {
+		if m == x {
+			return true
+		}
+	}
+	return false
+}
+
+// parseRedirect validates a redirect target: an absolute http(s) URL or a
+// path on the same host. It returns the parsed URL.
+func parseRedirect(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	bad := func() error {
+		return invalidf("redirect %q: accepted: an absolute http:// or https:// URL, or a path starting with /", s)
+	}
+	if err != nil || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, bad()
+	}
+	switch {
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//"):
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil:
+	default:
+		return nil, bad()
+	}
+	if u.Path == "" {
+		u.Path = "/"
+	}
+	return u, nil
+}

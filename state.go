@@ -1,0 +1,242 @@
+package maintenance
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Mode says what a site that is on lets through.
+type Mode string
+
+// The modes of a site that is on.
+const (
+	// ModeFull blocks every request that no rule lets through.
+	ModeFull Mode = "full"
+	// ModeReadOnly lets GET, HEAD and OPTIONS through and blocks the rest.
+	ModeReadOnly Mode = "read-only"
+)
+
+// ParseMode validates a mode name. The empty string means ModeFull.
+func ParseMode(s string) (Mode, error) {
+	switch Mode(s) {
+	case "", ModeFull:
+		return ModeFull, nil
+	case ModeReadOnly:
+		return ModeReadOnly, nil
+	}
+	return "", invalidf("mode %q: accepted: full, read-only", s)
+}
+
+// DefaultStatus is the status code of the maintenance answer.
+const DefaultStatus = 503
+
+// SiteState is the whole stored state of one site.
+type SiteState struct {
+	Site string `json:"site"`
+	On   bool   `json:"on"`
+	// Mode is set while the site is on; empty means ModeFull.
+	Mode Mode `json:"mode,omitempty"`
+	// Message is shown to visitors on the maintenance page.
+	Message string `json:"message,omitempty"`
+	// Reason is for operators (audit log, status); never shown to visitors.
+	Reason string `json:"reason,omitempty"`
+	// Status is the maintenance answer's status code; 0 means DefaultStatus.
+	Status int `json:"status,omitempty"`
+	// RetryAfter is sent as Retry-After when no end time is known; 0 sends none.
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+	// Redirect, when set, sends HTML clients a 302 to this URL.
+	Redirect string `json:"redirect,omitempty"`
+
+	Ignore []Rule `json:"ignore,omitempty"`
+	Allow  []Rule `json:"allow,omitempty"`
+
+	// ChangedBy and ChangedAt say who last switched the site on or off, and when.
+	ChangedBy string    `json:"changed_by,omitempty"`
+	ChangedAt time.Time `json:"changed_at,omitzero"`
+	// Version is the store version of the last change to this site.
+	Version int64 `json:"version"`
+}
+
+// Rule is an ignore pattern or an allow entry, with an operator's note.
+type Rule struct {
+	Value string `json:"value"`
+	Note  string `json:"note,omitempty"`
+}
+
+// State is everything a store holds apart from the audit log. It is small and
+// always read and written whole.
+type State struct {
+	// Version grows with every change.
+	Version int64 `json:"version"`
+	// Sites are the declared sites, sorted by name. The default site "*" is
+	// always present in a state returned by a store.
+	Sites []SiteState `json:"sites"`
+}
+
+// Site returns the site named name, or nil.
+func (st *State) Site(name string) *SiteState {
+	i, ok := slices.BinarySearchFunc(st.Sites, name, func(s SiteState, n string) int { return strings.Compare(s.Site, n) })
+	if !ok {
+		return nil
+	}
+	return &st.Sites[i]
+}
+
+// Clone returns a deep copy of st.
+func (st *State) Clone() *State {
+	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites))}
+	for i, s := range st.Sites {
+		s.Ignore = slices.Clone(s.Ignore)
+		s.Allow = slices.Clone(s.Allow)
+		c.Sites[i] = s
+	}
+	return c
+}
+
+// addSite declares name if it is new and returns it.
+func (st *State) addSite(name string) *SiteState {
+	i, ok := slices.BinarySearchFunc(st.Sites, name, func(s SiteState, n string) int { return strings.Compare(s.Site, n) })
+	if !ok {
+		st.Sites = slices.Insert(st.Sites, i, SiteState{Site: name})
+	}
+	return &st.Sites[i]
+}
+
+// normalize makes a state read from a store complete: "*" is always declared.
+func (st *State) normalize() {
+	st.addSite(DefaultSite)
+}
+
+// Normalize completes a state read from a store: sites sorted and the default
+// site present. Stores call it on what they read.
+func (st *State) Normalize() {
+	slices.SortFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) })
+	st.normalize()
+}
+
+// Validate checks the whole state. Commit calls it before anything is written.
+func (st *State) Validate() error {
+	for i := range st.Sites {
+		s := &st.Sites[i]
+		if c, err := ParseSite(s.Site); err != nil {
+			return err
+		} else if c != s.Site {
+			return invalidf("site %q is not in canonical form %q", s.Site, c)
+		}
+		if i > 0 && st.Sites[i-1].Site >= s.Site {
+			return invalidf("site %q is declared twice", s.Site)
+		}
+		if _, err := ParseMode(string(s.Mode)); err != nil {
+			return err
+		}
+		if err := validateStatus(s.Status); err != nil {
+			return err
+		}
+		if err := validateRetryAfter(s.RetryAfter); err != nil {
+			return err
+		}
+		if err := validateMessage("message", s.Message); err != nil {
+			return err
+		}
+		if err := validateMessage("reason", s.Reason); err != nil {
+			return err
+		}
+		if s.Redirect != "" {
+			if _, err := parseRedirect(s.Redirect); err != nil {
+				return err
+			}
+		}
+		for _, r := range s.Ignore {
+			if _, err := ParsePattern(r.Value); err != nil {
+				return err
+			}
+			if err := validateMessage("note", r.Note); err != nil {
+				return err
+			}
+		}
+		for _, r := range s.Allow {
+			if _, err := ParseAllow(r.Value); err != nil {
+				return err
+			}
+			if err := validateMessage("note", r.Note); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func validateStatus(code int) error {
+	if code == 0 || code == 200 || code >= 400 && code <= 599 {
+		return nil
+	}
+	return invalidf("status %d: accepted: 200 or 400-599 (default 503)", code)
+}
+
+// MaxRetryAfter is the longest Retry-After a site may announce.
+const MaxRetryAfter = 7 * 24 * time.Hour
+
+func validateRetryAfter(d time.Duration) error {
+	if d == 0 {
+		return nil
+	}
+	if d < time.Second || d > MaxRetryAfter {
+		return invalidf("retry-after %s: accepted: a duration from 1s to 168h, like 90s or 2h", d)
+	}
+	return nil
+}
+
+// MaxText is the longest message, reason or note, in bytes.
+const MaxText = 2000
+
+func validateMessage(what, s string) error {
+	if len(s) > MaxText {
+		return invalidf("%s is %d bytes long; accepted: at most %d", what, len(s), MaxText)
+	}
+	if !utf8.ValidString(s) {
+		return invalidf("%s %q is not valid UTF-8", what, s)
+	}
+	return nil
+}
+
+// ParseAllow parses an allow entry: an IPv4 or IPv6 address or a CIDR prefix.
+// The canonical form is the address or the masked prefix.
+func ParseAllow(s string) (netip.Prefix, error) {
+	t := strings.TrimSpace(s)
+	if strings.Contains(t, "/") {
+		p, err := netip.ParsePrefix(t)
+		if err != nil {
+			return netip.Prefix{}, invalidf("allow entry %q: not an IP address or CIDR prefix; accepted: 203.0.113.7, 10.0.0.0/8, 2001:db8::/32", s)
+		}
+		if p.Addr().Zone() != "" {
+			return netip.Prefix{}, invalidf("allow entry %q: zones are not accepted", s)
+		}
+		if m := p.Masked(); m != p {
+			return netip.Prefix{}, invalidf("allow entry %q: host bits are set; did you mean %s?", s, m)
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			if p.Bits() < 0 {
+				return netip.Prefix{}, invalidf("allow entry %q: an IPv4-mapped prefix needs at least /96", s)
+			}
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(t)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, invalidf("allow entry %q: not an IP address or CIDR prefix; accepted: 203.0.113.7, 10.0.0.0/8, 2001:db8::/32", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// canonicalAllow returns the stored form of an allow entry.
+func canonicalAllow(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
