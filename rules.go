@@ -30,6 +30,9 @@ type Pattern struct {
 	// Path is the exact path or the prefix (without the "*").
 	Path string
 	re   *regexp.Regexp
+	// lit is a literal prefix every path matched by re starts with: a cheap
+	// test before running the expression.
+	lit string
 }
 
 var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
@@ -62,6 +65,9 @@ func ParsePattern(s string) (Pattern, error) {
 			return Pattern{}, invalidf("pattern %q: not a valid RE2 expression: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		}
 		p.Kind, p.Path, p.re = Regexp, body, re
+		if un, err := regexp.Compile("(?:" + body[1:] + ")"); err == nil {
+			p.lit, _ = un.LiteralPrefix()
+		}
 	case strings.HasPrefix(body, "/"):
 		if strings.ContainsFunc(body, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return Pattern{}, invalidf("pattern %q: spaces and control characters are not accepted in a path; %s", s, patternHelp)
@@ -108,7 +114,7 @@ func (p *Pattern) Match(method, path string) bool {
 	case Prefix:
 		return strings.HasPrefix(path, p.Path)
 	case Regexp:
-		return p.re.MatchString(path)
+		return strings.HasPrefix(path, p.lit) && p.re.MatchString(path)
 	}
 	return false
 }

@@ -1,0 +1,139 @@
+package maintenance
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+)
+
+// benchWriter is a ResponseWriter that keeps its header map between
+// requests, so that benchmarks count the gate's allocations, not the
+// writer's.
+type benchWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
+func (w *benchWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *benchWriter) reset()                      { clear(w.h); w.code, w.n = 0, 0 }
+
+var bare = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+
+// benchState has 100 sites (exact and wildcard), 50 ignore patterns and 20
+// allow entries; the sites named in on are on.
+func benchState(b testing.TB, on ...string) *State {
+	var cs []Change
+	var sites []string
+	for i := range 90 {
+		sites = append(sites, fmt.Sprintf("site%d.example.com", i))
+	}
+	for i := range 10 {
+		sites = append(sites, fmt.Sprintf("*.tenant%d.example.net", i))
+	}
+	cs = append(cs, AddSites(sites...))
+	for i := range 50 {
+		site := sites[i%len(sites)]
+		if i < 25 {
+			site = "*"
+		}
+		var p string
+		switch i % 3 {
+		case 0:
+			p = fmt.Sprintf("/exact/%d", i)
+		case 1:
+			p = fmt.Sprintf("/prefix%d/*", i)
+		default:
+			p = fmt.Sprintf("^/re%d/[a-z]+/[0-9]+", i)
+		}
+		cs = append(cs, AddIgnore(site, p, ""))
+	}
+	for i := range 20 {
+		site := "*"
+		if i%2 == 1 {
+			site = sites[i]
+		}
+		cs = append(cs, AddAllow(site, fmt.Sprintf("10.%d.0.0/16", i), ""))
+	}
+	if len(on) > 0 {
+		cs = append(cs, On(on, OnOptions{}))
+	}
+	return stateOf(b, cs...)
+}
+
+func runBench(b *testing.B, h http.Handler, r *http.Request, wantCode int) {
+	w := &benchWriter{h: make(http.Header)}
+	h.ServeHTTP(w, r)
+	if w.code != wantCode {
+		b.Fatalf("status = %d, want %d", w.code, wantCode)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w.reset()
+		h.ServeHTTP(w, r)
+	}
+}
+
+func benchRequest(host, path, peer string) *http.Request {
+	r := httptest.NewRequest("GET", "http://"+host+path, nil)
+	r.Host, r.RemoteAddr = host, peer
+	r.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	return r
+}
+
+// BenchmarkGate measures the gate against the bare handler. The SPEC §10
+// target: maintenance off costs <= 20 ns/op over Bare and 0 allocs/op; the
+// maintenance answer <= 2 allocs/op.
+func BenchmarkGate(b *testing.B) {
+	r := benchRequest("site42.example.com", "/products/17", "198.51.100.9:4242")
+	b.Run("Bare", func(b *testing.B) { runBench(b, bare, r, 200) })
+	b.Run("Off/AllSitesOff", func(b *testing.B) {
+		runBench(b, testGate(b, benchState(b), Options{}).Handler(bare), r, 200)
+	})
+	b.Run("Off/OtherSitesOn", func(b *testing.B) {
+		g := testGate(b, benchState(b, "site1.example.com", "*.tenant3.example.net"), Options{})
+		runBench(b, g.Handler(bare), r, 200)
+	})
+	b.Run("Off/WildcardHost", func(b *testing.B) {
+		g := testGate(b, benchState(b, "site1.example.com"), Options{})
+		runBench(b, g.Handler(bare), benchRequest("a.b.tenant7.example.net", "/", "198.51.100.9:1"), 200)
+	})
+	g := testGate(b, benchState(b, "site42.example.com"), Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
+	b.Run("On/Answer", func(b *testing.B) { runBench(b, g.Handler(bare), r, 503) })
+	b.Run("On/AnswerJSON", func(b *testing.B) {
+		r := benchRequest("site42.example.com", "/api/x", "198.51.100.9:4242")
+		r.Header.Set("Accept", "application/json")
+		runBench(b, g.Handler(bare), r, 503)
+	})
+	b.Run("On/AllowedIP", func(b *testing.B) {
+		runBench(b, g.Handler(bare), benchRequest("site42.example.com", "/", "10.18.3.4:1"), 200)
+	})
+	b.Run("On/AllowedIPViaProxy", func(b *testing.B) {
+		r := benchRequest("site42.example.com", "/", "192.0.2.1:1")
+		r.Header.Set("X-Forwarded-For", "10.18.3.4, 192.0.2.7")
+		runBench(b, g.Handler(bare), r, 200)
+	})
+	b.Run("On/IgnoredPath", func(b *testing.B) {
+		runBench(b, g.Handler(bare), benchRequest("site42.example.com", "/re23/abc/123", "198.51.100.9:1"), 200)
+	})
+}
+
+func TestGateOffDoesNotAllocate(t *testing.T) {
+	g := testGate(t, benchState(t, "site1.example.com"), Options{})
+	h := g.Handler(bare)
+	r := benchRequest("SITE42.example.com:443", "/products/17", "198.51.100.9:4242")
+	w := &benchWriter{h: make(http.Header)}
+	if n := testing.AllocsPerRun(100, func() { w.reset(); h.ServeHTTP(w, r) }); n != 0 {
+		t.Errorf("maintenance off: %v allocs per request, want 0", n)
+	}
+	g = testGate(t, benchState(t, "site42.example.com"), Options{})
+	h = g.Handler(bare)
+	if n := testing.AllocsPerRun(100, func() { w.reset(); h.ServeHTTP(w, r) }); n > 2 {
+		t.Errorf("maintenance answer: %v allocs per request, want <= 2", n)
+	}
+}

@@ -1,0 +1,167 @@
+package maintenance
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+// Outcome says why the gate passed or blocked a request.
+type Outcome uint8
+
+// The outcomes of the decision, in the order of SPEC §2.
+const (
+	// Passed: the site is off (or not blocking this method).
+	Passed Outcome = iota
+	// Exempt: the path is reserved, exempt or ignored, or the route is ForceOff.
+	Exempt
+	// AllowedIP: the client IP is in an allow entry.
+	AllowedIP
+	// Bypassed: the Bypass hook let the request through.
+	Bypassed
+	// Blocked: the request got the maintenance answer.
+	Blocked
+)
+
+var outcomeNames = [...]string{"passed", "exempt", "allowed-ip", "bypass", "blocked"}
+
+// String returns the outcome's name, as used in logs and metrics.
+func (o Outcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "unknown"
+}
+
+// decide runs steps 1-6 of the decision for a request of site ss, which is on.
+func (g *Gate) decide(ss *siteSnap, r *http.Request) Outcome {
+	// 2. read-only mode lets safe methods through.
+	if ss.mode == ModeReadOnly {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return Passed
+		}
+	}
+	// 3. exempt paths.
+	path := r.URL.Path
+	if strings.HasPrefix(path, ReservedPrefix) || ss.exempt.match(r.Method, path) {
+		return Exempt
+	}
+	if ss.redirectPath != "" && path == ss.redirectPath && (ss.redirectHost == "" || sameHost(ss.redirectHost, r.Host)) {
+		return Exempt
+	}
+	// 4. allowed client IPs.
+	if len(ss.allow) > 0 {
+		if ip, ok := clientIP(r, g.opts.TrustedProxies, g.header); ok {
+			for _, p := range ss.allow {
+				if p.Contains(ip) {
+					return AllowedIP
+				}
+			}
+		}
+	}
+	// 6. the application's own bypass (staff).
+	if g.opts.Bypass != nil && g.opts.Bypass(r) {
+		return Bypassed
+	}
+	return Blocked
+}
+
+// Handler wraps next: requests of sites in maintenance get the maintenance
+// answer unless a rule lets them through. Routes wrapped with ForceOff are
+// recognized when next is an *http.ServeMux (or any router with the same
+// Handler(*http.Request) (http.Handler, string) method).
+func (g *Gate) Handler(next http.Handler) http.Handler {
+	router, _ := next.(interface {
+		Handler(*http.Request) (http.Handler, string)
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := g.snap.Load()
+		if !s.anyOn {
+			if r.URL.Path == StatusPath {
+				g.serveStatus(w, r, s.site(r.Host))
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		ss := s.site(r.Host)
+		if r.URL.Path == StatusPath {
+			g.serveStatus(w, r, ss)
+			return
+		}
+		if !ss.on {
+			next.ServeHTTP(w, r)
+			return
+		}
+		o := g.decide(ss, r)
+		if o == Blocked && router != nil {
+			if h, _ := router.Handler(r); isForceOff(h) {
+				o = Exempt
+			}
+		}
+		if o == Blocked {
+			ss.ans.write(w, r)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), statusKey{}, ss.status)))
+	})
+}
+
+// serveStatus answers GET/HEAD /_maintenance/status with the site's state.
+func (g *Gate) serveStatus(w http.ResponseWriter, r *http.Request, ss *siteSnap) {
+	h := w.Header()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h["Allow"] = []string{"GET, HEAD"}
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h[hdrContentType] = hdrStatusJSON
+	h["Cache-Control"] = hdrNoStore
+	h["X-Content-Type-Options"] = hdrNoSniff
+	h["Content-Length"] = ss.statusJSON.len
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(ss.statusJSON.b)
+	}
+}
+
+type statusKey struct{}
+
+// StatusFrom returns the maintenance status of the request's site as the
+// gate saw it. It is the zero Status (On false) when the site was off, or
+// when the request did not go through a gate.
+func StatusFrom(ctx context.Context) Status {
+	if s, ok := ctx.Value(statusKey{}).(*Status); ok {
+		return *s
+	}
+	return Status{}
+}
+
+type forceOff struct{ http.Handler }
+
+// ForceOff marks a route that is never blocked, like Django's
+// force_maintenance_mode_off decorator. Register the returned handler on the
+// *http.ServeMux that the gate wraps.
+func ForceOff(h http.Handler) http.Handler { return forceOff{h} }
+
+func isForceOff(h http.Handler) bool {
+	_, ok := h.(forceOff)
+	return ok
+}
+
+// ForceOn returns a handler that always answers with the maintenance answer
+// of the request's site, whether the site is on or off, like Django's
+// force_maintenance_mode_on decorator. h is kept for documentation only: it
+// is never called.
+func (g *Gate) ForceOn(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ss := g.snap.Load().site(r.Host)
+		if ss.ans != nil {
+			ss.ans.write(w, r)
+			return
+		}
+		st := ss.state
+		answerFor(&st, g.cfg.pages.forSite(st.Site)).write(w, r)
+	})
+}

@@ -1,0 +1,341 @@
+package maintenance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Gate. The zero value is useful: every host belongs to a
+// site in the store (or "*"), forwarding headers are ignored, the built-in
+// page is used.
+type Options struct {
+	// Sites are declared in the store when the gate starts, if missing, so
+	// that `maintenance on` with no --site reaches them.
+	Sites []string
+	// TrustedProxies are the proxies whose forwarding header is believed
+	// (SPEC §5). Empty: the TCP peer is the client and forwarding headers
+	// are ignored.
+	TrustedProxies []netip.Prefix
+	// ForwardedHeader is the header the trusted proxies write:
+	// "X-Forwarded-For" (the default) or "Forwarded". Only that one is read:
+	// a header the proxy does not write is controlled by the client.
+	ForwardedHeader string
+	// Exempt are ignore patterns of this gate, for every site (health checks,
+	// webhooks): same syntax as `maintenance ignore add`.
+	Exempt []string
+	// Bypass, when it returns true, lets a request through (staff, superusers).
+	// It is called only for requests that would otherwise be blocked.
+	Bypass func(*http.Request) bool
+	// Templates is a directory of page templates: 503.html for every site and
+	// HOST/503.html for one site (a wildcard's "*" is written "_", as in
+	// _.example.com/503.html). Templates are parsed and checked by New.
+	Templates string
+	// Logger receives store errors and warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Gate is net/http middleware that puts sites into maintenance. It decides
+// every request from an immutable snapshot of the store's state, swapped
+// atomically when the store reports a change. A Gate is safe for concurrent use.
+type Gate struct {
+	store  Store
+	opts   Options
+	cfg    buildConfig
+	header string
+	snap   atomic.Pointer[snapshot]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced at every swap
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed atomic.Bool
+}
+
+// New starts a gate on store: it checks opts, declares opts.Sites, loads the
+// state and watches the store for changes until Close.
+func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
+	g, sites, err := newGate(store, opts)
+	if err != nil {
+		return nil, err
+	}
+	// Watch first, then load: a change made in between is then signalled.
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	watch, err := store.Watch(bg)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("watching the store: %w", err)
+	}
+	st, err := store.Load(ctx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("loading the state: %w", err)
+	}
+	var missing []string
+	for _, n := range sites {
+		if st.Site(n) == nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		c := AddSites(missing...)
+		c.Actor, c.Source, c.Reason = Actor(), "gate", "declared by a gate's options"
+		if st, err = store.Update(ctx, c); err != nil {
+			cancel()
+			return nil, fmt.Errorf("declaring sites %s: %w", strings.Join(missing, ", "), err)
+		}
+	}
+	g.swap(buildSnapshot(st, &g.cfg))
+	g.cancel = cancel
+	go g.watch(bg, watch)
+	return g, nil
+}
+
+// newGate checks opts and returns a gate with no snapshot yet, and the
+// canonical names of opts.Sites.
+func newGate(store Store, opts Options) (*Gate, []string, error) {
+	g := &Gate{store: store, opts: opts, changed: make(chan struct{}), done: make(chan struct{})}
+	g.cfg.logger = opts.Logger
+	if g.cfg.logger == nil {
+		g.cfg.logger = slog.Default()
+	}
+	switch h := http.CanonicalHeaderKey(opts.ForwardedHeader); h {
+	case "":
+		g.header = "X-Forwarded-For"
+	case "X-Forwarded-For", "Forwarded":
+		g.header = h
+	default:
+		return nil, nil, invalidf("forwarded header %q: accepted: X-Forwarded-For, Forwarded", opts.ForwardedHeader)
+	}
+	for _, p := range opts.TrustedProxies {
+		if !p.IsValid() || p != p.Masked() {
+			return nil, nil, invalidf("trusted proxy %q: accepted: a CIDR prefix without host bits, like 10.0.0.0/8", p)
+		}
+	}
+	for _, e := range opts.Exempt {
+		p, err := ParsePattern(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("exempt path: %w", err)
+		}
+		g.cfg.exempt = append(g.cfg.exempt, p)
+	}
+	sites, err := parseSites(opts.Sites)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g.cfg.pages, err = loadPages(opts.Templates); err != nil {
+		return nil, nil, err
+	}
+
+	return g, sites, nil
+}
+
+// Actor names the OS user and host, for the audit log: "alice@web-1".
+func Actor() string {
+	u := os.Getenv("USER")
+	if u == "" {
+		u = os.Getenv("USERNAME")
+	}
+	if u == "" {
+		u = "unknown"
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "localhost"
+	}
+	return u + "@" + h
+}
+
+// watch re-reads the state whenever the store signals a change, and keeps
+// serving the last state while the store fails.
+func (g *Gate) watch(ctx context.Context, ch <-chan struct{}) {
+	defer close(g.done)
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-ch:
+			if !ok {
+				if ctx.Err() != nil {
+					return
+				}
+				var err error
+				if ch, err = g.store.Watch(ctx); err != nil {
+					g.cfg.logger.Error("maintenance: watching the store", "err", err)
+					if !sleep(ctx, jitter(backoff)) {
+						return
+					}
+					backoff = min(backoff*2, 5*time.Second)
+					ch = closedChan
+					continue
+				}
+			}
+		}
+		for {
+			err := g.refresh(ctx)
+			if err == nil || ctx.Err() != nil {
+				backoff = 50 * time.Millisecond
+				break
+			}
+			g.cfg.logger.Error("maintenance: reading the state; serving the last one", "version", g.snap.Load().version, "err", err)
+			if !sleep(ctx, jitter(backoff)) {
+				return
+			}
+			backoff = min(backoff*2, 5*time.Second)
+		}
+	}
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// refresh loads the state and swaps the snapshot when the version moved.
+func (g *Gate) refresh(ctx context.Context) error {
+	st, err := g.store.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Version == g.snap.Load().version {
+		return nil
+	}
+	g.swap(buildSnapshot(st, &g.cfg))
+	return nil
+}
+
+func (g *Gate) swap(s *snapshot) {
+	g.snap.Store(s)
+	g.mu.Lock()
+	close(g.changed)
+	g.changed = make(chan struct{})
+	g.mu.Unlock()
+}
+
+// Version returns the state version the gate serves.
+func (g *Gate) Version() int64 { return g.snap.Load().version }
+
+// Changed returns a channel that is closed the next time the gate swaps its
+// snapshot. Tests and tools use it to wait for a change without sleeping.
+func (g *Gate) Changed() <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.changed
+}
+
+// WaitVersion waits until the gate serves version v or a later one.
+func (g *Gate) WaitVersion(ctx context.Context, v int64) error {
+	for {
+		ch := g.Changed()
+		if g.Version() >= v {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Close stops watching the store. It does not close the store. It is
+// idempotent.
+func (g *Gate) Close() error {
+	if g.closed.Swap(true) {
+		return nil
+	}
+	g.cancel()
+	<-g.done
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + rand.N(d/2+1)
+}
+
+// loadPages parses the page templates of dir and checks them by executing
+// each once, so that a broken template fails at start, never per request.
+func loadPages(dir string) (*pages, error) {
+	p := &pages{sites: map[string]*template.Template{}}
+	if dir == "" {
+		return p, nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, invalidf("templates directory %q: %v", dir, errors.Unwrap(err))
+	}
+	if !fi.IsDir() {
+		return nil, invalidf("templates directory %q: not a directory", dir)
+	}
+	parse := func(path string) (*template.Template, error) {
+		t, err := template.ParseFiles(path)
+		if err != nil {
+			return nil, invalidf("template %s: %v", path, err)
+		}
+		sample := PageData{Site: "shop.example.com", Message: DefaultMessage, Status: DefaultStatus,
+			EndsAt: time.Now().Add(time.Hour), SecondsLeft: 3600, RetryAfter: 3600, Path: "/", StatusURL: StatusPath}
+		if err := t.Execute(discard{}, sample); err != nil {
+			return nil, invalidf("template %s: %v", path, err)
+		}
+		return t, nil
+	}
+	def := filepath.Join(dir, "503.html")
+	if _, err := os.Stat(def); err == nil {
+		if p.def, err = parse(def); err != nil {
+			return nil, err
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, invalidf("templates directory %q: %v", dir, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name(), "503.html")
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		name := e.Name()
+		if strings.HasPrefix(name, "_.") {
+			name = "*" + name[1:]
+		}
+		site, err := ParseSite(name)
+		if err != nil {
+			return nil, invalidf("template %s: the directory does not name a site: %v", path, err)
+		}
+		if p.sites[site], err = parse(path); err != nil {
+			return nil, err
+		}
+	}
+	if p.def == nil && len(p.sites) == 0 {
+		return nil, invalidf("templates directory %q has no 503.html and no HOST/503.html", dir)
+	}
+	return p, nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,294 @@
+package maintenance
+
+import (
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// snapshot is an immutable, compiled view of a State. Everything costly
+// (pattern compilation, CIDR parsing, page rendering) happens when it is
+// built; the hot path only reads it.
+type snapshot struct {
+	version int64
+	// anyOn is false when no site is on: every request passes at once.
+	anyOn bool
+	exact map[string]*siteSnap
+	// wild maps the suffix of a wildcard site ("example.com" for
+	// "*.example.com") to the site.
+	wild map[string]*siteSnap
+	def  *siteSnap
+}
+
+// siteSnap is one site, compiled.
+type siteSnap struct {
+	name   string
+	state  SiteState
+	on     bool
+	mode   Mode
+	exempt matcher
+	allow  []netip.Prefix
+	// redirectPath and redirectHost identify the redirect target, which
+	// always passes so that a redirect never loops.
+	redirectPath, redirectHost string
+	ans                        *answer
+	status                     *Status
+	statusJSON                 body
+}
+
+// matcher matches a request against ignore patterns.
+type matcher struct {
+	// exact maps a path to the methods it is exempt for ("" = any method).
+	exact  map[string][]string
+	prefix []Pattern
+	regexp []Pattern
+}
+
+func (m *matcher) add(p Pattern) {
+	switch p.Kind {
+	case Exact:
+		if m.exact == nil {
+			m.exact = make(map[string][]string)
+		}
+		m.exact[p.Path] = append(m.exact[p.Path], p.Method)
+	case Prefix:
+		m.prefix = append(m.prefix, p)
+	case Regexp:
+		m.regexp = append(m.regexp, p)
+	}
+}
+
+func (m *matcher) match(method, path string) bool {
+	if ms, ok := m.exact[path]; ok {
+		for _, x := range ms {
+			if x == "" || x == method {
+				return true
+			}
+		}
+	}
+	for i := range m.prefix {
+		if m.prefix[i].Match(method, path) {
+			return true
+		}
+	}
+	for i := range m.regexp {
+		if m.regexp[i].Match(method, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is the state of a request's site as the gate saw it, for banners and
+// status endpoints. Get it with StatusFrom.
+type Status struct {
+	Site    string `json:"site"`
+	On      bool   `json:"on"`
+	Mode    Mode   `json:"mode"`
+	Message string `json:"message"`
+	// RetryAfter is in seconds; 0 when none is announced.
+	RetryAfter int   `json:"retry_after"`
+	Version    int64 `json:"version"`
+}
+
+// pages chooses the page template of a site.
+type pages struct {
+	def   *template.Template
+	sites map[string]*template.Template
+}
+
+func (p *pages) forSite(name string) *template.Template {
+	if t, ok := p.sites[name]; ok {
+		return t
+	}
+	if p.def != nil {
+		return p.def
+	}
+	return defaultPage
+}
+
+// buildConfig is what the gate adds to the store's state.
+type buildConfig struct {
+	exempt []Pattern
+	pages  *pages
+	logger *slog.Logger
+}
+
+// buildSnapshot compiles st. It never fails: a rule that does not compile
+// (the store validated it, so this means a newer writer) is logged and skipped.
+func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
+	s := &snapshot{
+		version: st.Version,
+		exact:   make(map[string]*siteSnap, len(st.Sites)),
+		wild:    make(map[string]*siteSnap),
+	}
+	var def *SiteState
+	if d := st.Site(DefaultSite); d != nil {
+		def = d
+	} else {
+		def = &SiteState{Site: DefaultSite}
+	}
+	for i := range st.Sites {
+		ss := buildSite(&st.Sites[i], def, cfg)
+		switch name := ss.name; {
+		case name == DefaultSite:
+			s.def = ss
+		case strings.HasPrefix(name, "*."):
+			s.wild[name[2:]] = ss
+		default:
+			s.exact[name] = ss
+		}
+		s.anyOn = s.anyOn || ss.on
+	}
+	if s.def == nil {
+		s.def = buildSite(def, def, cfg)
+	}
+	return s
+}
+
+func buildSite(st, def *SiteState, cfg *buildConfig) *siteSnap {
+	ss := &siteSnap{name: st.Site, state: *st, on: st.On, mode: st.Mode}
+	if ss.mode == "" {
+		ss.mode = ModeFull
+	}
+	ss.status = &Status{Site: st.Site, On: st.On, Message: st.Message, Version: st.Version}
+	if st.On {
+		ss.status.Mode = ss.mode
+		ss.status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)
+	}
+	j, _ := json.Marshal(ss.status)
+	ss.statusJSON = newBody(append(j, '\n'))
+	if !st.On {
+		return ss
+	}
+	for _, p := range cfg.exempt {
+		ss.exempt.add(p)
+	}
+	rules := [][]Rule{st.Ignore}
+	allows := [][]Rule{st.Allow}
+	if st != def {
+		rules, allows = append(rules, def.Ignore), append(allows, def.Allow)
+	}
+	for _, rs := range rules {
+		for _, r := range rs {
+			p, err := ParsePattern(r.Value)
+			if err != nil {
+				cfg.logger.Error("maintenance: skipping an ignore pattern that does not parse", "site", st.Site, "pattern", r.Value, "err", err)
+				continue
+			}
+			ss.exempt.add(p)
+		}
+	}
+	for _, rs := range allows {
+		for _, r := range rs {
+			p, err := ParseAllow(r.Value)
+			if err != nil {
+				cfg.logger.Error("maintenance: skipping an allow entry that does not parse", "site", st.Site, "entry", r.Value, "err", err)
+				continue
+			}
+			ss.allow = append(ss.allow, p)
+		}
+	}
+	if st.Redirect != "" {
+		if u, err := parseRedirect(st.Redirect); err == nil {
+			ss.redirectPath, ss.redirectHost = u.Path, strings.ToLower(u.Hostname())
+		}
+	}
+	ss.ans = answerFor(st, cfg.pages.forSite(st.Site))
+	return ss
+}
+
+// maxHost is the longest Host looked up; longer ones belong to "*".
+const maxHost = 253
+
+// site returns the site of a Host header value: the exact host, then the
+// longest matching wildcard, then "*". It does not allocate. The common case
+// (a lower-case name, maybe with a port) is one pass and one map lookup.
+func (s *snapshot) site(host string) *siteSnap {
+	h := host
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if c == ':' {
+			h = host[:i]
+			break
+		}
+		if c >= 'A' && c <= 'Z' || c == '[' {
+			return s.siteSlow(host)
+		}
+	}
+	if len(h) == 0 || len(h) > maxHost || h[len(h)-1] == '.' {
+		return s.siteSlow(host)
+	}
+	if ss, ok := s.exact[h]; ok {
+		return ss
+	}
+	if len(s.wild) > 0 {
+		for i := 0; i < len(h); i++ {
+			if h[i] == '.' {
+				if ss, ok := s.wild[h[i+1:]]; ok {
+					return ss
+				}
+			}
+		}
+	}
+	return s.def
+}
+
+// siteSlow is site for the rare Host values: upper case, IPv6 literals,
+// trailing dots.
+func (s *snapshot) siteSlow(host string) *siteSnap {
+	h, ok := trimHost(host)
+	if !ok {
+		return s.def
+	}
+	return s.siteLower(h)
+}
+
+// siteLower is site for a host with upper-case letters: it lowers a copy on
+// the stack.
+func (s *snapshot) siteLower(h string) *siteSnap {
+	var buf [maxHost]byte
+	n := copy(buf[:], h)
+	for i := 0; i < n; i++ {
+		if c := buf[i]; c >= 'A' && c <= 'Z' {
+			buf[i] = c + ('a' - 'A')
+		}
+	}
+	b := buf[:n]
+	if ss, ok := s.exact[string(b)]; ok {
+		return ss
+	}
+	for i, c := range b {
+		if c == '.' {
+			if ss, ok := s.wild[string(b[i+1:])]; ok {
+				return ss
+			}
+		}
+	}
+	return s.def
+}
+
+// trimHost returns the host of a Host header value without port, brackets
+// or trailing dot; ok is false when there is none or it is too long.
+func trimHost(host string) (string, bool) {
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return "", false
+		}
+		host = host[1:end]
+	} else if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	return host, host != "" && len(host) <= maxHost
+}
+
+// sameHost compares a lower-case host name with a Host header value.
+func sameHost(host, header string) bool {
+	h, ok := trimHost(header)
+	return ok && strings.EqualFold(h, host)
+}
