@@ -1,0 +1,220 @@
+package maintenance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/sqlite"
+)
+
+func openStore(t *testing.T) (maintenance.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.db")
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
+}
+
+func update(t *testing.T, st maintenance.Store, c maintenance.Change) *maintenance.State {
+	t.Helper()
+	c.Actor, c.Source = "test", "test"
+	s, err := st.Update(t.Context(), c)
+	if err != nil {
+		t.Fatalf("%s: %v", c.Action, err)
+	}
+	return s
+}
+
+func newGate(t *testing.T, st maintenance.Store, opts maintenance.Options) *maintenance.Gate {
+	t.Helper()
+	g, err := maintenance.New(t.Context(), st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+// waitVersion waits until g serves version v, with a deadline.
+func waitVersion(t *testing.T, g *maintenance.Gate, v int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := g.WaitVersion(ctx, v); err != nil {
+		t.Fatalf("gate at version %d, want %d: %v", g.Version(), v, err)
+	}
+}
+
+func TestGateFollowsStore(t *testing.T) {
+	st, path := openStore(t)
+	g := newGate(t, st, maintenance.Options{Sites: []string{"Shop.Example.com"}})
+	app := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") })))
+	defer app.Close()
+
+	// The gate declared its site.
+	s, err := st.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Site("shop.example.com") == nil {
+		t.Fatalf("Options.Sites was not declared in the store: %+v", s.Sites)
+	}
+	get := func() int {
+		resp, err := http.Get(app.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(); got != 200 {
+		t.Fatalf("off: status %d", got)
+	}
+	// A change made through another handle (as another process would) reaches the gate.
+	other, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	s = update(t, other, maintenance.On(nil, maintenance.OnOptions{}))
+	waitVersion(t, g, s.Version)
+	if got := get(); got != 503 {
+		t.Fatalf("on: status %d", got)
+	}
+	s = update(t, other, maintenance.Off(nil))
+	waitVersion(t, g, s.Version)
+	if got := get(); got != 200 {
+		t.Fatalf("off again: status %d", got)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestGateUnderLoad flips the state 100 times while clients hammer the gate:
+// every answer is the app's or the maintenance answer, never anything else.
+func TestGateUnderLoad(t *testing.T) {
+	st, _ := openStore(t)
+	g := newGate(t, st, maintenance.Options{})
+	srv := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "app")
+	})))
+	defer srv.Close()
+
+	var (
+		stop          atomic.Bool
+		wg            sync.WaitGroup
+		apps, answers atomic.Int64
+		bad           = make(chan string, 10)
+	)
+	client := srv.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 16
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			accept := []string{"text/html", "application/json", "text/plain"}[i%3]
+			for !stop.Load() {
+				req, _ := http.NewRequest("GET", srv.URL+"/page", nil)
+				req.Header.Set("Accept", accept)
+				resp, err := client.Do(req)
+				if err != nil {
+					select {
+					case bad <- err.Error():
+					default:
+					}
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch {
+				case err != nil:
+					bad <- err.Error()
+				case resp.StatusCode == 200 && string(body) == "app":
+					apps.Add(1)
+				case resp.StatusCode == 503 && resp.Header.Get("Cache-Control") == "no-store" && strings.Contains(string(body), "maintenance"):
+					answers.Add(1)
+				default:
+					select {
+					case bad <- fmt.Sprintf("status %d body %.80q", resp.StatusCode, body):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := range 100 {
+		c := maintenance.Off(nil)
+		if i%2 == 0 {
+			c = maintenance.On(nil, maintenance.OnOptions{})
+		}
+		s := update(t, st, c)
+		waitVersion(t, g, s.Version)
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(bad)
+	for b := range bad {
+		t.Errorf("unexpected answer: %s", b)
+	}
+	if apps.Load() == 0 || answers.Load() == 0 {
+		t.Errorf("app answers %d, maintenance answers %d: want both", apps.Load(), answers.Load())
+	}
+	t.Logf("%d app answers, %d maintenance answers over 100 flips", apps.Load(), answers.Load())
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	st, _ := openStore(t)
+	before, err := st.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "503.html"), []byte("{{.Nope}}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		opts maintenance.Options
+		want string
+	}{
+		{"bad site", maintenance.Options{Sites: []string{"a b"}}, `site "a b"`},
+		{"bad exempt", maintenance.Options{Exempt: []string{"health"}}, `pattern "health"`},
+		{"bad header", maintenance.Options{ForwardedHeader: "X-Real-IP"}, `forwarded header "X-Real-IP"`},
+		{"missing templates", maintenance.Options{Templates: filepath.Join(broken, "nope")}, "templates directory"},
+		{"broken template", maintenance.Options{Templates: broken}, "Nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := maintenance.New(t.Context(), st, tt.opts)
+			if !errors.Is(err, maintenance.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New = %v, want ErrInvalid mentioning %q", err, tt.want)
+			}
+		})
+	}
+	after, err := st.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Version != before.Version {
+		t.Errorf("bad options changed the store: version %d -> %d", before.Version, after.Version)
+	}
+}
