@@ -1,0 +1,209 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/sqlite"
+	"github.com/gomaint/maintenance/storetest"
+)
+
+// envOpen makes the test binary a helper that opens the database it names and
+// declares the site in envSite: TestOpenConcurrently starts several at once.
+const (
+	envOpen = "SQLITE_TEST_OPEN"
+	envSite = "SQLITE_TEST_SITE"
+)
+
+func open(ctx context.Context, key string) (maintenance.Store, error) {
+	return sqlite.Open(ctx, key)
+}
+
+func TestMain(m *testing.M) {
+	storetest.HelperMain(open)
+	if path := os.Getenv(envOpen); path != "" {
+		if err := openAndDeclare(context.Background(), path, os.Getenv(envSite)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func openAndDeclare(ctx context.Context, path, site string) error {
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Update(ctx, maintenance.AddSites(site)); err != nil {
+		return err
+	}
+	return st.Close()
+}
+
+func newPath(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "maintenance.db")
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, storetest.Harness{New: newPath, Open: open})
+}
+
+func mustOpen(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestTwoHandles(t *testing.T) {
+	path := newPath(t)
+	a, b := mustOpen(t, path), mustOpen(t, path)
+	ctx := t.Context()
+	if _, err := a.Update(ctx, maintenance.AddSites("a.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Update(ctx, maintenance.On([]string{"a.example.com"}, maintenance.OnOptions{})); err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]*sqlite.Store{"a": a, "b": b} {
+		got, err := h.Load(ctx)
+		if err != nil {
+			t.Fatalf("Load through %s: %v", name, err)
+		}
+		if got.Version != 2 || got.Site("a.example.com") == nil || !got.Site("a.example.com").On {
+			t.Errorf("state through %s = %+v, want version 2 with a.example.com on", name, got)
+		}
+		evs, err := h.Events(ctx, maintenance.EventFilter{})
+		if err != nil {
+			t.Fatalf("Events through %s: %v", name, err)
+		}
+		if len(evs) != 2 {
+			t.Errorf("%d events through %s, want 2", len(evs), name)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("not a database, just some text that is long enough to have a header\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		want string
+	}{
+		{"Directory", dir, "is a directory"},
+		{"MissingDirectory", filepath.Join(dir, "missing", "m.db"), "no such file or directory"},
+		{"ParentIsAFile", filepath.Join(file, "m.db"), "not a directory"},
+		{"NotADatabase", file, "not a database"},
+		{"Empty", "", "empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := sqlite.Open(t.Context(), tc.path)
+			if err == nil {
+				st.Close()
+				t.Fatalf("Open(%q) succeeded, want an error", tc.path)
+			}
+			t.Log(err)
+			if msg := err.Error(); !strings.Contains(msg, tc.path) || !strings.Contains(msg, tc.want) {
+				t.Errorf("Open(%q) = %q, want an error that names the path and says %q", tc.path, msg, tc.want)
+			}
+		})
+	}
+}
+
+// TestOpenConcurrently has several processes create the database at once:
+// each applies the schema or finds it applied, and none loses its change.
+func TestOpenConcurrently(t *testing.T) {
+	const n = 4
+	path := newPath(t)
+	var cmds []*exec.Cmd
+	var stderr []*strings.Builder
+	for i := range n {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envOpen+"="+path, fmt.Sprintf("%s=s%d.example.com", envSite, i))
+		var b strings.Builder
+		cmd.Stderr = &b
+		cmds, stderr = append(cmds, cmd), append(stderr, &b)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("process %d: %v\n%s", i, err, stderr[i])
+		}
+	}
+	got, err := mustOpen(t, path).Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != n || len(got.Sites) != n+1 {
+		t.Errorf("state after %d processes = %+v, want version %d and %d sites", n, got, n, n+1)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var applied, distinct int
+	if err := db.QueryRow(`SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&applied, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if applied == 0 || applied != distinct {
+		t.Errorf("schema_migrations has %d rows for %d migrations, want each once", applied, distinct)
+	}
+}
+
+// TestLoadNormalizes reads a document written by hand: unsorted, without "*".
+func TestLoadNormalizes(t *testing.T) {
+	path := newPath(t)
+	st := mustOpen(t, path)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE state SET version = 7, doc = ? WHERE id = 1`,
+		`{"sites":[{"site":"b.example.com","on":true},{"site":"a.example.com"}]}`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &maintenance.State{Version: 7, Sites: []maintenance.SiteState{
+		{Site: "*"}, {Site: "a.example.com"}, {Site: "b.example.com", On: true},
+	}}
+	if diff := cmp.Diff(got, want, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Load (-got +want):\n%s", diff)
+	}
+}
+
+func TestEventsNegativeLimit(t *testing.T) {
+	st := mustOpen(t, newPath(t))
+	if _, err := st.Events(t.Context(), maintenance.EventFilter{Limit: -1}); !errors.Is(err, maintenance.ErrInvalid) {
+		t.Errorf("Events(Limit -1) = %v, want an error wrapping %v", err, maintenance.ErrInvalid)
+	}
+}
