@@ -172,22 +172,17 @@ func answerFor(s *SiteState, page *template.Template) *answer {
 	}
 	a.data = PageData{Site: s.Site, Message: msg, Status: a.status, RetryAfter: retry, StatusURL: StatusPath}
 
-	// Render with two different requests: when the output is the same, the
-	// page is static and is rendered once, here.
-	var b1, b2 bytes.Buffer
-	d1, d2 := a.data, a.data
-	d1.Path, d2.Path = "/", "/_maintenance/probe/path"
-	e1, e2 := page.Execute(&b1, d1), page.Execute(&b2, d2)
+	var b1 bytes.Buffer
+	d1 := a.data
+	d1.Path = "/"
 	switch {
-	case e1 != nil || e2 != nil:
-		// Templates are checked when the gate starts; a failure here means a
-		// template that fails on some data: fall back to the built-in page.
-		b1.Reset()
+	case page == defaultPage:
+		// The built-in page does not depend on the request.
 		if err := defaultPage.Execute(&b1, d1); err != nil {
 			panic("maintenance: built-in page: " + err.Error())
 		}
 		a.html = newBody(b1.Bytes())
-	case bytes.Equal(b1.Bytes(), b2.Bytes()):
+	case pageIsStatic(page, d1, &b1):
 		a.html = newBody(b1.Bytes())
 	default:
 		a.page = page
@@ -205,6 +200,25 @@ func answerFor(s *SiteState, page *template.Template) *answer {
 	a.json = newBody(append(j, '\n'))
 	a.text = newBody([]byte("Down for maintenance: " + msg + "\n"))
 	return a
+}
+
+// pageIsStatic renders a custom page for two different requests: when the
+// output is the same, it is rendered once, into b. A page that fails is
+// replaced by the built-in one (templates are checked when the gate starts,
+// so this means a template that fails on some data).
+func pageIsStatic(page *template.Template, d PageData, b *bytes.Buffer) bool {
+	var b2 bytes.Buffer
+	d2 := d
+	d2.Path = "/_maintenance/probe/path"
+	e1, e2 := page.Execute(b, d), page.Execute(&b2, d2)
+	if e1 != nil || e2 != nil {
+		b.Reset()
+		if err := defaultPage.Execute(b, d); err != nil {
+			panic("maintenance: built-in page: " + err.Error())
+		}
+		return true
+	}
+	return bytes.Equal(b.Bytes(), b2.Bytes())
 }
 
 var pagePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -110,11 +110,58 @@ func (p *pages) forSite(name string) *template.Template {
 	return defaultPage
 }
 
-// buildConfig is what the gate adds to the store's state.
+// buildConfig is what the gate adds to the store's state, and what one
+// build hands to the next so that unchanged parts are not compiled or
+// rendered again. Builds run one at a time.
 type buildConfig struct {
 	exempt []Pattern
 	pages  *pages
 	logger *slog.Logger
+
+	patterns map[string]Pattern
+	answers  map[answerKey]*answer
+}
+
+// answerKey is what a site's maintenance answer depends on.
+type answerKey struct {
+	site, message, redirect string
+	status                  int
+	retryAfter              time.Duration
+}
+
+// build carries the caches of one build.
+type build struct {
+	cfg      *buildConfig
+	patterns map[string]Pattern
+	answers  map[answerKey]*answer
+}
+
+func (b *build) pattern(v string) (Pattern, error) {
+	if p, ok := b.patterns[v]; ok {
+		return p, nil
+	}
+	p, ok := b.cfg.patterns[v]
+	if !ok {
+		var err error
+		if p, err = ParsePattern(v); err != nil {
+			return p, err
+		}
+	}
+	b.patterns[v] = p
+	return p, nil
+}
+
+func (b *build) answer(st *SiteState) *answer {
+	k := answerKey{st.Site, st.Message, st.Redirect, st.Status, st.RetryAfter}
+	if a, ok := b.answers[k]; ok {
+		return a
+	}
+	a, ok := b.cfg.answers[k]
+	if !ok {
+		a = answerFor(st, b.cfg.pages.forSite(st.Site))
+	}
+	b.answers[k] = a
+	return a
 }
 
 // buildSnapshot compiles st. It never fails: a rule that does not compile
@@ -125,6 +172,8 @@ func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 		exact:   make(map[string]*siteSnap, len(st.Sites)),
 		wild:    make(map[string]*siteSnap),
 	}
+	b := &build{cfg: cfg, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
+	defer func() { cfg.patterns, cfg.answers = b.patterns, b.answers }()
 	var def *SiteState
 	if d := st.Site(DefaultSite); d != nil {
 		def = d
@@ -132,7 +181,7 @@ func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 		def = &SiteState{Site: DefaultSite}
 	}
 	for i := range st.Sites {
-		ss := buildSite(&st.Sites[i], def, cfg)
+		ss := b.site(&st.Sites[i], def)
 		switch name := ss.name; {
 		case name == DefaultSite:
 			s.def = ss
@@ -144,12 +193,13 @@ func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 		s.anyOn = s.anyOn || ss.on
 	}
 	if s.def == nil {
-		s.def = buildSite(def, def, cfg)
+		s.def = b.site(def, def)
 	}
 	return s
 }
 
-func buildSite(st, def *SiteState, cfg *buildConfig) *siteSnap {
+func (b *build) site(st, def *SiteState) *siteSnap {
+	cfg := b.cfg
 	ss := &siteSnap{name: st.Site, state: *st, on: st.On, mode: st.Mode}
 	if ss.mode == "" {
 		ss.mode = ModeFull
@@ -174,7 +224,7 @@ func buildSite(st, def *SiteState, cfg *buildConfig) *siteSnap {
 	}
 	for _, rs := range rules {
 		for _, r := range rs {
-			p, err := ParsePattern(r.Value)
+			p, err := b.pattern(r.Value)
 			if err != nil {
 				cfg.logger.Error("maintenance: skipping an ignore pattern that does not parse", "site", st.Site, "pattern", r.Value, "err", err)
 				continue
@@ -197,7 +247,7 @@ func buildSite(st, def *SiteState, cfg *buildConfig) *siteSnap {
 			ss.redirectPath, ss.redirectHost = u.Path, strings.ToLower(u.Hostname())
 		}
 	}
-	ss.ans = answerFor(st, cfg.pages.forSite(st.Site))
+	ss.ans = b.answer(st)
 	return ss
 }
 
