@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/user"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomaint/maintenance"
+)
+
+// source is the Source of every change the CLI makes.
+const source = "cli"
+
+// actor names the person running the CLI in the audit log: the OS user
+// (from the user database, else $USER) and the host name, "alice@build-1".
+func (e *env) actor() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	if name == "" {
+		name = e.getenv("USER")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		name += "@" + host
+	}
+	return name
+}
+
+// precheck applies c to an empty state without writing anything, so that
+// input the root package rejects is reported before the store is opened.
+// Checks that depend on the stored state (an undeclared site, a missing
+// rule) are left to the store's Update.
+func precheck(c maintenance.Change, reason string) error {
+	c.Reason = reason
+	st := &maintenance.State{}
+	st.Normalize()
+	_, _, err := maintenance.Commit(st, c, time.Now())
+	return err
+}
+
+// change applies c as the person running the CLI, with the given reason.
+// It returns the state before the change (read just before it) and after.
+func (e *env) change(ctx context.Context, st maintenance.Store, c maintenance.Change, reason string) (before, after *maintenance.State, err error) {
+	before, err = st.Load(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the state: %w", err)
+	}
+	c.Actor, c.Source, c.Reason = e.actor(), source, reason
+	after, err = st.Update(ctx, c)
+	if err != nil {
+		// Stores say which change failed; say it where one does not.
+		if !strings.HasPrefix(err.Error(), c.Action+": ") {
+			err = fmt.Errorf("%s: %w", c.Action, err)
+		}
+		return nil, nil, err
+	}
+	return before, after, nil
+}
+
+// changed reports whether the change that led from before to after changed
+// the site called name.
+func changed(before, after *maintenance.State, name string) bool {
+	s := after.Site(name)
+	return s != nil && s.Version > before.Version
+}
+
+// withStore opens the store, runs f with it and closes it.
+func (e *env) withStore(ctx context.Context, f func(st maintenance.Store) error) (err error) {
+	st, err := openStore(ctx, e.storeURL)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing store %s: %w", e.storeURL, cerr)
+		}
+	}()
+	return f(st)
+}
+
+// parseSiteFlags returns the canonical names of the sites given with --site.
+func parseSiteFlags(sites []string) ([]string, error) {
+	var names []string
+	for _, s := range sites {
+		n, err := maintenance.ParseSite(s)
+		if err != nil {
+			return nil, fmt.Errorf("--site: %w", err)
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}

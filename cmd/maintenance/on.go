@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gomaint/maintenance"
+)
+
+const onUsage = `Usage: maintenance on [--site HOST]... [--message TEXT] [--reason TEXT]
+                      [--retry-after DUR] [--redirect URL] [--status CODE]
+                      [--mode full|read-only]
+
+Switches maintenance on for the sites named with --site, declaring the ones
+that are new, or for every declared site, * included, when none is named.
+A site that is off starts from the defaults plus the given flags; a site that
+is already on changes only the given flags. Ignore and allow rules are kept.
+
+Flags:
+  --site HOST        a site: shop.example.com, *.example.com or *; repeatable
+  --message TEXT     shown to visitors on the maintenance page
+  --reason TEXT      for operators: kept on the site and in the audit log
+  --retry-after DUR  sent as Retry-After: whole seconds from 1s to 168h,
+                     like 90s or 2h
+  --redirect URL     send browsers a 302 to this http:// or https:// URL,
+                     or to a /path on the same host
+  --status CODE      status code of the maintenance answer: 200 or 400-599
+                     (default 503)
+  --mode MODE        full: block every request (the default); read-only:
+                     let GET, HEAD and OPTIONS through
+
+Every value is checked before anything is written: on bad input the command
+exits with code 2 and nothing changes.
+
+Output: the resulting state of each site, in the format of "maintenance
+status"; the header line ends in ", unchanged" when the site already was as
+asked (no change is recorded then).
+`
+
+// runOn implements "maintenance on".
+func runOn(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("on", onUsage)
+	var sites stringsFlag
+	var message, reason, retryAfter, redirect, status, mode optString
+	fs.Var(&sites, "site", "")
+	fs.Var(&message, "message", "")
+	fs.Var(&reason, "reason", "")
+	fs.Var(&retryAfter, "retry-after", "")
+	fs.Var(&redirect, "redirect", "")
+	fs.Var(&status, "status", "")
+	fs.Var(&mode, "mode", "")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("on", pos); err != nil {
+		return err
+	}
+
+	names, err := parseSiteFlags(sites)
+	if err != nil {
+		return err
+	}
+	opts := maintenance.OnOptions{Message: message.ptr(), Redirect: redirect.ptr()}
+	if status.set {
+		code, err := strconv.Atoi(status.value)
+		if err != nil {
+			return usageErrorf("--status %q: not a number; accepted: 200 or 400-599 (default 503)", status.value)
+		}
+		opts.Status = &code
+	}
+	if retryAfter.set {
+		d, err := parseRetryAfter(retryAfter.value)
+		if err != nil {
+			return err
+		}
+		opts.RetryAfter = &d
+	}
+	if mode.set {
+		m, err := maintenance.ParseMode(mode.value)
+		if err == nil && mode.value == "" {
+			err = usageErrorf("mode \"\": accepted: full, read-only")
+		}
+		if err != nil {
+			return fmt.Errorf("--mode: %w", err)
+		}
+		opts.Mode = &m
+	}
+	c := maintenance.On(names, opts)
+	if err := precheck(c, reason.value); err != nil {
+		return err
+	}
+
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		before, after, err := e.change(ctx, st, c, reason.value)
+		if err != nil {
+			return err
+		}
+		return writeChanged(e, before, after, names, "unchanged")
+	})
+}
+
+// parseRetryAfter parses the value of --retry-after.
+func parseRetryAfter(v string) (time.Duration, error) {
+	const accepted = "accepted: whole seconds from 1s to 168h, like 90s or 2h"
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil:
+		return 0, usageErrorf("--retry-after %q: not a duration; %s", v, accepted)
+	case d < time.Second || d > maintenance.MaxRetryAfter:
+		return 0, usageErrorf("--retry-after %q: out of range; %s", v, accepted)
+	case d%time.Second != 0:
+		return 0, usageErrorf("--retry-after %q: not a whole number of seconds; %s", v, accepted)
+	}
+	return d, nil
+}
+
+// writeChanged prints the state of the named sites after a change, or of
+// every site when names is empty; unchanged is added to the header of the
+// sites that the change left as they were.
+func writeChanged(e *env, before, after *maintenance.State, names []string, unchanged string) error {
+	if len(names) == 0 {
+		for _, s := range after.Sites {
+			names = append(names, s.Site)
+		}
+	}
+	for i, n := range names {
+		s := after.Site(n)
+		if s == nil {
+			return fmt.Errorf("site %q is missing from the state after the change", n)
+		}
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		note := ""
+		if !changed(before, after, n) {
+			note = unchanged
+		}
+		writeSite(e.stdout, s, note)
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gomaint/maintenance"
+)
+
+// siteJSON is the stable JSON form of a site's state, printed by
+// "status --json" and in the before and after of "log --json" events.
+type siteJSON struct {
+	Site    string `json:"site"`
+	On      bool   `json:"on"`
+	Mode    string `json:"mode"` // "" when off
+	Message string `json:"message"`
+	Reason  string `json:"reason"`
+	// Since is when the site was last switched on or off (or declared).
+	Since *time.Time `json:"since"`
+	// Until is the end of the maintenance window; always null for now.
+	Until *time.Time `json:"until"`
+	// RetryAfter is in seconds; 0 when none is sent.
+	RetryAfter int64 `json:"retry_after"`
+	// Status is the effective status code of the maintenance answer.
+	Status   int          `json:"status"`
+	Redirect string       `json:"redirect"`
+	Ignore   []ignoreJSON `json:"ignore"`
+	Allow    []allowJSON  `json:"allow"`
+	Version  int64        `json:"version"`
+}
+
+// ignoreJSON is an ignore pattern; Site is set only in "ignore ls --json".
+type ignoreJSON struct {
+	Site    string `json:"site,omitempty"`
+	Pattern string `json:"pattern"`
+	Note    string `json:"note"`
+}
+
+// allowJSON is an allow entry; Site is set only in "allow ls --json".
+type allowJSON struct {
+	Site  string `json:"site,omitempty"`
+	Entry string `json:"entry"`
+	Note  string `json:"note"`
+}
+
+// eventJSON is the stable JSON form of an audit event ("log --json").
+type eventJSON struct {
+	ID      int64     `json:"id"`
+	Version int64     `json:"version"`
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Source  string    `json:"source"`
+	Reason  string    `json:"reason"`
+	Action  string    `json:"action"`
+	Site    string    `json:"site"`
+	// Before is null for a site the change declared, After for one it removed.
+	Before *siteJSON `json:"before"`
+	After  *siteJSON `json:"after"`
+}
+
+func toSiteJSON(s *maintenance.SiteState) *siteJSON {
+	j := &siteJSON{
+		Site:       s.Site,
+		On:         s.On,
+		Message:    s.Message,
+		Reason:     s.Reason,
+		RetryAfter: int64(s.RetryAfter / time.Second),
+		Status:     effectiveStatus(s),
+		Redirect:   s.Redirect,
+		Ignore:     []ignoreJSON{},
+		Allow:      []allowJSON{},
+		Version:    s.Version,
+	}
+	if s.On {
+		j.Mode = string(effectiveMode(s))
+	}
+	if !s.ChangedAt.IsZero() {
+		t := s.ChangedAt.UTC()
+		j.Since = &t
+	}
+	for _, r := range s.Ignore {
+		j.Ignore = append(j.Ignore, ignoreJSON{Pattern: r.Value, Note: r.Note})
+	}
+	for _, r := range s.Allow {
+		j.Allow = append(j.Allow, allowJSON{Entry: r.Value, Note: r.Note})
+	}
+	return j
+}
+
+func toEventJSON(ev *maintenance.Event) eventJSON {
+	j := eventJSON{
+		ID: ev.ID, Version: ev.Version, Time: ev.Time.UTC(), Actor: ev.Actor, Source: ev.Source,
+		Reason: ev.Reason, Action: ev.Action, Site: ev.Site,
+	}
+	if ev.Before != nil {
+		j.Before = toSiteJSON(ev.Before)
+	}
+	if ev.After != nil {
+		j.After = toSiteJSON(ev.After)
+	}
+	return j
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func effectiveStatus(s *maintenance.SiteState) int {
+	if s.Status == 0 {
+		return maintenance.DefaultStatus
+	}
+	return s.Status
+}
+
+func effectiveMode(s *maintenance.SiteState) maintenance.Mode {
+	if s.Mode == "" {
+		return maintenance.ModeFull
+	}
+	return s.Mode
+}
+
+// stateWord is "on (MODE)" or "off".
+func stateWord(s *maintenance.SiteState) string {
+	if s.On {
+		return "on (" + string(effectiveMode(s)) + ")"
+	}
+	return "off"
+}
+
+// timeLayout is the layout of times in human output: RFC 3339, in UTC.
+const timeLayout = time.RFC3339
+
+// formatTime formats t in UTC, RFC 3339, followed by the local time when the
+// local zone is not UTC at that instant; "-" for the zero time.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	s := t.UTC().Format(timeLayout)
+	if lt := t.Local(); lt.Format("-0700") != "+0000" {
+		s += " (" + lt.Format("2006-01-02 15:04:05 MST") + ")"
+	}
+	return s
+}
+
+// dash returns s, or "-" when s is empty.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// writeSite prints the human form of a site's state: a header line
+// "SITE: on (MODE)" or "SITE: off", followed by note when not empty, then
+// one indented "key  value" line per field.
+func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
+	header := s.Site + ": " + stateWord(s)
+	if note != "" {
+		header += ", " + note
+	}
+	fmt.Fprintln(w, header)
+	line := func(key, value string) { fmt.Fprintf(w, "  %-12s %s\n", key, value) }
+	if s.On {
+		line("message", dash(s.Message))
+		line("reason", dash(s.Reason))
+		line("status", strconv.Itoa(effectiveStatus(s)))
+		retry := "-"
+		if s.RetryAfter > 0 {
+			retry = s.RetryAfter.String()
+		}
+		line("retry-after", retry)
+		line("redirect", dash(s.Redirect))
+	}
+	since := formatTime(s.ChangedAt)
+	if since != "-" && s.ChangedBy != "" {
+		since += " by " + s.ChangedBy
+	}
+	line("since", since)
+	rules := func(key string, rs []maintenance.Rule) {
+		if len(rs) == 0 {
+			line(key, "-")
+			return
+		}
+		width := 0
+		for _, r := range rs {
+			width = max(width, len(r.Value))
+		}
+		for i, r := range rs {
+			v := r.Value
+			if r.Note != "" {
+				v = fmt.Sprintf("%-*s  %s", width, r.Value, r.Note)
+			}
+			if i > 0 {
+				key = ""
+			}
+			line(key, v)
+		}
+	}
+	rules("ignore", s.Ignore)
+	rules("allow", s.Allow)
+	line("version", strconv.FormatInt(s.Version, 10))
+}
+
+// table writes aligned columns: rows of cells separated by two spaces.
+type table struct{ tw *tabwriter.Writer }
+
+func newTable(w io.Writer, header ...string) *table {
+	t := &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+	t.row(header...)
+	return t
+}
+
+func (t *table) row(cells ...string) {
+	for i, c := range cells {
+		cells[i] = strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\n' || r == '\r' {
+				return ' '
+			}
+			return r
+		}, dash(c))
+	}
+	fmt.Fprintln(t.tw, strings.Join(cells, "\t"))
+}
+
+func (t *table) flush() error { return t.tw.Flush() }
+
+// summarize describes, for a human, what an event changed on its site.
+func summarize(ev *maintenance.Event) string {
+	b, a := ev.Before, ev.After
+	switch {
+	case b == nil && a == nil:
+		return ""
+	case b == nil:
+		return "declared, " + stateWord(a)
+	case a == nil:
+		return "removed"
+	}
+	var parts []string
+	if b.On != a.On {
+		parts = append(parts, stateWord(b)+" -> "+stateWord(a))
+	} else if a.On {
+		var fields []string
+		add := func(name string, changed bool) {
+			if changed {
+				fields = append(fields, name)
+			}
+		}
+		add("mode", effectiveMode(a) != effectiveMode(b))
+		add("message", a.Message != b.Message)
+		add("reason", a.Reason != b.Reason)
+		add("status", effectiveStatus(a) != effectiveStatus(b))
+		add("retry-after", a.RetryAfter != b.RetryAfter)
+		add("redirect", a.Redirect != b.Redirect)
+		if len(fields) > 0 {
+			parts = append(parts, "set "+strings.Join(fields, ", "))
+		}
+	}
+	parts = append(parts, diffRules("ignore", b.Ignore, a.Ignore)...)
+	parts = append(parts, diffRules("allow", b.Allow, a.Allow)...)
+	return strings.Join(parts, "; ")
+}
+
+func diffRules(kind string, before, after []maintenance.Rule) []string {
+	var out []string
+	old := make(map[string]string, len(before))
+	for _, r := range before {
+		old[r.Value] = r.Note
+	}
+	for _, r := range after {
+		note, ok := old[r.Value]
+		switch {
+		case !ok:
+			out = append(out, "+"+kind+" "+r.Value)
+		case note != r.Note:
+			out = append(out, kind+" "+r.Value+" note")
+		}
+		delete(old, r.Value)
+	}
+	for _, r := range before {
+		if _, gone := old[r.Value]; gone {
+			out = append(out, "-"+kind+" "+r.Value)
+		}
+	}
+	return out
+}

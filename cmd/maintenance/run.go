@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+// defaultStore is the store used when neither --store nor MAINTENANCE_STORE
+// says otherwise.
+const defaultStore = "sqlite:maintenance.db"
+
+// storeEnv is the environment variable read when --store is absent.
+const storeEnv = "MAINTENANCE_STORE"
+
+// env is what a command runs with: its standard streams, the store URL and
+// the process environment. Commands never touch os.Stdout, os.Getenv and the
+// like directly, so tests can run them in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// storeURL is the store to open: --store given before the command, else
+	// $MAINTENANCE_STORE, else defaultStore. A command's flag set (see
+	// newFlagSet) lets --store after the command name override it, so it is
+	// final only once the command has parsed its flags.
+	storeURL string
+	getenv   func(string) string
+}
+
+// command is one subcommand of the CLI.
+type command struct {
+	// run runs the command with the arguments that follow its name. It
+	// parses them with a flag set from e.newFlagSet, so "-h" prints the
+	// command's usage, and returns errors for exitCode to map.
+	run func(ctx context.Context, e *env, args []string) error
+	// summary is the one-line description listed by "maintenance help".
+	summary string
+}
+
+// commands is the command table. Commands defined in other files may add
+// themselves from an init function with register.
+var commands = map[string]command{
+	"on":      {runOn, "switch maintenance on for some or every site"},
+	"off":     {runOff, "switch maintenance off for some or every site"},
+	"status":  {runStatus, "show the state and rules of the sites"},
+	"sites":   {runSites, "list, declare and remove sites"},
+	"ignore":  {runIgnore, "list, add and remove ignore patterns (paths never blocked)"},
+	"allow":   {runAllow, "list, add and remove allow entries (client IPs never blocked)"},
+	"log":     {runLog, "show the audit log of changes"},
+	"version": {runVersion, "print the version of this program"},
+}
+
+// commandOrder is the order in which "maintenance help" lists the commands.
+var commandOrder = []string{"on", "off", "status", "sites", "ignore", "allow", "log", "version"}
+
+// register adds a command to the table, listed in the help before
+// "version". It is meant to be called from init functions and panics when
+// the name is taken.
+func register(name string, c command) {
+	if _, dup := commands[name]; dup || name == "help" || c.run == nil {
+		panic(fmt.Sprintf("maintenance: cannot register command %q", name))
+	}
+	commands[name] = c
+	i := slices.Index(commandOrder, "version")
+	if i < 0 {
+		i = len(commandOrder)
+	}
+	commandOrder = slices.Insert(commandOrder, i, name)
+}
+
+// run runs the CLI with the arguments after the program name.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return e.main(ctx, args)
+}
+
+// main parses the global flags, picks the command and runs it.
+func (e *env) main(ctx context.Context, args []string) error {
+	e.storeURL = e.getenv(storeEnv)
+	if e.storeURL == "" {
+		e.storeURL = defaultStore
+	}
+	var storeFlag string
+	global := flag.NewFlagSet("maintenance", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	global.Usage = func() {}
+	global.StringVar(&storeFlag, "store", "", "")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(e.stdout, e.usage())
+			return nil
+		}
+		return usageErrorf("%v; run 'maintenance help' for usage", err)
+	}
+	if storeFlag != "" {
+		e.storeURL = storeFlag
+	}
+	args = global.Args()
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, e.usage())
+		return usageErrorf("no command given; run 'maintenance help' for usage")
+	}
+	name, args := args[0], args[1:]
+	if name == "help" {
+		return e.help(ctx, args)
+	}
+	c, ok := commands[name]
+	if !ok {
+		return usageErrorf("unknown command %q; run 'maintenance help' for the list of commands", name)
+	}
+	return c.run(ctx, e, args)
+}
+
+// help prints the usage of the CLI, or of one command.
+func (e *env) help(ctx context.Context, args []string) error {
+	switch {
+	case len(args) == 0:
+		fmt.Fprint(e.stdout, e.usage())
+		return nil
+	case len(args) > 1:
+		return usageErrorf("help takes one command name at most; got %q", args)
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		return usageErrorf("unknown command %q; run 'maintenance help' for the list of commands", args[0])
+	}
+	err := c.run(ctx, e, []string{"-h"})
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// usage returns the text of "maintenance help".
+func (e *env) usage() string {
+	var b strings.Builder
+	b.WriteString(`Usage: maintenance [--store URL] COMMAND [flags] [args]
+
+maintenance puts web sites into maintenance mode and back, and manages the
+rules that let people and machines through while a site is in maintenance.
+
+Commands:
+`)
+	for _, name := range commandOrder {
+		fmt.Fprintf(&b, "  %-8s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintf(&b, "  %-8s %s\n", "help", "show this text, or a command's flags and output: help COMMAND")
+	b.WriteString(`
+Global flags (accepted before or after the command name):
+  --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH);
+                default: $MAINTENANCE_STORE, else sqlite:maintenance.db
+
+Flags and arguments may come in any order; "--" ends the flags.
+DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339, with
+the local time beside them when the local zone is not UTC.
+
+Output: the result on stdout, diagnostics and errors on stderr. --json output
+is stable: fields may be added, never renamed or removed.
+
+Exit codes:
+  0  done (also "status", whatever the state of the sites: read it from
+     the output)
+  1  failed: the store is unreachable or unreadable, I/O error
+  2  invalid usage or input (unknown command or flag, bad value, unknown
+     site, pattern or entry); nothing was changed
+
+Run 'maintenance help COMMAND' for the flags and output of a command.
+`)
+	return b.String()
+}
+
+// flagSet is a command's flag.FlagSet with its usage text.
+type flagSet struct {
+	*flag.FlagSet
+	e     *env
+	usage string
+}
+
+// newFlagSet returns a flag set for the command called name (as typed,
+// "ignore add" for a subcommand) that also accepts --store. usage is
+// printed on stdout for -h and --help.
+func (e *env) newFlagSet(name, usage string) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	// Parse reports errors to us; we print them once, in exitCode.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&e.storeURL, "store", e.storeURL, "")
+	return &flagSet{FlagSet: fs, e: e, usage: usage}
+}
+
+// parse parses args, flags and positional arguments interleaved
+// ("add /x --site a.com" works like "add --site a.com /x"), and returns the
+// positional arguments. "--" ends the flags: everything after it is
+// positional. For -h and --help it prints the usage on stdout and returns
+// flag.ErrHelp, which exitCode maps to 0; other errors are usage errors.
+func (fs *flagSet) parse(args []string) ([]string, error) {
+	pos, err := parseInterleaved(fs.FlagSet, args)
+	if err != nil {
+		return nil, fs.fail(err)
+	}
+	return pos, nil
+}
+
+// fail turns an error from flag.FlagSet.Parse into the command's error: for
+// flag.ErrHelp it prints the usage on stdout and returns flag.ErrHelp;
+// anything else becomes a usage error.
+func (fs *flagSet) fail(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(fs.e.stdout, fs.usage)
+		return err
+	}
+	return usageErrorf("%s: %v; run 'maintenance help %s' for usage", fs.Name(), err, strings.Fields(fs.Name())[0])
+}
+
+// parseInterleaved parses the flags in args wherever they are and returns
+// the other arguments in order.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// Parse stops at the first non-flag argument, or just after "--".
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// noArgs returns a usage error when a command that takes no positional
+// arguments got some.
+func noArgs(cmd string, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, got %q; run 'maintenance help %s' for usage", cmd, args, strings.Fields(cmd)[0])
+	}
+	return nil
+}
+
+// stringsFlag is a repeatable string flag: each use appends a value.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// optString is a string flag that remembers whether it was given, so that
+// an empty value can be told from an absent one.
+type optString struct {
+	value string
+	set   bool
+}
+
+func (o *optString) String() string     { return o.value }
+func (o *optString) Set(v string) error { o.value, o.set = v, true; return nil }
+
+// ptr returns a pointer to the value when the flag was given, else nil.
+func (o *optString) ptr() *string {
+	if !o.set {
+		return nil
+	}
+	v := o.value
+	return &v
+}

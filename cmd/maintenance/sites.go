@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/gomaint/maintenance"
+)
+
+const sitesUsage = `Usage: maintenance sites ls [--json]
+       maintenance sites add HOST...
+       maintenance sites rm HOST
+
+Lists, declares and removes sites. A site is a host name (shop.example.com),
+a wildcard matching any subdomain (*.example.com) or the default site *,
+which every host without a site of its own belongs to; * is always declared
+and cannot be removed. Names are stored in lower case without a trailing dot.
+"maintenance on --site HOST" also declares a new site.
+
+  ls      list the declared sites
+  add     declare sites; declaring one that exists already changes nothing
+  rm      remove a site with its rules; its hosts then follow *
+
+Output of ls, one line per site:
+
+  SITE              STATE           SINCE                 IGNORE  ALLOW
+  *                 off             -                     1       0
+  shop.example.com  on (full)       2026-11-21T13:00:00Z  0       2
+
+With --json: {"sites": [{"site": "*", "on": false, "mode": "", "since": null,
+"version": 3}]}, mode and since as in "maintenance status --json".
+
+Output of add and rm, one line per site: "HOST: declared", "HOST: already
+declared" or "HOST: removed".
+`
+
+// runSites implements "maintenance sites".
+func runSites(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "sites", sitesUsage, args, map[string]func(context.Context, *env, []string) error{
+		"ls":  runSitesLs,
+		"add": runSitesAdd,
+		"rm":  runSitesRm,
+	})
+}
+
+// subcommand dispatches a command with subcommands ("sites ls") on its
+// first argument.
+func subcommand(ctx context.Context, e *env, name, usage string, args []string, subs map[string]func(context.Context, *env, []string) error) error {
+	// A flag set with no flags of its own, to handle -h and --store before
+	// the subcommand's name.
+	fs := e.newFlagSet(name, usage)
+	if err := fs.Parse(args); err != nil {
+		return fs.fail(err)
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		return usageErrorf("%s: missing subcommand; accepted: ls, add, rm; run 'maintenance help %s' for usage", name, name)
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		return usageErrorf("%s: unknown subcommand %q; accepted: ls, add, rm; run 'maintenance help %s' for usage", name, args[0], name)
+	}
+	return sub(ctx, e, args[1:])
+}
+
+func runSitesLs(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("sites ls", sitesUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("sites ls", pos); err != nil {
+		return err
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		state, err := st.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the state: %w", err)
+		}
+		if asJSON {
+			type siteLine struct {
+				Site    string `json:"site"`
+				On      bool   `json:"on"`
+				Mode    string `json:"mode"`
+				Since   any    `json:"since"`
+				Version int64  `json:"version"`
+			}
+			out := struct {
+				Sites []siteLine `json:"sites"`
+			}{Sites: []siteLine{}}
+			for i := range state.Sites {
+				j := toSiteJSON(&state.Sites[i])
+				out.Sites = append(out.Sites, siteLine{j.Site, j.On, j.Mode, j.Since, j.Version})
+			}
+			return writeJSON(e.stdout, out)
+		}
+		t := newTable(e.stdout, "SITE", "STATE", "SINCE", "IGNORE", "ALLOW")
+		for _, s := range state.Sites {
+			since := "-"
+			if !s.ChangedAt.IsZero() {
+				since = s.ChangedAt.UTC().Format(timeLayout)
+			}
+			t.row(s.Site, stateWord(&s), since, strconv.Itoa(len(s.Ignore)), strconv.Itoa(len(s.Allow)))
+		}
+		return t.flush()
+	})
+}
+
+func runSitesAdd(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("sites add", sitesUsage)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageErrorf("sites add: missing HOST; run 'maintenance help sites' for usage")
+	}
+	var names []string
+	for _, h := range pos {
+		n, err := maintenance.ParseSite(h)
+		if err != nil {
+			return err
+		}
+		names = append(names, n)
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		before, after, err := e.change(ctx, st, maintenance.AddSites(names...), "")
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, n := range names {
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			if before.Site(n) == nil && after.Site(n) != nil {
+				fmt.Fprintf(e.stdout, "%s: declared\n", n)
+			} else {
+				fmt.Fprintf(e.stdout, "%s: already declared\n", n)
+			}
+		}
+		return nil
+	})
+}
+
+func runSitesRm(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("sites rm", sitesUsage)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("sites rm takes one HOST, got %q; run 'maintenance help sites' for usage", pos)
+	}
+	name, err := maintenance.ParseSite(pos[0])
+	if err != nil {
+		return err
+	}
+	c := maintenance.RemoveSite(name)
+	if name == maintenance.DefaultSite {
+		if err := precheck(c, ""); err != nil {
+			return err
+		}
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		before, _, err := e.change(ctx, st, c, "")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: removed\n", name)
+		if s := before.Site(name); s != nil && s.On {
+			fmt.Fprintf(e.stderr, "maintenance: note: %s was on; its hosts now follow the state of *\n", name)
+		}
+		return nil
+	})
+}

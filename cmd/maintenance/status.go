@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gomaint/maintenance"
+)
+
+const statusUsage = `Usage: maintenance status [--site HOST]... [--json]
+
+Shows the state and rules of the sites named with --site, or of every
+declared site. It exits with code 0 whether the sites are on or off (and 2
+for a site that is not declared): read the state from the output, e.g. with
+--json and jq '.sites[] | select(.on)'.
+
+Flags:
+  --site HOST  a declared site; repeatable
+  --json       print JSON instead of text
+
+Output, for each site, separated by blank lines:
+
+  shop.example.com: on (read-only)
+    message      Back at 14:00
+    reason       database migration
+    status       503
+    retry-after  5m0s
+    redirect     -
+    since        2026-11-21T13:00:00Z by alice@build-1
+    ignore       /health            load balancer
+                 POST /webhooks/*
+    allow        10.0.0.0/8
+    version      7
+
+A site that is off shows only since, ignore, allow and version. "since" is
+when the site was last switched on or off (or declared), with the local time
+in parentheses when the local zone is not UTC; "-" means none.
+
+With --json, one object (stable: fields may be added, never changed):
+
+  {"sites": [{"site": "shop.example.com", "on": true, "mode": "read-only",
+    "message": "...", "reason": "...", "since": "RFC 3339 time" or null,
+    "until": null, "retry_after": SECONDS (0: none), "status": 503,
+    "redirect": "", "ignore": [{"pattern": "/health", "note": "..."}],
+    "allow": [{"entry": "10.0.0.0/8", "note": ""}], "version": 7}]}
+
+"mode" is "" when the site is off; "status" is the effective status code.
+`
+
+// runStatus implements "maintenance status".
+func runStatus(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("status", statusUsage)
+	var sites stringsFlag
+	var asJSON bool
+	fs.Var(&sites, "site", "")
+	fs.BoolVar(&asJSON, "json", false, "")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("status", pos); err != nil {
+		return err
+	}
+	names, err := parseSiteFlags(sites)
+	if err != nil {
+		return err
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		state, err := st.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the state: %w", err)
+		}
+		selected, err := selectSites(state, names)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			out := struct {
+				Sites []*siteJSON `json:"sites"`
+			}{Sites: []*siteJSON{}}
+			for _, s := range selected {
+				out.Sites = append(out.Sites, toSiteJSON(s))
+			}
+			return writeJSON(e.stdout, out)
+		}
+		for i, s := range selected {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			writeSite(e.stdout, s, "")
+		}
+		return nil
+	})
+}
+
+// selectSites returns the named sites of state, or all of them when names
+// is empty. A name that is not declared is an ErrNotFound.
+func selectSites(state *maintenance.State, names []string) ([]*maintenance.SiteState, error) {
+	var out []*maintenance.SiteState
+	if len(names) == 0 {
+		for i := range state.Sites {
+			out = append(out, &state.Sites[i])
+		}
+		return out, nil
+	}
+	for _, n := range names {
+		s := state.Site(n)
+		if s == nil {
+			return nil, notFoundf("site %q is not declared; see the declared sites with: maintenance sites ls", n)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
