@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // PatternKind says how a Pattern matches a path.
@@ -51,7 +52,9 @@ func ParsePattern(s string) (Pattern, error) {
 		return p, invalidf("pattern of %d bytes: accepted: at most %d", len(s), MaxPatternLen)
 	}
 	body := strings.TrimSpace(s)
-	if m, rest, ok := strings.Cut(body, " "); ok {
+	// A method comes first when the pattern does not start with its path or
+	// regex; a regex may hold a space ("^/a b") and a path is told off below.
+	if m, rest, ok := strings.Cut(body, " "); ok && !strings.HasPrefix(body, "/") && !strings.HasPrefix(body, "^") {
 		if !isMethod(m) {
 			return p, invalidf("pattern %q: %q is not a method (accepted: %s); %s", s, m, strings.Join(methods, ", "), patternHelp)
 		}
@@ -60,15 +63,22 @@ func ParsePattern(s string) (Pattern, error) {
 	}
 	switch {
 	case strings.HasPrefix(body, "^"):
-		re, err := regexp.Compile("^(?:" + body[1:] + ")")
+		// The expression must compile on its own: once wrapped, "/x)|(/admin"
+		// would compile too, and match "/admin" anywhere in the path.
+		un, err := regexp.Compile(body[1:])
+		var re *regexp.Regexp
+		if err == nil {
+			re, err = regexp.Compile("^(?:" + body[1:] + ")")
+		}
 		if err != nil {
 			return Pattern{}, invalidf("pattern %q: not a valid RE2 expression: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		}
 		p.Kind, p.Path, p.re = Regexp, body, re
-		if un, err := regexp.Compile("(?:" + body[1:] + ")"); err == nil {
-			p.lit, _ = un.LiteralPrefix()
-		}
+		p.lit, _ = un.LiteralPrefix()
 	case strings.HasPrefix(body, "/"):
+		if !utf8.ValidString(body) {
+			return Pattern{}, invalidf("pattern %q: not valid UTF-8", s)
+		}
 		if strings.ContainsFunc(body, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return Pattern{}, invalidf("pattern %q: spaces and control characters are not accepted in a path; %s", s, patternHelp)
 		}
