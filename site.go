@@ -3,6 +3,7 @@ package maintenance
 import (
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultSite is the site that every host without a site of its own belongs to.
@@ -23,8 +24,12 @@ func ParseSite(s string) (string, error) {
 	}
 	if strings.HasPrefix(s, "[") || strings.Contains(s, ":") {
 		// An IPv6 literal is accepted in brackets or bare; a port is not.
-		a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
-		if err != nil || a.Zone() != "" {
+		lit, ok := s, true
+		if rest, found := strings.CutPrefix(s, "["); found {
+			lit, ok = strings.CutSuffix(rest, "]")
+		}
+		a, err := netip.ParseAddr(lit)
+		if !ok || err != nil || a.Zone() != "" {
 			return "", invalidf("site %q: a site is a host name without a port or scheme; accepted: shop.example.com, *.example.com or *", in)
 		}
 		return a.String(), nil
@@ -53,7 +58,8 @@ func ParseSite(s string) (string, error) {
 		for i := 0; i < len(label); i++ {
 			c := label[i]
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return "", invalidf("site %q: character %q is not allowed; accepted: letters, digits, '-' and '.', with an optional leading '*.'", in, string(rune(c)))
+				r, _ := utf8.DecodeRuneInString(label[i:])
+				return "", invalidf("site %q: character %q is not allowed; accepted: letters, digits, '-' and '.', with an optional leading '*.'", in, string(r))
 			}
 		}
 	}
