@@ -1,0 +1,409 @@
+package maintenance_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gomaint/maintenance"
+)
+
+var (
+	// then is when the sites of testState were last switched.
+	then = time.Date(2026, 11, 21, 17, 0, 0, 0, time.UTC)
+	// now is when the changes of the tests are committed.
+	now = time.Date(2026, 11, 21, 18, 0, 0, 123456789, time.UTC)
+	// nowMS is now as Commit records it: UTC, to the millisecond.
+	nowMS = now.Truncate(time.Millisecond)
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// testState returns a state of version 7 with the default site (off, with
+// rules), shop.example.com (on, with every activation option and rules) and
+// the wildcard *.example.com (off).
+func testState() *maintenance.State {
+	return &maintenance.State{Version: 7, Sites: []maintenance.SiteState{
+		{
+			Site:    "*",
+			Ignore:  []maintenance.Rule{{Value: "/health"}},
+			Allow:   []maintenance.Rule{{Value: "10.0.0.0/8", Note: "office"}},
+			Version: 2,
+		},
+		{Site: "*.example.com", Version: 3},
+		{
+			Site: "shop.example.com", On: true, Mode: maintenance.ModeReadOnly,
+			Message: "Back at six", Reason: "database upgrade", Status: 503,
+			RetryAfter: time.Hour, Redirect: "/down",
+			Ignore:    []maintenance.Rule{{Value: "POST /webhooks/*", Note: "stripe"}},
+			Allow:     []maintenance.Rule{{Value: "203.0.113.7"}},
+			ChangedBy: "alice", ChangedAt: then, Version: 7,
+		},
+	}}
+}
+
+// commit commits c on cur as bob from the CLI and fails the test on an
+// error. It checks that cur is left untouched.
+func commit(t *testing.T, cur *maintenance.State, c maintenance.Change) (*maintenance.State, []maintenance.Event) {
+	t.Helper()
+	before := cur.Clone()
+	c.Actor, c.Source = "bob", "cli"
+	next, events, err := maintenance.Commit(cur, c, now)
+	if err != nil {
+		t.Fatalf("Commit(%s): %v", c.Action, err)
+	}
+	if diff := cmp.Diff(before, cur); diff != "" {
+		t.Errorf("Commit(%s) changed its input state (-before +after):\n%s", c.Action, diff)
+	}
+	return next, events
+}
+
+// site returns the named site of st, failing the test when it is missing.
+func site(t *testing.T, st *maintenance.State, name string) maintenance.SiteState {
+	t.Helper()
+	s := st.Site(name)
+	if s == nil {
+		t.Fatalf("site %q is not declared", name)
+	}
+	return *s
+}
+
+func TestOnStartsFromDefaultsWhenOff(t *testing.T) {
+	cur := testState()
+	// Left-overs that Off would have cleared must not come back.
+	cur.Site("*.example.com").Status = 500
+	cur.Site("*.example.com").Message = "stale"
+
+	c := maintenance.On([]string{"*.Example.com"}, maintenance.OnOptions{Message: ptr("Back soon")})
+	c.Reason = "deploy"
+	next, _ := commit(t, cur, c)
+
+	want := maintenance.SiteState{
+		Site: "*.example.com", On: true, Mode: maintenance.ModeFull, Message: "Back soon", Reason: "deploy",
+		ChangedBy: "bob", ChangedAt: nowMS, Version: 8,
+	}
+	if diff := cmp.Diff(want, site(t, next, "*.example.com"), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("site after on (-want +got):\n%s", diff)
+	}
+}
+
+func TestOnWhileOnChangesOnlyTheGivenOptions(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   maintenance.OnOptions
+		reason string
+		edit   func(s *maintenance.SiteState) // applied to the site before, gives the site wanted
+	}{
+		{
+			name: "retry-after only",
+			opts: maintenance.OnOptions{RetryAfter: ptr(2 * time.Hour)},
+			edit: func(s *maintenance.SiteState) { s.RetryAfter = 2 * time.Hour },
+		},
+		{
+			name: "message and mode",
+			opts: maintenance.OnOptions{Message: ptr("Later"), Mode: ptr(maintenance.ModeFull)},
+			edit: func(s *maintenance.SiteState) { s.Message, s.Mode = "Later", maintenance.ModeFull },
+		},
+		{
+			name: "status and redirect",
+			opts: maintenance.OnOptions{Status: ptr(500), Redirect: ptr("https://status.example.com/")},
+			edit: func(s *maintenance.SiteState) { s.Status, s.Redirect = 500, "https://status.example.com/" },
+		},
+		{
+			name: "clearing the message",
+			opts: maintenance.OnOptions{Message: ptr("")},
+			edit: func(s *maintenance.SiteState) { s.Message = "" },
+		},
+		{
+			name:   "new reason",
+			opts:   maintenance.OnOptions{},
+			reason: "still upgrading",
+			edit:   func(s *maintenance.SiteState) { s.Reason = "still upgrading" },
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := testState()
+			want := site(t, cur, "shop.example.com")
+			want.Ignore = append([]maintenance.Rule(nil), want.Ignore...)
+			want.Allow = append([]maintenance.Rule(nil), want.Allow...)
+			tc.edit(&want)
+			want.Version = 8 // ChangedAt and ChangedBy stay: the site was on and is on
+
+			c := maintenance.On([]string{"shop.example.com"}, tc.opts)
+			c.Reason = tc.reason
+			next, events := commit(t, cur, c)
+			if diff := cmp.Diff(want, site(t, next, "shop.example.com")); diff != "" {
+				t.Errorf("site after on (-want +got):\n%s", diff)
+			}
+			if len(events) != 1 {
+				t.Errorf("got %d events; want 1", len(events))
+			}
+		})
+	}
+}
+
+func TestOffClearsActivationAndKeepsRules(t *testing.T) {
+	cur := testState()
+	c := maintenance.Off([]string{"shop.example.com"})
+	c.Reason = "upgrade done"
+	next, events := commit(t, cur, c)
+
+	old := site(t, cur, "shop.example.com")
+	want := maintenance.SiteState{
+		Site: "shop.example.com", Ignore: old.Ignore, Allow: old.Allow,
+		ChangedBy: "bob", ChangedAt: nowMS, Version: 8,
+	}
+	if diff := cmp.Diff(want, site(t, next, "shop.example.com")); diff != "" {
+		t.Errorf("site after off (-want +got):\n%s", diff)
+	}
+	if len(events) != 1 || events[0].Reason != "upgrade done" || events[0].Action != "off" {
+		t.Errorf("events = %+v; want one off event with the reason", events)
+	}
+}
+
+func TestOnAndOffWithoutSitesActOnEverySite(t *testing.T) {
+	cur := testState()
+	next, events := commit(t, cur, maintenance.On(nil, maintenance.OnOptions{Message: ptr("Fleet-wide")}))
+	for _, s := range next.Sites {
+		if !s.On || s.Message != "Fleet-wide" {
+			t.Errorf("after on with no site: %q is on=%v with message %q; want on with the message", s.Site, s.On, s.Message)
+		}
+	}
+	if got, want := eventSites(events), []string{"*", "*.example.com", "shop.example.com"}; !cmp.Equal(got, want) {
+		t.Errorf("events for %q; want %q", got, want)
+	}
+
+	next, events = commit(t, next, maintenance.Off(nil))
+	for _, s := range next.Sites {
+		if s.On {
+			t.Errorf("after off with no site: %q is on", s.Site)
+		}
+	}
+	if len(events) != 3 {
+		t.Errorf("off with no site: %d events; want 3", len(events))
+	}
+}
+
+func TestOnDeclaresNewSites(t *testing.T) {
+	cur := testState()
+	next, events := commit(t, cur, maintenance.On([]string{"New.Example.org", "new.example.org."}, maintenance.OnOptions{}))
+	got := site(t, next, "new.example.org")
+	if !got.On || got.Mode != maintenance.ModeFull || got.Version != 8 {
+		t.Errorf("new site = %+v; want on, in full mode, at version 8", got)
+	}
+	if len(events) != 1 || events[0].Before != nil || events[0].After == nil || events[0].Site != "new.example.org" {
+		t.Errorf("events = %+v; want one event with no Before", events)
+	}
+	if len(next.Sites) != len(cur.Sites)+1 {
+		t.Errorf("%d sites; want %d", len(next.Sites), len(cur.Sites)+1)
+	}
+}
+
+func TestCommitEvents(t *testing.T) {
+	cur := testState()
+	c := maintenance.On([]string{"shop.example.com", "*.example.com", "*"}, maintenance.OnOptions{Message: ptr("Back at six")})
+	c.Reason = "database upgrade"
+	next, events := commit(t, cur, c)
+
+	if next.Version != cur.Version+1 {
+		t.Errorf("version %d; want %d", next.Version, cur.Version+1)
+	}
+	// shop.example.com is already on with this message and reason: it does not change.
+	if got, want := eventSites(events), []string{"*", "*.example.com"}; !cmp.Equal(got, want) {
+		t.Fatalf("events for %q; want %q", got, want)
+	}
+	if got := site(t, next, "shop.example.com"); got.Version != 7 {
+		t.Errorf("unchanged site has version %d; want 7", got.Version)
+	}
+	for _, e := range events {
+		want := maintenance.Event{
+			Version: 8, Time: nowMS, Actor: "bob", Source: "cli", Reason: "database upgrade", Action: "on", Site: e.Site,
+			Before: cur.Site(e.Site), After: next.Site(e.Site),
+		}
+		if diff := cmp.Diff(want, e); diff != "" {
+			t.Errorf("event for %q (-want +got):\n%s", e.Site, diff)
+		}
+		if e.Before.On || !e.After.On {
+			t.Errorf("event for %q: on %v -> %v; want false -> true", e.Site, e.Before.On, e.After.On)
+		}
+	}
+
+	t.Run("removed site", func(t *testing.T) {
+		next, events := commit(t, cur, maintenance.RemoveSite("shop.example.com"))
+		if next.Site("shop.example.com") != nil {
+			t.Error("the site is still declared")
+		}
+		want := []maintenance.Event{{
+			Version: 8, Time: nowMS, Actor: "bob", Source: "cli", Action: "sites rm", Site: "shop.example.com",
+			Before: cur.Site("shop.example.com"),
+		}}
+		if diff := cmp.Diff(want, events); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("rule change keeps who switched the site", func(t *testing.T) {
+		next, _ := commit(t, cur, maintenance.AddIgnore("shop.example.com", "/status", ""))
+		got := site(t, next, "shop.example.com")
+		if got.ChangedBy != "alice" || !got.ChangedAt.Equal(then) || got.Version != 8 {
+			t.Errorf("after adding a rule: changed by %q at %v, version %d; want alice at %v, version 8", got.ChangedBy, got.ChangedAt, got.Version, then)
+		}
+	})
+}
+
+func TestCommitNoOp(t *testing.T) {
+	tests := []struct {
+		name string
+		c    maintenance.Change
+	}{
+		{name: "off on a site that is off", c: maintenance.Off([]string{"*.example.com"})},
+		{name: "on with nothing new", c: maintenance.On([]string{"shop.example.com"}, maintenance.OnOptions{Message: ptr("Back at six")})},
+		{name: "declaring a declared site", c: maintenance.AddSites("shop.example.com", "*")},
+		{name: "declaring no site", c: maintenance.AddSites()},
+		{name: "adding a pattern that is there", c: maintenance.AddIgnore("", "/health", "")},
+		{name: "adding an entry that is there, spelled differently", c: maintenance.AddAllow("*", "::ffff:10.0.0.0/104", "office")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := testState()
+			next, events := commit(t, cur, tc.c)
+			if next != cur {
+				t.Errorf("Commit returned a new state for a change that changes nothing")
+			}
+			if events != nil {
+				t.Errorf("events = %+v; want none", events)
+			}
+		})
+	}
+}
+
+func TestRuleChanges(t *testing.T) {
+	tests := []struct {
+		name       string
+		c          maintenance.Change
+		site       string
+		wantIgnore []maintenance.Rule
+		wantAllow  []maintenance.Rule
+	}{
+		{
+			name: "ignore add canonicalizes, on * by default",
+			c:    maintenance.AddIgnore("", "  POST   /hooks/* ", "ci"),
+			site: "*", wantIgnore: []maintenance.Rule{{Value: "/health"}, {Value: "POST /hooks/*", Note: "ci"}},
+			wantAllow: []maintenance.Rule{{Value: "10.0.0.0/8", Note: "office"}},
+		},
+		{
+			name: "ignore add of a present pattern updates its note",
+			c:    maintenance.AddIgnore("*", "/health", "load balancer"),
+			site: "*", wantIgnore: []maintenance.Rule{{Value: "/health", Note: "load balancer"}},
+			wantAllow: []maintenance.Rule{{Value: "10.0.0.0/8", Note: "office"}},
+		},
+		{
+			name: "ignore rm",
+			c:    maintenance.RemoveIgnore("shop.example.com", "POST /webhooks/*"),
+			site: "shop.example.com", wantAllow: []maintenance.Rule{{Value: "203.0.113.7"}},
+		},
+		{
+			name: "allow add stores the canonical form",
+			c:    maintenance.AddAllow("shop.example.com", " ::ffff:198.51.100.9 ", ""),
+			site: "shop.example.com", wantIgnore: []maintenance.Rule{{Value: "POST /webhooks/*", Note: "stripe"}},
+			wantAllow: []maintenance.Rule{{Value: "203.0.113.7"}, {Value: "198.51.100.9"}},
+		},
+		{
+			name: "allow add of a CIDR",
+			c:    maintenance.AddAllow("", "2001:DB8::/32", "vpn"),
+			site: "*", wantIgnore: []maintenance.Rule{{Value: "/health"}},
+			wantAllow: []maintenance.Rule{{Value: "10.0.0.0/8", Note: "office"}, {Value: "2001:db8::/32", Note: "vpn"}},
+		},
+		{
+			name: "allow rm spelled differently",
+			c:    maintenance.RemoveAllow("shop.example.com", "203.0.113.7/32"),
+			site: "shop.example.com", wantIgnore: []maintenance.Rule{{Value: "POST /webhooks/*", Note: "stripe"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next, events := commit(t, testState(), tc.c)
+			got := site(t, next, tc.site)
+			if diff := cmp.Diff(tc.wantIgnore, got.Ignore, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("ignore rules (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantAllow, got.Allow, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("allow rules (-want +got):\n%s", diff)
+			}
+			if len(events) != 1 || events[0].Site != tc.site {
+				t.Errorf("events for %q; want one for %q", eventSites(events), tc.site)
+			}
+		})
+	}
+}
+
+func TestCommitRejects(t *testing.T) {
+	tests := []struct {
+		name    string
+		c       maintenance.Change
+		reason  string
+		wantErr error
+	}{
+		{name: "no apply", c: maintenance.Change{Action: "nothing"}, wantErr: maintenance.ErrInvalid},
+		{name: "reason too long", c: maintenance.Off(nil), reason: strings.Repeat("x", maintenance.MaxText+1), wantErr: maintenance.ErrInvalid},
+		{name: "reason not UTF-8", c: maintenance.Off(nil), reason: "\xff", wantErr: maintenance.ErrInvalid},
+		{name: "on with a bad site", c: maintenance.On([]string{"shop.example.com", "bad_site"}, maintenance.OnOptions{}), wantErr: maintenance.ErrInvalid},
+		{name: "on with a bad mode, half-way", c: maintenance.On([]string{"new.example.com"}, maintenance.OnOptions{Mode: ptr(maintenance.Mode("partial"))}), wantErr: maintenance.ErrInvalid},
+		{name: "on with a bad status", c: maintenance.On(nil, maintenance.OnOptions{Status: ptr(302)}), wantErr: maintenance.ErrInvalid},
+		{name: "on with a short retry-after", c: maintenance.On(nil, maintenance.OnOptions{RetryAfter: ptr(500 * time.Millisecond)}), wantErr: maintenance.ErrInvalid},
+		{name: "on with a long retry-after", c: maintenance.On(nil, maintenance.OnOptions{RetryAfter: ptr(maintenance.MaxRetryAfter + time.Second)}), wantErr: maintenance.ErrInvalid},
+		{name: "on with a bad redirect", c: maintenance.On(nil, maintenance.OnOptions{Redirect: ptr("javascript:alert(1)")}), wantErr: maintenance.ErrInvalid},
+		{name: "on with a long message", c: maintenance.On(nil, maintenance.OnOptions{Message: ptr(strings.Repeat("x", maintenance.MaxText+1))}), wantErr: maintenance.ErrInvalid},
+		{name: "off on an undeclared site", c: maintenance.Off([]string{"shop.example.com", "nope.example.com"}), wantErr: maintenance.ErrNotFound},
+		{name: "declaring a bad site", c: maintenance.AddSites("ok.example.com", "shop.example.com:80"), wantErr: maintenance.ErrInvalid},
+		{name: "removing the default site", c: maintenance.RemoveSite("*"), wantErr: maintenance.ErrInvalid},
+		{name: "removing an undeclared site", c: maintenance.RemoveSite("nope.example.com"), wantErr: maintenance.ErrNotFound},
+		{name: "ignore add of a bad pattern", c: maintenance.AddIgnore("", "health", ""), wantErr: maintenance.ErrInvalid},
+		{name: "ignore add on an undeclared site", c: maintenance.AddIgnore("nope.example.com", "/x", ""), wantErr: maintenance.ErrNotFound},
+		{name: "ignore add with a note not UTF-8", c: maintenance.AddIgnore("", "/x", "\xff"), wantErr: maintenance.ErrInvalid},
+		{name: "ignore rm of a missing pattern", c: maintenance.RemoveIgnore("", "/missing"), wantErr: maintenance.ErrNotFound},
+		{name: "allow add with host bits", c: maintenance.AddAllow("", "10.0.0.1/8", ""), wantErr: maintenance.ErrInvalid},
+		{name: "allow add with a long note", c: maintenance.AddAllow("", "10.0.0.1", strings.Repeat("x", maintenance.MaxText+1)), wantErr: maintenance.ErrInvalid},
+		{name: "allow rm of a missing entry", c: maintenance.RemoveAllow("*", "192.0.2.1"), wantErr: maintenance.ErrNotFound},
+		{name: "apply error", c: maintenance.Change{Action: "custom", Apply: func(st *maintenance.State, _ string) error {
+			st.Sites[0].On = true
+			st.Sites = st.Sites[:1]
+			return maintenance.ErrConflict
+		}}, wantErr: maintenance.ErrConflict},
+		{name: "apply leaving an invalid state", c: maintenance.Change{Action: "custom", Apply: func(st *maintenance.State, _ string) error {
+			st.Site("*").Ignore = append(st.Site("*").Ignore, maintenance.Rule{Value: "nope"})
+			return nil
+		}}, wantErr: maintenance.ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cur := testState()
+			before := cur.Clone()
+			tc.c.Reason = tc.reason
+			next, events, err := maintenance.Commit(cur, tc.c, now)
+			if !errors.Is(err, tc.wantErr) {
+				t.Errorf("Commit error = %v; want one wrapping %v", err, tc.wantErr)
+			}
+			if next != nil || events != nil {
+				t.Errorf("Commit returned a state (%v) or events (%d) with its error", next != nil, len(events))
+			}
+			if diff := cmp.Diff(before, cur); diff != "" {
+				t.Errorf("a rejected change modified the input state (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// eventSites returns the sites of events, in order.
+func eventSites(events []maintenance.Event) []string {
+	var sites []string
+	for _, e := range events {
+		sites = append(sites, e.Site)
+	}
+	return sites
+}
