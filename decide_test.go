@@ -318,3 +318,15 @@ func checkAnswerHeaders(t *testing.T, w *httptest.ResponseRecorder, status int, 
 		}
 	}
 }
+
+func TestTrustedProxyIPv4Mapped(t *testing.T) {
+	st := stateOf(t, On(nil, OnOptions{}), AddAllow("", "203.0.113.7", ""))
+	g := testGate(t, st, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:192.0.2.0/120")}})
+	w := do(g.Handler(upstream), req{peer: "192.0.2.10:1", header: map[string]string{"X-Forwarded-For": "203.0.113.7"}})
+	if w.Code != 200 {
+		t.Errorf("an IPv4-mapped trusted prefix is not applied: status %d", w.Code)
+	}
+	if _, _, err := newGate(nil, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/90")}}); err == nil {
+		t.Errorf("a mapped prefix shorter than /96 is accepted")
+	}
+}

@@ -15,7 +15,16 @@ const DefaultSite = "*"
 // address, or the default site "*".
 func ParseSite(s string) (string, error) {
 	in := s
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	// Lower-case ASCII only: Unicode lower-casing would turn the Kelvin sign
+	// into "k" and accept a name no Host header carries.
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return "", invalidf("site %q: character %q is not allowed; accepted: letters, digits, '-' and '.' (write internationalized names in punycode, xn--...)", in, string(r))
+		}
+	}
+	s = strings.ToLower(s)
 	if s == DefaultSite {
 		return s, nil
 	}

@@ -91,6 +91,7 @@ func TestParseSiteRejects(t *testing.T) {
 		{name: "trailing hyphen", in: "shop-.example.com", want: []string{"cannot start or end with '-'"}},
 		{name: "underscore", in: "shop_1.example.com", want: []string{`character "_" is not allowed`, "accepted: letters, digits, '-' and '.'"}},
 		{name: "non-ASCII letter", in: "bücher.example", want: []string{`character "ü" is not allowed`}},
+		{name: "Kelvin sign lower-cases to k", in: "\u212aey.example", want: []string{"character \"\u212a\" is not allowed"}},
 		{name: "space inside", in: "shop example.com", want: []string{`character " " is not allowed`}},
 	}
 	for _, tc := range tests {
