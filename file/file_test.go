@@ -285,3 +285,36 @@ func TestHandWritten(t *testing.T) {
 		t.Errorf("events after a change = %+v, want one, for b.example.com, with ID 1", evs)
 	}
 }
+
+// BenchmarkWatchLatency measures the time from a change to the signal of a
+// watcher on another handle. Each change is made just after a poll found the
+// previous one, so this is the worst case: about PollInterval.
+func BenchmarkWatchLatency(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "maintenance.json")
+	w, err := file.Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	wr, err := file.Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer wr.Close()
+	ch, err := w.Watch(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	on := true
+	for b.Loop() {
+		c := maintenance.Off(nil)
+		if on {
+			c = maintenance.On(nil, maintenance.OnOptions{})
+		}
+		on = !on
+		if _, err := wr.Update(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
+		<-ch
+	}
+}

@@ -207,3 +207,59 @@ func TestEventsNegativeLimit(t *testing.T) {
 		t.Errorf("Events(Limit -1) = %v, want an error wrapping %v", err, maintenance.ErrInvalid)
 	}
 }
+
+// TestOddPath opens a path with characters that mean something in a URI.
+func TestOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a b?c#d%25e&f")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "m?x=1.db")
+	st := mustOpen(t, path)
+	if _, err := st.Update(t.Context(), maintenance.AddSites("shop.example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not at the path given: %v", err)
+	}
+	got, err := mustOpen(t, path).Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 1 {
+		t.Errorf("version through a second handle = %d, want 1", got.Version)
+	}
+}
+
+// BenchmarkWatchLatency measures the time from a change to the signal of a
+// watcher on another handle. Each change is made just after a poll found the
+// previous one, so this is the worst case: about PollInterval.
+func BenchmarkWatchLatency(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "maintenance.db")
+	w, err := sqlite.Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	wr, err := sqlite.Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer wr.Close()
+	ch, err := w.Watch(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	on := true
+	for b.Loop() {
+		c := maintenance.Off(nil)
+		if on {
+			c = maintenance.On(nil, maintenance.OnOptions{})
+		}
+		on = !on
+		if _, err := wr.Update(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
+		<-ch
+	}
+}
