@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -316,5 +317,29 @@ func BenchmarkWatchLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		<-ch
+	}
+}
+
+// TestUnwritable opens a store in a directory that this process cannot
+// write: reads work (an empty store), a change fails with a clear error.
+func TestUnwritable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro", "m.json")
+	if err := os.Mkdir(filepath.Dir(path), 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if runtime.GOOS != "linux" {
+			t.Skip("no unwritable directory for root on " + runtime.GOOS)
+		}
+		path = "/proc/maintenance.json" // /proc refuses even root
+	}
+	st := mustOpen(t, path)
+	if _, err := st.Load(t.Context()); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	_, err := st.Update(t.Context(), maintenance.AddSites("shop.example.com"))
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("Update = %v, want an error that names %s", err, path)
 	}
 }

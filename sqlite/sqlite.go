@@ -84,6 +84,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	if err := retryBusy(ctx, func() error { return migrate(ctx, db) }); err != nil {
 		db.Close()
+		if isCantOpen(err) {
+			if why := whyCantOpen(abs); why != nil {
+				err = fmt.Errorf("%w: %w", err, why)
+			}
+		}
 		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
 	}
 	s := &Store{db: db, path: path}
@@ -110,6 +115,24 @@ func checkPath(abs string) error {
 		return fmt.Errorf("checking its directory: %w", err)
 	case !fi.IsDir():
 		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+// whyCantOpen asks the operating system why SQLite could not open the file
+// at abs read-write (or create it), which SQLite does not say.
+func whyCantOpen(abs string) error {
+	flag := os.O_RDWR
+	if _, err := os.Lstat(abs); errors.Is(err, fs.ErrNotExist) {
+		flag |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(abs, flag, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if flag&os.O_CREATE != 0 {
+		os.Remove(abs)
 	}
 	return nil
 }
@@ -346,6 +369,12 @@ func retryBusy(ctx context.Context, f func() error) error {
 		case <-t.C:
 		}
 	}
+}
+
+// isCantOpen reports whether err is SQLITE_CANTOPEN.
+func isCantOpen(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN
 }
 
 // isBusy reports whether err is SQLITE_BUSY or SQLITE_LOCKED.

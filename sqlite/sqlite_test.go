@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -102,6 +103,17 @@ func TestTwoHandles(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
+	// A directory this process cannot write: /proc refuses even root.
+	unwritable := filepath.Join(t.TempDir(), "ro", "m.db")
+	if err := os.Mkdir(filepath.Dir(unwritable), 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		unwritable = "/proc/maintenance.db"
+		if runtime.GOOS != "linux" {
+			unwritable = ""
+		}
+	}
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, []byte("not a database, just some text that is long enough to have a header\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -116,8 +128,12 @@ func TestOpenErrors(t *testing.T) {
 		{"ParentIsAFile", filepath.Join(file, "m.db"), "not a directory"},
 		{"NotADatabase", file, "not a database"},
 		{"Empty", "", "empty"},
+		{"Unwritable", unwritable, "unable to open database file (14): open " + unwritable + ": "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "Unwritable" && unwritable == "" {
+				t.Skip("no unwritable directory for root on " + runtime.GOOS)
+			}
 			st, err := sqlite.Open(t.Context(), tc.path)
 			if err == nil {
 				st.Close()
