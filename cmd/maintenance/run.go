@@ -152,12 +152,13 @@ Commands:
 	fmt.Fprintf(&b, "  %-8s %s\n", "help", "show this text, or a command's flags and output: help COMMAND")
 	b.WriteString(`
 Global flags (accepted before or after the command name):
-  --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH);
-                default: $MAINTENANCE_STORE, else sqlite:maintenance.db
+  --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH)
+                or file:PATH; default: $MAINTENANCE_STORE, else
+                sqlite:maintenance.db
 
 Flags and arguments may come in any order; "--" ends the flags.
-DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339, with
-the local time beside them when the local zone is not UTC.
+DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339;
+status and on/off also show the local time when the local zone is not UTC.
 
 Output: the result on stdout, diagnostics and errors on stderr. --json output
 is stable: fields may be added, never renamed or removed.

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -29,6 +31,46 @@ func TestMain(m *testing.M) {
 func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Cmds:                scriptCmds,
+	})
+}
+
+// TestScriptFileStore runs the command scripts again on the file store, to
+// show that the CLI behaves the same whatever the store. Scripts that name
+// SQLite anywhere but in their MAINTENANCE_STORE line, and the serve
+// scripts, are left out.
+func TestScriptFileStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the scripts a second time")
+	}
+	const sqliteLine, fileLine = "env MAINTENANCE_STORE=sqlite:$WORK/m.db\n", "env MAINTENANCE_STORE=file:$WORK/m.json\n"
+	paths, err := filepath.Glob("testdata/script/*.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	n := 0
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := strings.ReplaceAll(string(data), sqliteLine, fileLine)
+		if strings.HasPrefix(filepath.Base(p), "serve") || script == string(data) || strings.Contains(script, "sqlite") {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), []byte(script), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no script to run on the file store")
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Cmds:                scriptCmds,
@@ -189,8 +231,10 @@ func TestParseStoreURL(t *testing.T) {
 		{"sqlite:maintenance.db", "sqlite", "maintenance.db", true},
 		{"sqlite:///var/lib/m.db", "sqlite", "/var/lib/m.db", true},
 		{"sqlite://m.db", "sqlite", "m.db", true},
+		{"file:/tmp/m.json", "file", "/tmp/m.json", true},
+		{"file://m.json", "file", "m.json", true},
 		{"sqlite:", "", "", false},
-		{"file:m.json", "", "", false},
+		{"file://", "", "", false},
 		{"postgres://localhost/m", "", "", false},
 		{"m.db", "", "", false},
 		{"", "", "", false},
