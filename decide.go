@@ -77,20 +77,12 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := g.snap.Load()
-		if !s.anyOn {
-			if r.URL.Path == StatusPath {
-				g.serveStatus(w, r, s.site(r.Host))
-				return
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		ss := s.site(r.Host)
 		if r.URL.Path == StatusPath {
-			g.serveStatus(w, r, ss)
+			g.serveStatus(w, r, s.site(r.Host))
 			return
 		}
-		if !ss.on {
+		ss := s.onSite(r.Host)
+		if ss == nil {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -330,3 +330,43 @@ func TestTrustedProxyIPv4Mapped(t *testing.T) {
 		t.Errorf("a mapped prefix shorter than /96 is accepted")
 	}
 }
+
+// onSiteState has few sites on (the onFew path), a declared site that is off
+// under an on wildcard, and a longer wildcard that is off.
+func onSiteState(t testing.TB) *State {
+	return stateOf(t,
+		AddSites("shop.example.com", "*.example.net", "off.example.net", "*.deep.example.net", "up.example.com"),
+		On([]string{"shop.example.com", "*.example.net"}, OnOptions{}),
+	)
+}
+
+func TestOnSiteAgreesWithLookup(t *testing.T) {
+	s := testGate(t, onSiteState(t), Options{}).snap.Load()
+	if !s.onFew {
+		t.Fatal("the test state does not take the onFew path")
+	}
+	hosts := []string{
+		"shop.example.com", "SHOP.example.COM", "shop.example.com:443", "shop.example.com.",
+		"shop.example.com.:80", "shop.example.com:abc", "shop.example.com:x:y", "shop.example.comx",
+		"shop.example.co", "xshop.example.com", "a.example.net", "A.EXAMPLE.NET:8080", "example.net",
+		"off.example.net", "OFF.example.net.", "x.deep.example.net", "deep.example.net",
+		"x:a.example.net", "a.example.net:x:443", "[::1]:80", "", ":", ".", "..", "up.example.com",
+		"\u212aey.example.net", "a.example.net..", ".eXAmple.net", ".example.net:1",
+	}
+	for _, h := range hosts {
+		want := s.site(h)
+		if !want.on {
+			want = nil
+		}
+		if got := s.onSite(h); got != want {
+			t.Errorf("onSite(%q) = %v, want %v", h, name(got), name(want))
+		}
+	}
+}
+
+func name(ss *siteSnap) string {
+	if ss == nil {
+		return "<off>"
+	}
+	return ss.name
+}

@@ -248,3 +248,21 @@ func inHeader(a netip.Addr, value string) bool {
 	}
 	return false
 }
+
+// FuzzOnSite checks that the few-sites-on shortcut always agrees with the
+// full lookup: a disagreement would let a request through a site that is on.
+func FuzzOnSite(f *testing.F) {
+	for _, h := range []string{"shop.example.com", "SHOP.example.com.:1", "a.example.net:x", "off.example.net", "x.deep.example.net", "[::1]"} {
+		f.Add(h)
+	}
+	s := testGate(f, onSiteState(f), Options{}).snap.Load()
+	f.Fuzz(func(t *testing.T, host string) {
+		want := s.site(host)
+		if !want.on {
+			want = nil
+		}
+		if got := s.onSite(host); got != want {
+			t.Fatalf("onSite(%q) = %v, want %v", host, name(got), name(want))
+		}
+	})
+}

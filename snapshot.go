@@ -21,6 +21,23 @@ type snapshot struct {
 	// "*.example.com") to the site.
 	wild map[string]*siteSnap
 	def  *siteSnap
+	// on lists the sites that are on when they are few and "*" is off
+	// (onFew): then a request whose host matches none of them is passed
+	// without a lookup.
+	on    []onEntry
+	onFew bool
+}
+
+// maxOnFew is the most sites on for which onSite compares hosts one by one.
+const maxOnFew = 8
+
+// onEntry is a site that is on, for the onFew path.
+type onEntry struct {
+	// name is an exact site, or a wildcard's suffix with its dot
+	// (".example.com" for "*.example.com").
+	name string
+	wild bool
+	ss   *siteSnap
 }
 
 // siteSnap is one site, compiled.
@@ -190,12 +207,109 @@ func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 		default:
 			s.exact[name] = ss
 		}
-		s.anyOn = s.anyOn || ss.on
+		if ss.on {
+			s.anyOn = true
+			if e := (onEntry{name: ss.name, ss: ss}); strings.HasPrefix(ss.name, "*.") {
+				e.name, e.wild = ss.name[1:], true
+				s.on = append(s.on, e)
+			} else if ss.name != DefaultSite {
+				s.on = append(s.on, e)
+			}
+		}
 	}
 	if s.def == nil {
 		s.def = b.site(def, def)
 	}
+	s.onFew = !s.def.on && len(s.on) <= maxOnFew
+	if !s.onFew {
+		s.on = nil
+	}
 	return s
+}
+
+// onSite returns the site of host when that site is on, else nil. With few
+// sites on and "*" off, a host that matches none of them is off without a
+// map lookup; only a host under an on wildcard needs the full lookup, since a
+// declared site or a longer wildcard below it may be off.
+func (s *snapshot) onSite(host string) *siteSnap {
+	if !s.anyOn {
+		return nil
+	}
+	if s.onFew && host != "" && host[0] != '[' {
+		under := false
+		for i := range s.on {
+			e := &s.on[i]
+			if !e.wild {
+				if hostIs(host, e.name) {
+					return e.ss
+				}
+				continue
+			}
+			// A host shorter than the suffix cannot be under it: no need
+			// to look for its port. (A host equal to the suffix, with an
+			// empty first label, is left to site(), which puts it under.)
+			if !under && len(host) >= len(e.name) {
+				h := hostName(host)
+				under = len(h) >= len(e.name) && asciiEqualFold(h[len(h)-len(e.name):], e.name)
+			}
+		}
+		if !under {
+			return nil
+		}
+	}
+	if ss := s.site(host); ss.on {
+		return ss
+	}
+	return nil
+}
+
+// hostIs reports whether a Host header value names site: the site's name,
+// folded, then the end, a port, or a trailing dot. It agrees with site():
+// a name never holds ':', so the first ':' is where the name ends.
+func hostIs(host, site string) bool {
+	n := len(site)
+	if len(host) < n || !asciiEqualFold(host[:n], site) {
+		return false
+	}
+	rest := host[n:]
+	if rest != "" && rest[0] == '.' {
+		rest = rest[1:]
+	}
+	return rest == "" || rest[0] == ':'
+}
+
+// hostName returns a Host header value up to its first ':', without a
+// trailing dot, as site() sees it.
+func hostName(host string) string {
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	if n := len(host); n > 0 && host[n-1] == '.' {
+		host = host[:n-1]
+	}
+	return host
+}
+
+// asciiEqualFold compares two strings of the same length, folding ASCII
+// letters only (a Host header is ASCII; Unicode folding would match the
+// Kelvin sign with "k").
+func asciiEqualFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func (b *build) site(st, def *SiteState) *siteSnap {
