@@ -22,7 +22,7 @@ type Change struct {
 
 // Commit applies c to a copy of cur and validates the result. It returns the
 // new state (version cur.Version+1) and one event per site that changed; when
-// nothing changed it returns cur and no events. Stores call it inside their
+// nothing changed it returns cur (normalized) and no events. Stores call it inside their
 // write transaction; events get their IDs from the store.
 func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	if c.Apply == nil {
@@ -31,8 +31,12 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	if err := validateMessage("reason", c.Reason); err != nil {
 		return nil, nil, err
 	}
+	if !cur.normalized() {
+		n := cur.Clone()
+		n.Normalize()
+		cur = n
+	}
 	next := cur.Clone()
-	next.Normalize()
 	if err := c.Apply(next, c.Reason); err != nil {
 		return nil, nil, err
 	}

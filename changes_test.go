@@ -407,3 +407,23 @@ func eventSites(events []maintenance.Event) []string {
 	}
 	return sites
 }
+
+// TestCommitNormalizesCur: a state without "*" or out of order is compared
+// in its normal form, so no spurious event is produced.
+func TestCommitNormalizesCur(t *testing.T) {
+	cur := &maintenance.State{Version: 3, Sites: []maintenance.SiteState{{Site: "b.example.com"}, {Site: "a.example.com"}}}
+	next, events, err := maintenance.Commit(cur, maintenance.AddSites("a.example.com"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 0 || next.Version != 3 || next.Site(maintenance.DefaultSite) == nil || next.Sites[0].Site != "*" {
+		t.Errorf("no-op on an unnormalized state: version %d, %d events, sites %+v", next.Version, len(events), next.Sites)
+	}
+	_, events, err = maintenance.Commit(cur, maintenance.On([]string{"a.example.com"}, maintenance.OnOptions{}), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Site != "a.example.com" {
+		t.Errorf("events = %+v, want one for a.example.com", events)
+	}
+}

@@ -117,6 +117,11 @@ func (st *State) Normalize() {
 	st.normalize()
 }
 
+// normalized reports whether Normalize would leave st as it is.
+func (st *State) normalized() bool {
+	return st.Site(DefaultSite) != nil && slices.IsSortedFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) })
+}
+
 // Validate checks the whole state. Commit calls it before anything is written.
 func (st *State) Validate() error {
 	for i := range st.Sites {
