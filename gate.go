@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -152,20 +153,25 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 	return g, sites, nil
 }
 
-// Actor names the OS user and host, for the audit log: "alice@web-1".
+// Actor names the OS user and host, for the audit log: "alice@web-1". The
+// user comes from the user database, else $USER or $USERNAME.
 func Actor() string {
-	u := os.Getenv("USER")
-	if u == "" {
-		u = os.Getenv("USERNAME")
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
 	}
-	if u == "" {
-		u = "unknown"
+	for _, v := range []string{"USER", "USERNAME"} {
+		if name == "" {
+			name = os.Getenv(v)
+		}
 	}
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		h = "localhost"
+	if name == "" {
+		name = "unknown"
 	}
-	return u + "@" + h
+	if h, err := os.Hostname(); err == nil && h != "" {
+		name += "@" + h
+	}
+	return name
 }
 
 // watch re-reads the state whenever the store signals a change, and keeps

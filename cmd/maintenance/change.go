@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/user"
 	"slices"
 	"strings"
 	"time"
@@ -14,25 +12,6 @@ import (
 
 // source is the Source of every change the CLI makes.
 const source = "cli"
-
-// actor names the person running the CLI in the audit log: the OS user
-// (from the user database, else $USER) and the host name, "alice@build-1".
-func (e *env) actor() string {
-	name := ""
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	if name == "" {
-		name = e.getenv("USER")
-	}
-	if name == "" {
-		name = "unknown"
-	}
-	if host, err := os.Hostname(); err == nil && host != "" {
-		name += "@" + host
-	}
-	return name
-}
 
 // precheck applies c to an empty state without writing anything, so that
 // input the root package rejects is reported before the store is opened.
@@ -53,7 +32,7 @@ func (e *env) change(ctx context.Context, st maintenance.Store, c maintenance.Ch
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the state: %w", err)
 	}
-	c.Actor, c.Source, c.Reason = e.actor(), source, reason
+	c.Actor, c.Source, c.Reason = maintenance.Actor(), source, reason
 	after, err = st.Update(ctx, c)
 	if err != nil {
 		// Stores say which change failed; say it where one does not.
