@@ -37,7 +37,21 @@ type onEntry struct {
 	// (".example.com" for "*.example.com").
 	name string
 	wild bool
+	// head is the first 8 bytes of an exact name, or'ed with 0x20 (a
+	// cheap necessary test before hostIs); 0 when the name is shorter.
+	head uint64
 	ss   *siteSnap
+}
+
+// head8 returns the first 8 bytes of s, each or'ed with 0x20 (which folds
+// ASCII letters to lower case), or 0 when s is shorter than 8 bytes.
+func head8(s string) uint64 {
+	if len(s) < 8 {
+		return 0
+	}
+	_ = s[7]
+	return (uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56) | 0x2020202020202020
 }
 
 // siteSnap is one site, compiled.
@@ -209,7 +223,7 @@ func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 		}
 		if ss.on {
 			s.anyOn = true
-			if e := (onEntry{name: ss.name, ss: ss}); strings.HasPrefix(ss.name, "*.") {
+			if e := (onEntry{name: ss.name, head: head8(ss.name), ss: ss}); strings.HasPrefix(ss.name, "*.") {
 				e.name, e.wild = ss.name[1:], true
 				s.on = append(s.on, e)
 			} else if ss.name != DefaultSite {
@@ -237,10 +251,12 @@ func (s *snapshot) onSite(host string) *siteSnap {
 	}
 	if s.onFew && host != "" && host[0] != '[' {
 		under := false
+		head := head8(host)
 		for i := range s.on {
 			e := &s.on[i]
 			if !e.wild {
-				if hostIs(host, e.name) {
+				// The first 8 bytes, folded, rule out most hosts at once.
+				if (e.head == 0 || e.head == head) && hostIs(host, e.name) {
 					return e.ss
 				}
 				continue
