@@ -30,8 +30,43 @@ type Store interface {
 	// The channel is closed when ctx is done or the store is closed.
 	Watch(ctx context.Context) (<-chan struct{}, error)
 
+	// Heartbeat records that the gate g is alive, as of g.LastSeen, adding or
+	// replacing the entry with its ID. It also drops entries not seen for
+	// GateTTL. It is not a change: no version, no event, no Watch signal.
+	Heartbeat(ctx context.Context, g GateInfo) error
+
+	// Gates returns the gates seen within GateTTL of now, sorted by ID.
+	Gates(ctx context.Context) ([]GateInfo, error)
+
+	// ForgetGate removes the entry of a gate that stops. Forgetting an
+	// unknown gate is not an error.
+	ForgetGate(ctx context.Context, id string) error
+
 	// Close releases the store. It is idempotent.
 	Close() error
+}
+
+// GateTTL is how long a gate that stops sending heartbeats stays listed.
+// Gates send one every GateHeartbeat and after every snapshot swap.
+const (
+	GateTTL       = 30 * time.Second
+	GateHeartbeat = 10 * time.Second
+)
+
+// GateInfo is what a gate reports about itself, so that an operator can see
+// that the whole fleet has switched ("12/12 gates at version 42").
+type GateInfo struct {
+	// ID is unique per running gate (host, process and a random part).
+	ID   string `json:"id"`
+	Host string `json:"host"`
+	// Release is the gate's own release, when it has one.
+	Release string `json:"release,omitempty"`
+	// Version is the state version the gate serves.
+	Version  int64     `json:"version"`
+	Started  time.Time `json:"started"`
+	LastSeen time.Time `json:"last_seen"`
+	// StoreError is the last error reading the store, empty when in sync.
+	StoreError string `json:"store_error,omitempty"`
 }
 
 // EventFilter selects audit events.

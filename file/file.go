@@ -21,7 +21,7 @@
 // the header and the state only, and stops before the events.
 //
 // A missing file is an empty store: version 0, only "*" declared. Open, Load,
-// Events and Watch never create it, nor anything else.
+// Events, Watch and Gates never create it, nor anything else.
 //
 // # Writes
 //
@@ -37,6 +37,24 @@
 // Watch polls the file's metadata (os.Stat) every PollInterval and signals
 // when the file was replaced or changed (os.SameFile, modification time,
 // size), created or removed.
+//
+// # Gates
+//
+// The gate registry is kept apart, in the sibling file PATH.gates, so that
+// heartbeats never touch the store file and wake no watcher:
+//
+//	{"format":1,"gates":[
+//	{"id":"web-1-4242-9f3c","host":"web-1","version":3,"started":"2026-05-04T09:00:00Z","last_seen":"2026-05-04T10:00:00Z"},
+//	...
+//	]}
+//
+// Each entry is a maintenance.GateInfo, sorted by ID. Heartbeat and
+// ForgetGate rewrite the file like a change, under the same PATH.lock and by
+// an atomic replace, and drop the entries not seen for
+// maintenance.GateTTL. A gates file that cannot be decoded is replaced by the
+// next write (live gates send their entries again within
+// maintenance.GateHeartbeat); one with a newer format (GatesFormat) is
+// refused. A missing gates file lists no gates.
 package file
 
 import (
@@ -70,9 +88,10 @@ const newFileMode fs.FileMode = 0o644
 // Store is a maintenance.Store in one JSON file. It is safe for concurrent
 // use, and several Stores, in one process or several, may share one file.
 type Store struct {
-	path     string // absolute
-	name     string // as given to Open, for messages
-	lockPath string
+	path      string // absolute
+	name      string // as given to Open, for messages
+	lockPath  string
+	gatesPath string
 
 	// ctx is cancelled by Close; it ends the watchers.
 	ctx    context.Context
@@ -96,7 +115,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening file store %q: %w", path, err)
 	}
-	s := &Store{path: abs, name: path, lockPath: abs + ".lock"}
+	s := &Store{path: abs, name: path, lockPath: abs + ".lock", gatesPath: abs + gatesSuffix}
 	fi, err := os.Stat(abs)
 	switch {
 	case err == nil && fi.IsDir():

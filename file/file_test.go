@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -69,8 +70,8 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-// TestReadsCreateNothing opens, reads and watches a missing file, and makes a
-// change that fails: no file appears.
+// TestReadsCreateNothing opens, reads and watches a missing file, makes a
+// change that fails and forgets a gate that is not listed: no file appears.
 func TestReadsCreateNothing(t *testing.T) {
 	path := newPath(t)
 	st := mustOpen(t, path)
@@ -91,12 +92,18 @@ func TestReadsCreateNothing(t *testing.T) {
 	if _, err := st.Update(t.Context(), maintenance.RemoveSite("absent.example.com")); !errors.Is(err, maintenance.ErrNotFound) {
 		t.Errorf("RemoveSite of an absent site = %v, want an error wrapping %v", err, maintenance.ErrNotFound)
 	}
+	if gates, err := st.Gates(t.Context()); err != nil || len(gates) != 0 {
+		t.Errorf("Gates of a missing file = %v, %v; want none", gates, err)
+	}
+	if err := st.ForgetGate(t.Context(), "absent"); err != nil {
+		t.Errorf("ForgetGate of an absent gate = %v", err)
+	}
 	cancel()
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Stat(%s) = %v, want no file", path, err)
 	}
 	if names := dirNames(t, filepath.Dir(path)); slices.Contains(names, filepath.Base(path)) || len(names) > 1 {
-		t.Errorf("directory holds %q after reads and a rejected change, want at most the lock file", names)
+		t.Errorf("directory holds %q after reads, a rejected change and ForgetGate, want at most the lock file", names)
 	}
 }
 
@@ -342,4 +349,152 @@ func TestUnwritable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("Update = %v, want an error that names %s", err, path)
 	}
+}
+
+// TestGatesFile checks the gates file: heartbeats write PATH.gates only,
+// never the store file, in the documented layout, with the store file's mode.
+func TestGatesFile(t *testing.T) {
+	path := newPath(t)
+	st := mustOpen(t, path)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	b := maintenance.GateInfo{ID: "b", Host: "web-2", Version: 0, Started: now, LastSeen: now}
+	a := maintenance.GateInfo{ID: "a", Host: "web-1", Release: "v1", Version: 0, Started: now, LastSeen: now, StoreError: "x"}
+
+	// On a store that was never written, a heartbeat creates the gates
+	// file (and the lock file), not the store file.
+	if err := st.Heartbeat(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(dirNames(t, filepath.Dir(path)), []string{"maintenance.json.gates", "maintenance.json.lock"}); diff != "" {
+		t.Errorf("files after a heartbeat on a new store (-got +want):\n%s", diff)
+	}
+
+	mustUpdate(t, st, maintenance.AddSites("shop.example.com"))
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path + ".gates"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []maintenance.GateInfo{b, a} {
+		if err := st.Heartbeat(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) || !bytes.Equal(got, content) {
+		t.Errorf("heartbeats touched the store file")
+	}
+
+	data, err := os.ReadFile(path + ".gates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Format int                    `json:"format"`
+		Gates  []maintenance.GateInfo `json:"gates"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("decoding the gates file: %v\n%s", err, data)
+	}
+	if doc.Format != file.GatesFormat {
+		t.Errorf("format %d, want %d", doc.Format, file.GatesFormat)
+	}
+	if diff := cmp.Diff(doc.Gates, []maintenance.GateInfo{a, b}); diff != "" {
+		t.Errorf("gates in the file (-got +want):\n%s", diff)
+	}
+	if lines := bytes.Count(data, []byte("\n")); lines != 2+len(doc.Gates) {
+		t.Errorf("the gates file has %d lines, want one for the header, each gate and the end:\n%s", lines, data)
+	}
+	if fi, err := os.Stat(path + ".gates"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode of the gates file = %v, %v; want the store file's 0600", fi.Mode().Perm(), err)
+	}
+	if diff := cmp.Diff(dirNames(t, filepath.Dir(path)), []string{"maintenance.json", "maintenance.json.gates", "maintenance.json.lock"}); diff != "" {
+		t.Errorf("files in the directory (-got +want):\n%s", diff)
+	}
+}
+
+// TestGatesFileStale writes the gates file by hand with the entry of a gate
+// that stopped without ForgetGate: it is never listed, and the next
+// heartbeat drops it from the file.
+func TestGatesFileStale(t *testing.T) {
+	path := newPath(t)
+	st := mustOpen(t, path)
+	old := time.Now().Add(-maintenance.GateTTL - time.Second).UTC().Format(time.RFC3339Nano)
+	content := `{"format":1,"gates":[{"id":"dead","host":"web-9","version":1,"started":"` + old + `","last_seen":"` + old + `"}]}`
+	if err := os.WriteFile(path+".gates", []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Gates(t.Context()); err != nil || len(got) != 0 {
+		t.Errorf("Gates = %+v, %v; want none", got, err)
+	}
+	now := time.Now()
+	if err := st.Heartbeat(t.Context(), maintenance.GateInfo{ID: "live", Started: now, LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path + ".gates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte("dead")) || !bytes.Contains(data, []byte(`"live"`)) {
+		t.Errorf("gates file after a heartbeat, want only the live gate:\n%s", data)
+	}
+}
+
+// TestGatesFileDamaged checks that a gates file that cannot be read is
+// reported by Gates and replaced by the next heartbeat, and that one with a
+// newer format is refused and kept.
+func TestGatesFileDamaged(t *testing.T) {
+	now := time.Now()
+	g := maintenance.GateInfo{ID: "g", Started: now, LastSeen: now}
+	t.Run("Damaged", func(t *testing.T) {
+		path := newPath(t)
+		st := mustOpen(t, path)
+		if err := os.WriteFile(path+".gates", []byte("not JSON"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := st.Gates(t.Context())
+		t.Log(err)
+		if err == nil || !strings.Contains(err.Error(), path+".gates") {
+			t.Errorf("Gates of a damaged file = %v, want an error that names it", err)
+		}
+		if err := st.Heartbeat(t.Context(), g); err != nil {
+			t.Fatalf("Heartbeat over a damaged file: %v", err)
+		}
+		if got, err := st.Gates(t.Context()); err != nil || len(got) != 1 || got[0].ID != "g" {
+			t.Errorf("Gates after the heartbeat = %+v, %v; want gate g", got, err)
+		}
+	})
+	t.Run("NewerFormat", func(t *testing.T) {
+		path := newPath(t)
+		st := mustOpen(t, path)
+		newer := []byte(`{"format":99,"gates":[]}`)
+		if err := os.WriteFile(path+".gates", newer, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for name, call := range map[string]func() error{
+			"Gates":     func() error { _, err := st.Gates(t.Context()); return err },
+			"Heartbeat": func() error { return st.Heartbeat(t.Context(), g) },
+		} {
+			err := call()
+			t.Log(err)
+			if err == nil || !strings.Contains(err.Error(), "format 99") {
+				t.Errorf("%s of a newer gates file = %v, want an error that says format 99", name, err)
+			}
+		}
+		if got, _ := os.ReadFile(path + ".gates"); !bytes.Equal(got, newer) {
+			t.Errorf("the newer gates file was rewritten:\n%s", got)
+		}
+	})
 }

@@ -9,8 +9,14 @@
 // WAL mode: readers never wait for the writer.
 //
 // Watch polls PRAGMA data_version, which SQLite changes when another
-// connection commits, on a connection of its own every 50 ms: a change made by
-// any process that shares the file reaches watchers within about that time.
+// connection commits, on a connection of its own every 50 ms, and when it
+// moved, the state's version: a change made by any process that shares the
+// file reaches watchers within about that time.
+//
+// The gate registry is a table of its own, one row per gate, holding its
+// maintenance.GateInfo as JSON and its last heartbeat. A heartbeat writes
+// that table only (and drops the rows older than maintenance.GateTTL): it
+// moves data_version but not the state's version, so it wakes no watcher.
 //
 // The schema is created and upgraded by Open from numbered SQL files embedded
 // in the package, each in one transaction, recorded in schema_migrations.

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -277,5 +278,117 @@ func BenchmarkWatchLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		<-ch
+	}
+}
+
+// TestGatesStaleRowsDropped puts the row of a gate that stopped without
+// ForgetGate in the table, as a crashed process leaves it: it is never
+// listed, and the next heartbeat deletes it.
+func TestGatesStaleRowsDropped(t *testing.T) {
+	path := newPath(t)
+	st := mustOpen(t, path)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seen := time.Now().Add(-maintenance.GateTTL - time.Second)
+	if _, err := db.Exec(`INSERT INTO gates (id, info, last_seen) VALUES ('dead', '{"id":"dead"}', ?)`, seen.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM gates`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	got, err := st.Gates(t.Context())
+	if err != nil || len(got) != 0 {
+		t.Fatalf("Gates = %+v, %v; want none", got, err)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d rows after Gates, want the stale one kept: Gates only reads", n)
+	}
+	now := time.Now()
+	if err := st.Heartbeat(t.Context(), maintenance.GateInfo{ID: "live", Started: now, LastSeen: now}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	rows, err := db.Query(`SELECT id FROM gates ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids, []string{"live"}); diff != "" {
+		t.Errorf("rows after a heartbeat (-got +want):\n%s", diff)
+	}
+}
+
+// TestMigrateFromV1 opens a database made by a program that knew only the
+// first migration: Open adds the gates table and keeps the state.
+func TestMigrateFromV1(t *testing.T) {
+	path := newPath(t)
+	initSQL, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		string(initSQL),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', '2026-01-01T00:00:00Z')`,
+		`UPDATE state SET version = 3, doc = '{"sites":[{"site":"shop.example.com","on":true}]}'`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+
+	st := mustOpen(t, path)
+	got, err := st.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got.Site("shop.example.com"); got.Version != 3 || s == nil || !s.On {
+		t.Errorf("state after the upgrade = %+v, want version 3 with shop.example.com on", got)
+	}
+	now := time.Now()
+	if err := st.Heartbeat(t.Context(), maintenance.GateInfo{ID: "g", Version: 3, Started: now, LastSeen: now}); err != nil {
+		t.Fatalf("Heartbeat after the upgrade: %v", err)
+	}
+	if gates, err := st.Gates(t.Context()); err != nil || len(gates) != 1 || gates[0].Version != 3 {
+		t.Errorf("Gates after the upgrade = %+v, %v; want gate g at version 3", gates, err)
+	}
+	var names []string
+	rows, err := db.Query(`SELECT name FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if diff := cmp.Diff(names, []string{"0001_init.sql", "0002_gates.sql"}); diff != "" {
+		t.Errorf("schema_migrations (-got +want):\n%s", diff)
 	}
 }

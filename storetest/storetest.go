@@ -22,8 +22,12 @@
 // The suite checks the contract written on maintenance.Store: atomic changes
 // that bump the version by one and write one event per changed site, no-op
 // changes that write nothing, bad input that changes nothing, several handles
-// and several processes sharing one store, and Watch and Close semantics.
-// Tests wait on channels or poll conditions with deadlines; none sleeps.
+// and several processes sharing one store, Watch and Close semantics, and the
+// gate registry (Heartbeat, Gates, ForgetGate), which is not a change: no
+// version, no event, no Watch signal. Tests wait on channels or poll
+// conditions with deadlines; none sleeps. The one bounded wait that is an
+// assertion itself checks that heartbeats wake no watcher within a quiet
+// period of 300 ms, several poll intervals of the polling stores.
 package storetest
 
 import (
@@ -73,6 +77,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ConcurrentWriters", s.testConcurrentWriters)
 	t.Run("Processes", s.testProcesses)
 	t.Run("Watch", s.testWatch)
+	t.Run("Gates", s.testGates)
 	t.Run("Close", s.testClose)
 }
 
@@ -226,6 +231,9 @@ func (s *suite) testFresh(t *testing.T) {
 	if got := events(t, st, maintenance.EventFilter{}); len(got) != 0 {
 		t.Errorf("Events of a fresh store = %d events, want none: %+v", len(got), got)
 	}
+	if got := listGates(t, st); len(got) != 0 {
+		t.Errorf("Gates of a fresh store = %+v, want none", got)
+	}
 	cancel()
 	awaitClosed(t, ch)
 
@@ -238,10 +246,13 @@ func (s *suite) testFresh(t *testing.T) {
 	if got := events(t, other, maintenance.EventFilter{}); len(got) != 0 {
 		t.Errorf("Events through a second handle = %d events, want none", len(got))
 	}
+	if got := listGates(t, other); len(got) != 0 {
+		t.Errorf("Gates through a second handle = %+v, want none", got)
+	}
 	if isPath {
 		after, _ := dirNames(t, key)
 		if diff := cmp.Diff(after, before); diff != "" {
-			t.Errorf("files next to %s changed by Load, Watch and Events (-after +before):\n%s", key, diff)
+			t.Errorf("files next to %s changed by Load, Watch, Events and Gates (-after +before):\n%s", key, diff)
 		}
 	}
 }
@@ -812,6 +823,9 @@ func (s *suite) testClose(t *testing.T) {
 		{"Update", func() error { _, err := st.Update(ctx, maintenance.AddSites("new.example.com")); return err }},
 		{"Events", func() error { _, err := st.Events(ctx, maintenance.EventFilter{}); return err }},
 		{"Watch", func() error { _, err := st.Watch(ctx); return err }},
+		{"Heartbeat", func() error { return st.Heartbeat(ctx, gate("closed", 1)) }},
+		{"Gates", func() error { _, err := st.Gates(ctx); return err }},
+		{"ForgetGate", func() error { return st.ForgetGate(ctx, "closed") }},
 	} {
 		if err := tc.call(); !errors.Is(err, maintenance.ErrClosed) {
 			t.Errorf("%s after Close = %v, want an error wrapping %v", tc.name, err, maintenance.ErrClosed)
@@ -822,4 +836,8 @@ func (s *suite) testClose(t *testing.T) {
 		t.Errorf("state through another handle after Close = %+v", got.Sites)
 	}
 	update(t, other, maintenance.AddSites("other.example.com"))
+	heartbeat(t, other, gate("open", 1))
+	if got := gateIDs(listGates(t, other)); !slices.Equal(got, []string{"open"}) {
+		t.Errorf("gates through another handle after Close = %q, want [open]", got)
+	}
 }
