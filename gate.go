@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"os"
@@ -43,6 +42,18 @@ type Options struct {
 	// HOST/503.html for one site (a wildcard's "*" is written "_", as in
 	// _.example.com/503.html). Templates are parsed and checked by New.
 	Templates string
+	// Release is this gate's own release, reported to the store so that
+	// `maintenance gates` shows which gate runs which.
+	Release string
+	// StateCache is a file where the gate keeps the last state it read
+	// from the store, so that a gate that starts while the store is
+	// unreachable serves that state. Empty: no cache.
+	StateCache string
+	// FailClosed says what a gate that starts while the store is unreachable
+	// and has no state cache does: false (fail open, the default) passes
+	// every request; true answers every request with the maintenance answer
+	// of the default site, until the store is reached.
+	FailClosed bool
 	// Logger receives store errors and warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -60,54 +71,55 @@ type Gate struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at every swap
 
+	// id and started identify this gate in the store's registry.
+	id      string
+	started time.Time
+	// storeErr is the last error reaching the store, or a version that went
+	// backwards; nil when in sync.
+	storeErr atomic.Pointer[string]
+	// regressed notes a version that went backwards, until the next change.
+	regressed atomic.Pointer[string]
+	// kick asks the sync loop for a heartbeat (after a swap).
+	kick chan struct{}
+
+	// ctx is the gate's own background context, cancelled by Close.
+	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 	closed atomic.Bool
 }
 
 // New starts a gate on store: it checks opts, declares opts.Sites, loads the
-// state and watches the store for changes until Close.
+// state and follows the store until Close. Bad options are an error wrapping
+// ErrInvalid. A store that cannot be reached is not an error: the gate starts
+// from opts.StateCache, else by opts.FailClosed, and keeps trying (SPEC §4).
 func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
 	g, sites, err := newGate(store, opts)
 	if err != nil {
 		return nil, err
 	}
-	// Watch first, then load: a change made in between is then signalled.
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	watch, err := store.Watch(bg)
+	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	watch, stop, st, err := g.connect(ctx, sites)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("watching the store: %w", err)
-	}
-	st, err := store.Load(ctx)
-	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("loading the state: %w", err)
-	}
-	var missing []string
-	for _, n := range sites {
-		if st.Site(n) == nil {
-			missing = append(missing, n)
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			g.cancel()
+			return nil, err
 		}
+		g.swap(g.coldStart(err)) // logs why
+		msg := err.Error()
+		g.storeErr.Store(&msg)
+	} else {
+		g.apply(st)
 	}
-	if len(missing) > 0 {
-		c := AddSites(missing...)
-		c.Actor, c.Source, c.Reason = Actor(), "gate", "declared by a gate's options"
-		if st, err = store.Update(ctx, c); err != nil {
-			cancel()
-			return nil, fmt.Errorf("declaring sites %s: %w", strings.Join(missing, ", "), err)
-		}
-	}
-	g.swap(buildSnapshot(st, &g.cfg))
-	g.cancel = cancel
-	go g.watch(bg, watch)
+	go g.run(g.ctx, watch, stop, sites)
 	return g, nil
 }
 
 // newGate checks opts and returns a gate with no snapshot yet, and the
 // canonical names of opts.Sites.
 func newGate(store Store, opts Options) (*Gate, []string, error) {
-	g := &Gate{store: store, opts: opts, changed: make(chan struct{}), done: make(chan struct{})}
+	g := &Gate{store: store, opts: opts, changed: make(chan struct{}), done: make(chan struct{}),
+		id: gateID(), started: time.Now().UTC(), kick: make(chan struct{}, 1)}
 	g.cfg.logger = opts.Logger
 	if g.cfg.logger == nil {
 		g.cfg.logger = slog.Default()
@@ -174,68 +186,16 @@ func Actor() string {
 	return name
 }
 
-// watch re-reads the state whenever the store signals a change, and keeps
-// serving the last state while the store fails.
-func (g *Gate) watch(ctx context.Context, ch <-chan struct{}) {
-	defer close(g.done)
-	backoff := 50 * time.Millisecond
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-ch:
-			if !ok {
-				if ctx.Err() != nil {
-					return
-				}
-				var err error
-				if ch, err = g.store.Watch(ctx); err != nil {
-					g.cfg.logger.Error("maintenance: watching the store", "err", err)
-					if !sleep(ctx, jitter(backoff)) {
-						return
-					}
-					backoff = min(backoff*2, 5*time.Second)
-					ch = closedChan
-					continue
-				}
-			}
-		}
-		for {
-			err := g.refresh(ctx)
-			if err == nil || ctx.Err() != nil {
-				backoff = 50 * time.Millisecond
-				break
-			}
-			g.cfg.logger.Error("maintenance: reading the state; serving the last one", "version", g.snap.Load().version, "err", err)
-			if !sleep(ctx, jitter(backoff)) {
-				return
-			}
-			backoff = min(backoff*2, 5*time.Second)
-		}
-	}
-}
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-// refresh loads the state and swaps the snapshot when the version moved.
-func (g *Gate) refresh(ctx context.Context) error {
-	st, err := g.store.Load(ctx)
-	if err != nil {
-		return err
-	}
-	if st.Version == g.snap.Load().version {
-		return nil
-	}
-	g.swap(buildSnapshot(st, &g.cfg))
-	return nil
-}
-
 func (g *Gate) swap(s *snapshot) {
 	g.snap.Store(s)
 	g.mu.Lock()
 	close(g.changed)
 	g.changed = make(chan struct{})
 	g.mu.Unlock()
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Version returns the state version the gate serves.
@@ -273,21 +233,6 @@ func (g *Gate) Close() error {
 	g.cancel()
 	<-g.done
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
 }
 
 // loadPages parses the page templates of dir and checks them by executing

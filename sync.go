@@ -1,0 +1,297 @@
+package maintenance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Reconnect backoff: doubled after each failure, jittered, and capped low
+// enough that a gate is back in sync within 2 s of the store's return.
+const (
+	minBackoff = 50 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// connect starts watching the store, loads the state and declares the
+// gate's sites. Watching comes first, so a change made in between is
+// signalled. The watch lasts until stop is called or the gate closes.
+func (g *Gate) connect(ctx context.Context, sites []string) (watch <-chan struct{}, stop context.CancelFunc, st *State, err error) {
+	wctx, stop := context.WithCancel(g.ctx)
+	watch, err = g.store.Watch(wctx)
+	if err != nil {
+		stop()
+		return nil, nil, nil, fmt.Errorf("watching the store: %w", err)
+	}
+	fail := func(err error) (<-chan struct{}, context.CancelFunc, *State, error) {
+		stop()
+		return nil, nil, nil, err
+	}
+	if st, err = g.store.Load(ctx); err != nil {
+		return fail(fmt.Errorf("loading the state: %w", err))
+	}
+	var missing []string
+	for _, n := range sites {
+		if st.Site(n) == nil {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		c := AddSites(missing...)
+		c.Actor, c.Source, c.Reason = Actor(), "gate", "declared by a gate's options"
+		if st, err = g.store.Update(ctx, c); err != nil {
+			return fail(fmt.Errorf("declaring sites %s: %w", strings.Join(missing, ", "), err))
+		}
+	}
+	return watch, stop, st, nil
+}
+
+// run follows the store until ctx is done: it re-reads the state when the
+// store signals a change, on every heartbeat (a safety net: no change is
+// missed for long), and after reconnecting. While the store fails, the gate
+// keeps serving its last snapshot.
+func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.CancelFunc, sites []string) {
+	defer close(g.done)
+	defer g.forget()
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	heartbeat := time.NewTicker(GateHeartbeat)
+	defer heartbeat.Stop()
+	backoff := minBackoff
+	var retry <-chan time.Time
+	failed := func(err error) {
+		g.setStoreErr(err)
+		retry = time.After(jitter(backoff))
+		backoff = min(backoff*2, maxBackoff)
+	}
+	if watch != nil {
+		g.beat(ctx)
+	} else {
+		retry = time.After(jitter(backoff))
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-watch:
+			if !ok {
+				if ctx.Err() != nil {
+					return
+				}
+				stop()
+				watch, stop = nil, nil
+				failed(errors.New("the store stopped the watch"))
+				continue
+			}
+		case <-retry:
+		case <-heartbeat.C:
+			g.beat(ctx)
+		case <-g.kick:
+			g.beat(ctx)
+			continue
+		}
+		retry = nil
+		if watch == nil {
+			w, cancel, st, err := g.connect(ctx, sites)
+			if err != nil {
+				failed(err)
+				continue
+			}
+			watch, stop = w, cancel
+			g.apply(st)
+		} else {
+			st, err := g.store.Load(ctx)
+			if err != nil {
+				failed(fmt.Errorf("loading the state: %w", err))
+				continue
+			}
+			g.apply(st)
+		}
+		backoff = minBackoff
+	}
+}
+
+// apply swaps in a snapshot of st when its version differs from the one
+// served, and records that the store is in sync. A version that goes
+// backwards (a store restarted without persistence, a restored backup) is
+// followed, loudly: the store is what the whole fleet agrees on, and a gate
+// that held on to its newer state would split the fleet from the gates that
+// start later. It is logged as an error and reported to the registry, where
+// `maintenance status` shows it, until the next change.
+func (g *Gate) apply(st *State) {
+	if was := g.setStoreErr(nil); was != "" {
+		g.cfg.logger.Info("maintenance: the store is reachable again", "version", st.Version)
+	}
+	cur := g.snap.Load()
+	if cur != nil && st.Version == cur.version {
+		return
+	}
+	if cur != nil && cur.version > 0 && st.Version < cur.version {
+		msg := fmt.Sprintf("the store's version went backwards from %d to %d (restarted without persistence, or restored from a backup?); following the store", cur.version, st.Version)
+		g.cfg.logger.Error("maintenance: "+msg, "from", cur.version, "to", st.Version)
+		g.regressed.Store(&msg)
+	} else if cur != nil && cur.version >= 0 {
+		g.regressed.Store(nil)
+	}
+	g.swap(buildSnapshot(st, &g.cfg))
+	g.saveCache(st)
+}
+
+// setStoreErr records the store's state: err, or in sync when nil. It logs
+// when the error starts or changes, not on every retry, and returns the
+// previous error text.
+func (g *Gate) setStoreErr(err error) string {
+	var prev string
+	if p := g.storeErr.Load(); p != nil {
+		prev = *p
+	}
+	if err == nil {
+		g.storeErr.Store(nil)
+		return prev
+	}
+	msg := err.Error()
+	if msg != prev {
+		g.cfg.logger.Error("maintenance: the store is unreachable; serving the last state", "version", g.Version(), "err", err)
+	}
+	g.storeErr.Store(&msg)
+	return prev
+}
+
+// StoreError returns the last error reaching the store, or else the note
+// of a version that went backwards (kept until the next change); nil when
+// the gate is in sync.
+func (g *Gate) StoreError() error {
+	if p := g.storeErr.Load(); p != nil {
+		return errors.New(*p)
+	}
+	if p := g.regressed.Load(); p != nil {
+		return errors.New(*p)
+	}
+	return nil
+}
+
+// Info returns what the gate reports to the store's registry.
+func (g *Gate) Info() GateInfo {
+	info := GateInfo{ID: g.id, Release: g.opts.Release, Version: g.Version(), Started: g.started, LastSeen: time.Now().UTC()}
+	info.Host, _ = os.Hostname()
+	if err := g.StoreError(); err != nil {
+		info.StoreError = err.Error()
+	}
+	return info
+}
+
+// beat sends a heartbeat; a failure is left to the next one.
+func (g *Gate) beat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := g.store.Heartbeat(ctx, g.Info()); err != nil && ctx.Err() == nil {
+		g.cfg.logger.Debug("maintenance: heartbeat failed", "err", err)
+	}
+}
+
+// forget removes the gate from the registry when it stops.
+func (g *Gate) forget() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	g.store.ForgetGate(ctx, g.id)
+}
+
+// coldStart returns the snapshot of a gate that starts while the store is
+// unreachable: the state cache when there is one, else an empty state (fail
+// open) or one with "*" on (fail closed). Its version is -1 unless it comes
+// from the cache, so that any state read later replaces it.
+func (g *Gate) coldStart(cause error) *snapshot {
+	if st, err := g.loadCache(); err == nil {
+		g.cfg.logger.Warn("maintenance: the store is unreachable; serving the cached state", "cache", g.opts.StateCache, "version", st.Version, "err", cause)
+		return buildSnapshot(st, &g.cfg)
+	} else if g.opts.StateCache != "" && !errors.Is(err, os.ErrNotExist) {
+		g.cfg.logger.Error("maintenance: ignoring the state cache", "cache", g.opts.StateCache, "err", err)
+	}
+	st := &State{}
+	st.Normalize()
+	policy := "open: every request passes"
+	if g.opts.FailClosed {
+		st.Sites[0].On, st.Sites[0].Mode = true, ModeFull
+		policy = "closed: every request gets the maintenance answer"
+	}
+	g.cfg.logger.Warn("maintenance: the store is unreachable and there is no cached state; failing "+policy, "err", cause)
+	s := buildSnapshot(st, &g.cfg)
+	s.version = -1
+	return s
+}
+
+// saveCache writes st to the state cache, atomically.
+func (g *Gate) saveCache(st *State) {
+	path := g.opts.StateCache
+	if path == "" {
+		return
+	}
+	err := func() error {
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		if _, err := tmp.Write(b); err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		return os.Rename(tmp.Name(), path)
+	}()
+	if err != nil {
+		g.cfg.logger.Error("maintenance: writing the state cache", "cache", path, "err", err)
+	}
+}
+
+func (g *Gate) loadCache() (*State, error) {
+	if g.opts.StateCache == "" {
+		return nil, os.ErrNotExist
+	}
+	b, err := os.ReadFile(g.opts.StateCache)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", g.opts.StateCache, err)
+	}
+	st.Normalize()
+	if err := st.Validate(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", g.opts.StateCache, err)
+	}
+	return st, nil
+}
+
+// gateID names a running gate: host, process and a random part.
+func gateID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+func jitter(d time.Duration) time.Duration {
+	return d/2 + mrand.N(d/2+1)
+}
