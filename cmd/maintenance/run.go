@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gomaint/maintenance/internal/storeurl"
 	"io"
 	"os"
 	"slices"
@@ -13,7 +14,7 @@ import (
 
 // defaultStore is the store used when neither --store nor MAINTENANCE_STORE
 // says otherwise.
-const defaultStore = "sqlite:maintenance.db"
+const defaultStore = storeurl.Default
 
 // storeEnv is the environment variable read when --store is absent.
 const storeEnv = "MAINTENANCE_STORE"

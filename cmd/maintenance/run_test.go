@@ -223,33 +223,6 @@ func TestStoreURLPrecedence(t *testing.T) {
 	}
 }
 
-func TestParseStoreURL(t *testing.T) {
-	tests := []struct {
-		url, kind, path string
-		ok              bool
-	}{
-		{"sqlite:maintenance.db", "sqlite", "maintenance.db", true},
-		{"sqlite:///var/lib/m.db", "sqlite", "/var/lib/m.db", true},
-		{"sqlite://m.db", "sqlite", "m.db", true},
-		{"file:/tmp/m.json", "file", "/tmp/m.json", true},
-		{"file://m.json", "file", "m.json", true},
-		{"sqlite:", "", "", false},
-		{"file://", "", "", false},
-		{"postgres://localhost/m", "", "", false},
-		{"m.db", "", "", false},
-		{"", "", "", false},
-	}
-	for _, tt := range tests {
-		kind, path, err := parseStoreURL(tt.url)
-		if (err == nil) != tt.ok || kind != tt.kind || path != tt.path {
-			t.Errorf("parseStoreURL(%q) = %q, %q, %v; want %q, %q, ok %v", tt.url, kind, path, err, tt.kind, tt.path, tt.ok)
-		}
-		if err != nil && !errors.Is(err, errUsage) {
-			t.Errorf("parseStoreURL(%q): error %v is not a usage error", tt.url, err)
-		}
-	}
-}
-
 func TestRegister(t *testing.T) {
 	savedCommands, savedOrder := maps.Clone(commands), slices.Clone(commandOrder)
 	t.Cleanup(func() { commands, commandOrder = savedCommands, savedOrder })

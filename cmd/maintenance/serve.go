@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/storeurl"
 	"github.com/gomaint/maintenance/proxy"
 )
 
@@ -40,6 +43,18 @@ Flags:
                          /exact, /prefix/*, ^regex, with an optional method
   --templates DIR        page templates: DIR/503.html for every site,
                          DIR/HOST/503.html for one (write *. as _.)
+  --state-cache PATH     keep the last state read from the store in PATH, so
+                         that serve starting while the store is unreachable
+                         serves it
+  --fail open|closed     what serve does when it starts while the store is
+                         unreachable and there is no state cache: open (the
+                         default) passes every request, closed answers every
+                         request with the maintenance page
+  --release ID           this instance's release, shown by 'maintenance
+                         gates' (default $MAINTENANCE_RELEASE)
+
+While the store is unreachable, serve keeps serving the last state it read,
+retries every second at most, and logs the error once.
 `
 
 // shutdownGrace is how long requests under way may take to finish on stop.
@@ -49,6 +64,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("serve", serveUsage)
 	var (
 		listen, upstream, templates string
+		stateCache, fail, release   string
 		demo                        bool
 		sites, trusted, exempt      stringsFlag
 	)
@@ -59,6 +75,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.Var(&trusted, "trusted-proxy", "")
 	fs.Var(&exempt, "exempt", "")
 	fs.StringVar(&templates, "templates", "", "")
+	fs.StringVar(&stateCache, "state-cache", "", "")
+	fs.StringVar(&fail, "fail", "open", "")
+	fs.StringVar(&release, "release", e.getenv("MAINTENANCE_RELEASE"), "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -72,7 +91,19 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return usageErrorf("--listen %q: accepted: HOST:PORT or :PORT, like 127.0.0.1:8080", listen)
 	}
-	opts := maintenance.Options{Sites: sites, Exempt: exempt, Templates: templates}
+	opts := maintenance.Options{Sites: sites, Exempt: exempt, Templates: templates, StateCache: stateCache, Release: release}
+	switch fail {
+	case "open":
+	case "closed":
+		opts.FailClosed = true
+	default:
+		return usageErrorf("--fail %q: accepted: open, closed", fail)
+	}
+	if stateCache != "" {
+		if fi, err := os.Stat(filepath.Dir(stateCache)); err != nil || !fi.IsDir() {
+			return usageErrorf("--state-cache %q: the directory %s does not exist", stateCache, filepath.Dir(stateCache))
+		}
+	}
 	for _, t := range trusted {
 		p, err := parseTrustedProxy(t)
 		if err != nil {
@@ -105,7 +136,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	upURL, _ := proxy.ParseUpstream(up)
 
-	return e.withStore(ctx, func(st maintenance.Store) error {
+	// A store that cannot be reached yet is not fatal: the gate serves its
+	// state cache or its failure policy, and connects when it can.
+	st, err := storeurl.OpenLazy(ctx, e.storeURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return func() error {
 		gate, err := maintenance.New(ctx, st, opts)
 		if err != nil {
 			return err
@@ -128,6 +166,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			what = "the built-in demo app"
 		}
 		fmt.Fprintf(e.stderr, "maintenance: serving http://%s -> %s (store %s, state version %d)\n", ln.Addr(), what, e.storeURL, gate.Version())
+		if err := gate.StoreError(); err != nil {
+			fmt.Fprintf(e.stderr, "maintenance: warning: %v\n", err)
+		}
 		if demo {
 			fmt.Fprintf(e.stderr, "maintenance: try it: open http://%s, then run 'maintenance on --message \"Back in 5 minutes\"' and 'maintenance off' in another terminal\n", ln.Addr())
 		}
@@ -146,7 +187,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("serving: %w", err)
 		}
 		return nil
-	})
+	}()
 }
 
 // parseTrustedProxy parses a --trusted-proxy value: a CIDR prefix or a single

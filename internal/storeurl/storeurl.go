@@ -1,0 +1,181 @@
+// Package storeurl opens a store from its URL: the one place that knows
+// every backend, shared by the CLI and the benchmarks.
+package storeurl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/file"
+	"github.com/gomaint/maintenance/sqlite"
+)
+
+// Forms lists the accepted store URLs, for messages.
+const Forms = "sqlite:PATH, sqlite://PATH, file:PATH"
+
+// Default is the store used when none is given.
+const Default = "sqlite:maintenance.db"
+
+// Parse splits a store URL into its kind and the part its backend reads. An
+// unknown or incomplete URL is an error wrapping maintenance.ErrInvalid.
+func Parse(url string) (kind, rest string, err error) {
+	for _, k := range []string{"sqlite", "file"} {
+		r, ok := strings.CutPrefix(url, k+":")
+		if !ok {
+			continue
+		}
+		r = strings.TrimPrefix(r, "//")
+		if r == "" {
+			return "", "", invalidf("store %q: the path is missing; accepted: %s", url, Forms)
+		}
+		return k, r, nil
+	}
+	return "", "", invalidf("store %q is not supported; accepted: %s (default %s)", url, Forms, Default)
+}
+
+// invalidError is a bad store URL: its message is for the person who typed
+// it, and it wraps maintenance.ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+func (e *invalidError) Unwrap() error { return maintenance.ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &invalidError{fmt.Sprintf(format, args...)}
+}
+
+// Open opens the store named by url. The caller closes it.
+func Open(ctx context.Context, url string) (maintenance.Store, error) {
+	kind, rest, err := Parse(url)
+	if err != nil {
+		return nil, err
+	}
+	var st maintenance.Store
+	switch kind {
+	case "sqlite":
+		st, err = sqlite.Open(ctx, rest)
+	case "file":
+		st, err = file.Open(ctx, rest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", url, err)
+	}
+	return st, nil
+}
+
+// OpenLazy is Open for a long-running gate: bad input (a malformed URL, an
+// invalid option) is still an error at once, but a store that cannot be
+// reached yet is not. The returned store tries to open it again on each use
+// and fails until it can, so that a gate starting during an outage serves its
+// cached state or its failure policy, reports why, and connects when the
+// store returns.
+func OpenLazy(ctx context.Context, url string) (maintenance.Store, error) {
+	if _, _, err := Parse(url); err != nil {
+		return nil, err
+	}
+	l := &lazy{url: url}
+	st, err := Open(ctx, url)
+	switch {
+	case err == nil:
+		l.st = st
+	case errors.Is(err, maintenance.ErrInvalid):
+		return nil, err
+	}
+	return l, nil
+}
+
+// lazy is a store opened on first successful use.
+type lazy struct {
+	url    string
+	mu     sync.Mutex
+	st     maintenance.Store
+	closed bool
+}
+
+var _ maintenance.Store = (*lazy)(nil)
+
+func (l *lazy) get(ctx context.Context) (maintenance.Store, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, fmt.Errorf("store %s: %w", l.url, maintenance.ErrClosed)
+	}
+	if l.st == nil {
+		st, err := Open(ctx, l.url)
+		if err != nil {
+			return nil, err
+		}
+		l.st = st
+	}
+	return l.st, nil
+}
+
+func (l *lazy) Load(ctx context.Context) (*maintenance.State, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Load(ctx)
+}
+
+func (l *lazy) Update(ctx context.Context, c maintenance.Change) (*maintenance.State, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Update(ctx, c)
+}
+
+func (l *lazy) Events(ctx context.Context, f maintenance.EventFilter) ([]maintenance.Event, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Events(ctx, f)
+}
+
+func (l *lazy) Watch(ctx context.Context) (<-chan struct{}, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Watch(ctx)
+}
+
+func (l *lazy) Heartbeat(ctx context.Context, g maintenance.GateInfo) error {
+	st, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return st.Heartbeat(ctx, g)
+}
+
+func (l *lazy) Gates(ctx context.Context) ([]maintenance.GateInfo, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Gates(ctx)
+}
+
+func (l *lazy) ForgetGate(ctx context.Context, id string) error {
+	st, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return st.ForgetGate(ctx, id)
+}
+
+func (l *lazy) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.st != nil {
+		return l.st.Close()
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+package storeurl_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/storeurl"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		url, kind, path string
+		ok              bool
+	}{
+		{"sqlite:maintenance.db", "sqlite", "maintenance.db", true},
+		{"sqlite:///var/lib/m.db", "sqlite", "/var/lib/m.db", true},
+		{"sqlite://m.db", "sqlite", "m.db", true},
+		{"file:/tmp/m.json", "file", "/tmp/m.json", true},
+		{"file://m.json", "file", "m.json", true},
+		{"sqlite:", "", "", false},
+		{"file://", "", "", false},
+		{"postgres://localhost/m", "", "", false},
+		{"m.db", "", "", false},
+		{"", "", "", false},
+	}
+	for _, tt := range tests {
+		kind, path, err := storeurl.Parse(tt.url)
+		if (err == nil) != tt.ok || kind != tt.kind || path != tt.path {
+			t.Errorf("storeurl.Parse(%q) = %q, %q, %v; want %q, %q, ok %v", tt.url, kind, path, err, tt.kind, tt.path, tt.ok)
+		}
+		if err != nil && !errors.Is(err, maintenance.ErrInvalid) {
+			t.Errorf("storeurl.Parse(%q): error %v does not wrap ErrInvalid", tt.url, err)
+		}
+	}
+}
+
