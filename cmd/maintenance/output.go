@@ -63,6 +63,31 @@ type eventJSON struct {
 	After  *siteJSON `json:"after"`
 }
 
+// gateJSON is the stable JSON form of a running gate ("gates --json").
+type gateJSON struct {
+	ID      string `json:"id"`
+	Host    string `json:"host"`
+	Release string `json:"release"` // "" when the gate has none
+	Version int64  `json:"version"`
+	// Started is null when the gate did not say.
+	Started  *time.Time `json:"started"`
+	LastSeen time.Time  `json:"last_seen"`
+	// StoreError is the gate's last error reading the store, "" when in sync.
+	StoreError string `json:"store_error"`
+}
+
+func toGateJSON(g *maintenance.GateInfo) gateJSON {
+	j := gateJSON{
+		ID: g.ID, Host: g.Host, Release: g.Release, Version: g.Version,
+		LastSeen: g.LastSeen.UTC(), StoreError: g.StoreError,
+	}
+	if !g.Started.IsZero() {
+		t := g.Started.UTC()
+		j.Started = &t
+	}
+	return j
+}
+
 func toSiteJSON(s *maintenance.SiteState) *siteJSON {
 	j := &siteJSON{
 		Site:       s.Site,
