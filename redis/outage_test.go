@@ -1,0 +1,338 @@
+package redis_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/testenv"
+)
+
+// Outage timing: how long the server stays down while requests flow, and
+// how soon after its return a gate must serve a change made then (SPEC §10:
+// back in sync within 2 s).
+const (
+	outage = time.Second
+	inSync = 2 * time.Second
+)
+
+// redisServer is a private redis-server for fault tests, on a port of its
+// own, with its files in a temporary directory.
+type redisServer struct {
+	bin, dir string
+	port     int
+	persist  bool
+
+	cmd    *exec.Cmd
+	output *lockedBuffer
+}
+
+// startRedis starts a private redis-server. With persist, every write is in
+// its append-only file before it is acknowledged, so that the data survives
+// kill -9; without, a restart starts empty. It is killed when the test ends.
+func startRedis(t *testing.T, persist bool) *redisServer {
+	t.Helper()
+	s := &redisServer{
+		bin:     testenv.Binary(t, "redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"),
+		dir:     t.TempDir(),
+		port:    freePort(t),
+		persist: persist,
+	}
+	s.start(t)
+	t.Cleanup(func() { s.kill(t) })
+	return s
+}
+
+// freePort returns a TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+
+// start starts the server and waits until it says it accepts connections
+// (after loading its append-only file, if any).
+func (s *redisServer) start(t *testing.T) {
+	t.Helper()
+	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
+		"--save", "", "--logfile", "", "--daemonize", "no"}
+	if s.persist {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	s.cmd = exec.Command(s.bin, args...)
+	s.output = new(lockedBuffer)
+	out, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stderr = s.output
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("starting redis-server: %v", err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		signalled := false
+		for sc.Scan() {
+			fmt.Fprintln(s.output, sc.Text())
+			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
+				close(ready)
+				signalled = true
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("redis-server %s not ready within 10 s; output:\n%s", strings.Join(args, " "), s.output)
+	}
+}
+
+// kill stops the server with SIGKILL, as a crash would, and waits for it.
+func (s *redisServer) kill(t *testing.T) {
+	t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Errorf("killing redis-server: %v", err)
+	}
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// lockedBuffer collects a process's output from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// traffic sends requests to a gated app from several goroutines until
+// stopped, and counts the answers: the app's 200 and the maintenance 503
+// are served; anything else, a transport error included, is a failure.
+type traffic struct {
+	ok200, ok503, failed atomic.Int64
+	firstFailure         atomic.Pointer[string]
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startTraffic(url string, client *http.Client, workers int) *traffic {
+	tr := &traffic{stop: make(chan struct{})}
+	for range workers {
+		tr.wg.Go(func() {
+			for {
+				select {
+				case <-tr.stop:
+					return
+				default:
+				}
+				tr.request(client, url)
+			}
+		})
+	}
+	return tr
+}
+
+func (tr *traffic) request(client *http.Client, url string) {
+	fail := func(msg string) {
+		tr.failed.Add(1)
+		tr.firstFailure.CompareAndSwap(nil, &msg)
+	}
+	resp, err := client.Get(url)
+	if err != nil {
+		fail(err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	switch {
+	case err != nil:
+		fail(fmt.Sprintf("reading the answer: %v", err))
+	case resp.StatusCode == http.StatusOK && string(body) == "app":
+		tr.ok200.Add(1)
+	case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Cache-Control") == "no-store":
+		tr.ok503.Add(1)
+	default:
+		fail(fmt.Sprintf("status %d, body %.100q", resp.StatusCode, body))
+	}
+}
+
+func (tr *traffic) served() int64 { return tr.ok200.Load() + tr.ok503.Load() }
+
+// end stops the traffic and fails the test if any request failed.
+func (tr *traffic) end(t *testing.T) {
+	t.Helper()
+	close(tr.stop)
+	tr.wg.Wait()
+	t.Logf("requests: %d answered 200, %d answered 503, %d failed", tr.ok200.Load(), tr.ok503.Load(), tr.failed.Load())
+	if n := tr.failed.Load(); n > 0 {
+		t.Errorf("%d requests failed; the first: %s", n, *tr.firstFailure.Load())
+	}
+}
+
+// siteStatus is the gate's answer to /_maintenance/status.
+type siteStatus struct {
+	On      bool   `json:"on"`
+	Message string `json:"message"`
+	Version int64  `json:"version"`
+}
+
+// awaitStatus polls the gate's status page until cond holds, and fails the
+// test if that takes past deadline.
+func awaitStatus(t *testing.T, client *http.Client, base string, deadline time.Time, what string, cond func(siteStatus) bool) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var last siteStatus
+	for {
+		resp, err := client.Get(base + maintenance.StatusPath)
+		if err != nil {
+			t.Fatalf("GET %s: %v", maintenance.StatusPath, err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&last)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("decoding %s: %v", maintenance.StatusPath, err)
+		}
+		if cond(last) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gate does not show %s by the deadline; it shows %+v", what, last)
+		}
+		<-tick.C
+	}
+}
+
+// TestOutage kills the Redis server under a gate that serves requests
+// continuously, keeps the requests flowing while it is down, restarts it on
+// the same port, and makes a change through a new handle: no request fails,
+// the gate serves its last state while the server is away, and it serves the
+// change within 2 s of the server's return.
+func TestOutage(t *testing.T) {
+	t.Run("Persistent", func(t *testing.T) { testOutage(t, true) })
+	t.Run("Volatile", func(t *testing.T) { testOutage(t, false) })
+}
+
+func testOutage(t *testing.T, persist bool) {
+	srv := startRedis(t, persist)
+	key := withQuery(t, srv.url(), "prefix", newPrefix())
+	st := mustOpen(t, key)
+	probe := mustOpen(t, key)
+	const before, after = "before the outage", "after the outage"
+	// A few changes, so that the version reached after a restart without
+	// persistence stays below the gate's: a gate compares versions only, and
+	// would take the same number again for the state it has.
+	update(t, st, maintenance.AddSites("shop.example.com"))
+	update(t, st, maintenance.AddIgnore("", "/health", ""))
+	on := update(t, st, maintenance.On(nil, maintenance.OnOptions{Message: ptr(before)}))
+
+	gate, err := maintenance.New(t.Context(), st, maintenance.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gate.Close()
+	web := httptest.NewServer(gate.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "app")
+	})))
+	defer web.Close()
+	client := web.Client()
+	tr := startTraffic(web.URL+"/", client, 4)
+	awaitStatus(t, client, web.URL, time.Now().Add(5*time.Second), "the state before the outage", func(s siteStatus) bool {
+		return s.On && s.Message == before && s.Version == on.Version
+	})
+
+	srv.kill(t)
+	down := tr.served()
+	// While the server is away, calls fail, soon.
+	for name, call := range map[string]func(context.Context) error{
+		"Load":   func(ctx context.Context) error { _, err := probe.Load(ctx); return err },
+		"Update": func(ctx context.Context) error { _, err := probe.Update(ctx, maintenance.Off(nil)); return err },
+	} {
+		start := time.Now()
+		if err := call(t.Context()); err == nil {
+			t.Errorf("%s succeeded while the server is down", name)
+		} else if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s took %s to fail while the server is down: %v", name, d, err)
+		}
+	}
+	// The outage lasts a while, with requests flowing.
+	<-time.After(outage)
+	if tr.served() == down {
+		t.Error("no request was answered while the server was down")
+	}
+	awaitStatus(t, client, web.URL, time.Now(), "the last state while the server is down", func(s siteStatus) bool {
+		return s.On && s.Message == before
+	})
+
+	srv.start(t)
+	back := time.Now()
+	fresh := mustOpen(t, key)
+	cur := load(t, fresh)
+	switch {
+	case persist && cur.Version != on.Version:
+		t.Fatalf("version after a restart with persistence = %d, want %d", cur.Version, on.Version)
+	case !persist && cur.Version != 0:
+		t.Fatalf("version after a restart without persistence = %d, want 0", cur.Version)
+	}
+	if persist {
+		// The version moves on: WaitVersion says when the gate has it, and
+		// requests pass again.
+		next := update(t, fresh, maintenance.Off(nil))
+		ctx, cancel := context.WithDeadline(t.Context(), back.Add(inSync))
+		defer cancel()
+		if err := gate.WaitVersion(ctx, next.Version); err != nil {
+			t.Fatalf("gate at version %d %s after the restart, want %d: %v", gate.Version(), time.Since(back), next.Version, err)
+		}
+		awaitStatus(t, client, web.URL, back.Add(inSync), "the change made after the restart", func(s siteStatus) bool {
+			return !s.On && s.Version == next.Version
+		})
+	} else {
+		// The version went back (to 1 now): the gate must follow what the
+		// store holds, which its status page shows.
+		next := update(t, fresh, maintenance.On(nil, maintenance.OnOptions{Message: ptr(after)}))
+		awaitStatus(t, client, web.URL, back.Add(inSync), "the change made after the restart", func(s siteStatus) bool {
+			return s.On && s.Message == after && s.Version == next.Version
+		})
+	}
+	t.Logf("the gate served the change %s after the server's return", time.Since(back).Round(time.Millisecond))
+	tr.end(t)
+}
+
+func ptr[T any](v T) *T { return &v }
