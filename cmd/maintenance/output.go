@@ -76,6 +76,16 @@ type gateJSON struct {
 	StoreError string `json:"store_error"`
 }
 
+// gatesSummaryJSON sums up the running gates in "status --json".
+type gatesSummaryJSON struct {
+	// Total is the number of running gates.
+	Total int `json:"total"`
+	// Current is the number of them that serve Version.
+	Current int `json:"current"`
+	// Version is the state version of the store.
+	Version int64 `json:"version"`
+}
+
 func toGateJSON(g *maintenance.GateInfo) gateJSON {
 	j := gateJSON{
 		ID: g.ID, Host: g.Host, Release: g.Release, Version: g.Version,
@@ -86,6 +96,25 @@ func toGateJSON(g *maintenance.GateInfo) gateJSON {
 		j.Started = &t
 	}
 	return j
+}
+
+// summarizeGates counts the gates that serve version, the store's.
+func summarizeGates(gates []maintenance.GateInfo, version int64) gatesSummaryJSON {
+	s := gatesSummaryJSON{Total: len(gates), Version: version}
+	for _, g := range gates {
+		if g.Version == version {
+			s.Current++
+		}
+	}
+	return s
+}
+
+// String is the summary's line in the human output of "status".
+func (s gatesSummaryJSON) String() string {
+	if s.Total == 0 {
+		return "gates: none running"
+	}
+	return fmt.Sprintf("gates: %d/%d at version %d", s.Current, s.Total, s.Version)
 }
 
 func toSiteJSON(s *maintenance.SiteState) *siteJSON {

@@ -18,7 +18,9 @@ Flags:
   --site HOST  a declared site; repeatable
   --json       print JSON instead of text
 
-Output, for each site, separated by blank lines:
+Output: a line that says how many running gates (see "maintenance gates")
+serve the store's current version, "gates: 12/12 at version 42", or
+"gates: none running"; then, for each site, separated by blank lines:
 
   shop.example.com: on (read-only)
     message      Back at 14:00
@@ -42,9 +44,12 @@ With --json, one object (stable: fields may be added, never changed):
     "message": "...", "reason": "...", "since": "RFC 3339 time" or null,
     "until": null, "retry_after": SECONDS (0: none), "status": 503,
     "redirect": "", "ignore": [{"pattern": "/health", "note": "..."}],
-    "allow": [{"entry": "10.0.0.0/8", "note": ""}], "version": 7}]}
+    "allow": [{"entry": "10.0.0.0/8", "note": ""}], "version": 7}],
+   "gates": {"total": 12, "current": 12, "version": 42}}
 
 "mode" is "" when the site is off; "status" is the effective status code.
+In "gates", "total" counts the running gates, "current" those that serve
+"version", the store's current state version.
 `
 
 // runStatus implements "maintenance status".
@@ -66,6 +71,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
+		// The gates first: versions only grow, so a gate is behind the
+		// state read next, or at it, never ahead.
+		gates, err := st.Gates(ctx)
+		if err != nil {
+			return fmt.Errorf("listing the gates: %w", err)
+		}
 		state, err := st.Load(ctx)
 		if err != nil {
 			return fmt.Errorf("reading the state: %w", err)
@@ -74,15 +85,18 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		summary := summarizeGates(gates, state.Version)
 		if asJSON {
 			out := struct {
-				Sites []*siteJSON `json:"sites"`
-			}{Sites: []*siteJSON{}}
+				Sites []*siteJSON      `json:"sites"`
+				Gates gatesSummaryJSON `json:"gates"`
+			}{Sites: []*siteJSON{}, Gates: summary}
 			for _, s := range selected {
 				out.Sites = append(out.Sites, toSiteJSON(s))
 			}
 			return writeJSON(e.stdout, out)
 		}
+		fmt.Fprintln(e.stdout, summary)
 		for i, s := range selected {
 			if i > 0 {
 				fmt.Fprintln(e.stdout)
