@@ -1,0 +1,175 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrationFiles holds the schema, one numbered file per step:
+// NNNN_name.sql. The files name tables without a schema: each runs with
+// search_path set to the store's schema. A step is never edited once
+// released; a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one step of the schema.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded steps in order.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("listing migrations: %w", err)
+	}
+	var ms []migration
+	for _, name := range names {
+		base := path.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: the name must start with a positive number and '_'", base)
+		}
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("reading migration %s: %w", base, err)
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	if len(ms) == 0 {
+		return nil, errors.New("no migrations embedded")
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s have the same number", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// lockKey is the key of the advisory lock that serializes the migrations of
+// one schema across every process that opens it.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("github.com/gomaint/maintenance/postgres migrate " + schema))
+	return int64(h.Sum64())
+}
+
+// migrate brings the schema up to date. Each step runs in its own
+// transaction that first takes a transaction-level advisory lock on the
+// schema, then checks schema_migrations: when many processes open a new
+// schema at once, one applies each step and the others wait for it, then
+// find the step recorded.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	latest := ms[len(ms)-1].version
+	v, err := s.schemaVersion(ctx, s.pool)
+	if err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	if err := newer(s.schema, v, latest); err != nil {
+		return err
+	}
+	if v == latest {
+		return nil // the common case: no lock taken, nothing written
+	}
+	for _, m := range ms {
+		if err := s.applyMigration(ctx, m, latest); err != nil {
+			return fmt.Errorf("applying migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// newer refuses a schema that a newer program has migrated further.
+func newer(schema string, v, latest int) error {
+	if v > latest {
+		return fmt.Errorf("schema %q has version %d, newer than this program's %d: use a newer maintenance", schema, v, latest)
+	}
+	return nil
+}
+
+// queryer is what schemaVersion needs: the pool or a transaction.
+type queryer interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// schemaVersion returns the newest applied step, 0 for a new schema. It only
+// reads.
+func (s *Store) schemaVersion(ctx context.Context, q queryer) (int, error) {
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.ident+".schema_migrations").Scan(&exists); err != nil {
+		return 0, err
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	if err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+s.ident+`.schema_migrations`).Scan(&v); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, m migration, latest int) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(s.schema)); err != nil {
+		return fmt.Errorf("locking the schema: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+s.ident); err != nil {
+		return fmt.Errorf("creating the schema: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.ident+`.schema_migrations (
+		version    integer     PRIMARY KEY,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	v, err := s.schemaVersion(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	if err := newer(s.schema, v, latest); err != nil {
+		return err
+	}
+	var done bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.ident+`.schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
+		return fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	if done {
+		return tx.Commit(ctx)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL search_path TO `+s.ident); err != nil {
+		return fmt.Errorf("setting search_path: %w", err)
+	}
+	if _, err := tx.Exec(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO `+s.ident+`.schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+		return fmt.Errorf("recording the migration: %w", err)
+	}
+	return tx.Commit(ctx)
+}
