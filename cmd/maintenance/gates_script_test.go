@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,15 +14,33 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// The script command that stands for a running gate:
+// The script commands of the gate registry, on the store of
+// $MAINTENANCE_STORE:
 //
 //	heartbeat [-host H] [-release R] [-error E] [-started TIME] [-age DUR] ID VERSION
-//	                       record a heartbeat of gate ID, serving VERSION, in
-//	                       the store of $MAINTENANCE_STORE, seen DUR ago
-//	                       (default now); started at TIME (RFC 3339, default
+//	                       record a heartbeat of gate ID, serving VERSION,
+//	                       seen DUR ago (default now), as a running gate
+//	                       does; started at TIME (RFC 3339, default
 //	                       2026-05-04T09:00:00Z), on host H (default web-1)
+//	waitgates N VERSION    wait until exactly N gates are listed, all serving
+//	                       VERSION (10s at most)
 func init() {
 	scriptCmds["heartbeat"] = cmdHeartbeat
+	scriptCmds["waitgates"] = cmdWaitGates
+}
+
+// scriptStore opens the store of $MAINTENANCE_STORE, whose path is relative
+// to the script's directory, not to the test process's.
+func scriptStore(ctx context.Context, ts *testscript.TestScript) maintenance.Store {
+	url := ts.Getenv(storeEnv)
+	kind, path, err := storeurl.Parse(url)
+	ts.Check(err)
+	if (kind == "sqlite" || kind == "file") && !filepath.IsAbs(path) {
+		url = kind + ":" + ts.MkAbs(path)
+	}
+	st, err := openStore(ctx, url)
+	ts.Check(err)
+	return st
 }
 
 func cmdHeartbeat(ts *testscript.TestScript, neg bool, args []string) {
@@ -50,19 +69,39 @@ func cmdHeartbeat(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	g.LastSeen = time.Now().Add(-age)
 
-	// A store's path is relative to the script's directory, not to the
-	// test process's.
-	url := ts.Getenv(storeEnv)
-	kind, path, err := storeurl.Parse(url)
-	ts.Check(err)
-	if (kind == "sqlite" || kind == "file") && !filepath.IsAbs(path) {
-		url = kind + ":" + ts.MkAbs(path)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := openStore(ctx, url)
-	ts.Check(err)
+	st := scriptStore(ctx, ts)
 	defer st.Close()
 	ts.Check(st.Heartbeat(ctx, g))
 	ts.Check(st.Close())
+}
+
+func cmdWaitGates(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitgates N VERSION")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	version, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	const limit = 10 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	st := scriptStore(ctx, ts)
+	defer st.Close()
+	var last []maintenance.GateInfo
+	for {
+		gates, err := st.Gates(ctx)
+		ts.Check(err)
+		if len(gates) == n && !slices.ContainsFunc(gates, func(g maintenance.GateInfo) bool { return g.Version != version }) {
+			return
+		}
+		last = gates
+		select {
+		case <-ctx.Done():
+			ts.Fatalf("not %d gates at version %d within %s; last: %+v", n, version, limit, last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
