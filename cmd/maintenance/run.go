@@ -153,9 +153,10 @@ Commands:
 	fmt.Fprintf(&b, "  %-8s %s\n", "help", "show this text, or a command's flags and output: help COMMAND")
 	b.WriteString(`
 Global flags (accepted before or after the command name):
-  --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH)
-                or file:PATH; default: $MAINTENANCE_STORE, else
-                sqlite:maintenance.db
+  --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH),
+                file:PATH, postgres://...[?schema=NAME] or
+                redis://...[?prefix=P] (rediss:// for TLS); default:
+                $MAINTENANCE_STORE, else sqlite:maintenance.db
 
 Flags and arguments may come in any order; "--" ends the flags.
 DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339;

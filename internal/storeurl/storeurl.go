@@ -11,11 +11,13 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/file"
+	"github.com/gomaint/maintenance/postgres"
+	"github.com/gomaint/maintenance/redis"
 	"github.com/gomaint/maintenance/sqlite"
 )
 
 // Forms lists the accepted store URLs, for messages.
-const Forms = "sqlite:PATH, sqlite://PATH, file:PATH"
+const Forms = "sqlite:PATH, sqlite://PATH, file:PATH, postgres://..., postgresql://..., redis://..., rediss://..."
 
 // Default is the store used when none is given.
 const Default = "sqlite:maintenance.db"
@@ -23,6 +25,11 @@ const Default = "sqlite:maintenance.db"
 // Parse splits a store URL into its kind and the part its backend reads. An
 // unknown or incomplete URL is an error wrapping maintenance.ErrInvalid.
 func Parse(url string) (kind, rest string, err error) {
+	for scheme, k := range map[string]string{"postgres": "postgres", "postgresql": "postgres", "redis": "redis", "rediss": "redis"} {
+		if strings.HasPrefix(url, scheme+"://") {
+			return k, url, nil
+		}
+	}
 	for _, k := range []string{"sqlite", "file"} {
 		r, ok := strings.CutPrefix(url, k+":")
 		if !ok {
@@ -60,9 +67,13 @@ func Open(ctx context.Context, url string) (maintenance.Store, error) {
 		st, err = sqlite.Open(ctx, rest)
 	case "file":
 		st, err = file.Open(ctx, rest)
+	case "postgres":
+		st, err = postgres.Open(ctx, rest)
+	case "redis":
+		st, err = redis.Open(ctx, rest)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening store %s: %w", url, err)
+		return nil, err // the stores' errors say what failed and where
 	}
 	return st, nil
 }

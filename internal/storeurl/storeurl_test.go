@@ -20,7 +20,12 @@ func TestParse(t *testing.T) {
 		{"file://m.json", "file", "m.json", true},
 		{"sqlite:", "", "", false},
 		{"file://", "", "", false},
-		{"postgres://localhost/m", "", "", false},
+		{"postgres://localhost/m", "postgres", "postgres://localhost/m", true},
+		{"postgresql://localhost/m?schema=x", "postgres", "postgresql://localhost/m?schema=x", true},
+		{"redis://127.0.0.1:6379/0", "redis", "redis://127.0.0.1:6379/0", true},
+		{"rediss://cache:6380", "redis", "rediss://cache:6380", true},
+		{"postgres:localhost", "", "", false},
+		{"mysql://localhost/m", "", "", false},
 		{"m.db", "", "", false},
 		{"", "", "", false},
 	}
@@ -34,4 +39,3 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
-
