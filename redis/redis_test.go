@@ -527,3 +527,49 @@ func BenchmarkWatchLatency(b *testing.B) {
 		<-ch
 	}
 }
+
+// BenchmarkFanout measures the time from the start of a change to the
+// signal of the last of 50 watchers, each on a store handle of its own as
+// 50 gates would be (SPEC §10: p99 <= 50 ms), and reports its median and
+// 99th percentile.
+func BenchmarkFanout(b *testing.B) {
+	const watchers = 50
+	base := testenv.Redis(b)
+	prefix := newPrefix()
+	key := withQuery(b, base, "prefix", prefix)
+	c := rawClient(b, base)
+	defer func() {
+		if keys := keysOf(b, c, prefix); len(keys) > 0 {
+			c.Del(context.Background(), keys...)
+		}
+	}()
+	wr := mustOpen(b, key)
+	chs := make([]<-chan struct{}, watchers)
+	for i := range chs {
+		ch, err := mustOpen(b, key).Watch(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		chs[i] = ch
+	}
+	var took []time.Duration
+	on := true
+	for b.Loop() {
+		c := maintenance.Off(nil)
+		if on {
+			c = maintenance.On(nil, maintenance.OnOptions{})
+		}
+		on = !on
+		start := time.Now()
+		if _, err := wr.Update(b.Context(), c); err != nil {
+			b.Fatal(err)
+		}
+		for _, ch := range chs {
+			<-ch
+		}
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
