@@ -216,7 +216,7 @@ func TestStoreURLPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := runIn(t, map[string]string{storeEnv: tt.env}, tt.args...)
-			if !errors.Is(err, errUsage) || !strings.Contains(err.Error(), fmt.Sprintf("store %q is not supported", tt.want)) {
+			if exitCode(err, io.Discard) != exitInvalid || !strings.Contains(err.Error(), fmt.Sprintf("store %q is not supported", tt.want)) {
 				t.Errorf("run %q with %s=%q: error %v, want the unsupported store %q", tt.args, storeEnv, tt.env, err, tt.want)
 			}
 		})
