@@ -84,6 +84,9 @@ type gatesSummaryJSON struct {
 	Current int `json:"current"`
 	// Version is the state version of the store.
 	Version int64 `json:"version"`
+	// Warnings are the gates' store errors, and a store that is behind a
+	// gate (it lost changes); absent when there are none.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func toGateJSON(g *maintenance.GateInfo) gateJSON {
@@ -105,6 +108,12 @@ func summarizeGates(gates []maintenance.GateInfo, version int64) gatesSummaryJSO
 		if g.Version == version {
 			s.Current++
 		}
+		if g.Version > version {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("the store is at version %d but gate %s serves version %d: the store lost changes (restarted without persistence, or restored from a backup?); gates follow the store, so check the sites and switch again if needed", version, g.ID, g.Version))
+		}
+		if g.StoreError != "" {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("gate %s: %s", g.ID, g.StoreError))
+		}
 	}
 	return s
 }
@@ -114,7 +123,11 @@ func (s gatesSummaryJSON) String() string {
 	if s.Total == 0 {
 		return "gates: none running"
 	}
-	return fmt.Sprintf("gates: %d/%d at version %d", s.Current, s.Total, s.Version)
+	line := fmt.Sprintf("gates: %d/%d at version %d", s.Current, s.Total, s.Version)
+	for _, w := range s.Warnings {
+		line += "\nwarning: " + w
+	}
+	return line
 }
 
 func toSiteJSON(s *maintenance.SiteState) *siteJSON {

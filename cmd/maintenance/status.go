@@ -20,7 +20,10 @@ Flags:
 
 Output: a line that says how many running gates (see "maintenance gates")
 serve the store's current version, "gates: 12/12 at version 42", or
-"gates: none running"; then, for each site, separated by blank lines:
+"gates: none running"; then a "warning: ..." line for each gate that
+cannot reach the store, and for a store that is behind a gate (it lost
+changes: restarted without persistence, or restored from a backup); then,
+for each site, separated by blank lines:
 
   shop.example.com: on (read-only)
     message      Back at 14:00
@@ -49,7 +52,8 @@ With --json, one object (stable: fields may be added, never changed):
 
 "mode" is "" when the site is off; "status" is the effective status code.
 In "gates", "total" counts the running gates, "current" those that serve
-"version", the store's current state version.
+"version", the store's current state version; "warnings", present only when
+there are some, lists the warning lines.
 `
 
 // runStatus implements "maintenance status".
