@@ -35,7 +35,12 @@ const (
 type redisServer struct {
 	bin, dir string
 	port     int
-	persist  bool
+	// conf is a configuration file, or empty; args are the arguments after
+	// the port and directory; ready is a line the server prints once it
+	// accepts connections.
+	conf  string
+	args  []string
+	ready string
 
 	cmd    *exec.Cmd
 	output *lockedBuffer
@@ -44,13 +49,27 @@ type redisServer struct {
 // startRedis starts a private redis-server. With persist, every write is in
 // its append-only file before it is acknowledged, so that the data survives
 // kill -9; without, a restart starts empty. It is killed when the test ends.
-func startRedis(t *testing.T, persist bool) *redisServer {
+func startRedis(t *testing.T, persist bool, args ...string) *redisServer {
+	t.Helper()
+	if persist {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	return startServer(t, "Ready to accept connections", "", args...)
+}
+
+// startServer starts redis-server with the configuration file conf, if not
+// empty, and args, and waits for it to print ready.
+func startServer(t *testing.T, ready, conf string, args ...string) *redisServer {
 	t.Helper()
 	s := &redisServer{
-		bin:     testenv.Binary(t, "redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"),
-		dir:     t.TempDir(),
-		port:    freePort(t),
-		persist: persist,
+		bin:   testenv.Binary(t, "redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server"),
+		dir:   t.TempDir(),
+		port:  freePort(t),
+		conf:  conf,
+		args:  args,
+		ready: ready,
 	}
 	s.start(t)
 	t.Cleanup(func() { s.kill(t) })
@@ -68,19 +87,20 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func (s *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port) }
+func (s *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+func (s *redisServer) url() string  { return "redis://" + s.addr() + "/0" }
 
-// start starts the server and waits until it says it accepts connections
-// (after loading its append-only file, if any).
+// start starts the server and waits until it prints s.ready (after loading
+// its append-only file, if any).
 func (s *redisServer) start(t *testing.T) {
 	t.Helper()
-	args := []string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
-		"--save", "", "--logfile", "", "--daemonize", "no"}
-	if s.persist {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
-	} else {
-		args = append(args, "--appendonly", "no")
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf) // a configuration file comes first
 	}
+	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
+		"--save", "", "--logfile", "", "--daemonize", "no")
+	args = append(args, s.args...)
 	s.cmd = exec.Command(s.bin, args...)
 	s.output = new(lockedBuffer)
 	out, err := s.cmd.StdoutPipe()
@@ -97,7 +117,7 @@ func (s *redisServer) start(t *testing.T) {
 		signalled := false
 		for sc.Scan() {
 			fmt.Fprintln(s.output, sc.Text())
-			if !signalled && strings.Contains(sc.Text(), "Ready to accept connections") {
+			if !signalled && strings.Contains(sc.Text(), s.ready) {
 				close(ready)
 				signalled = true
 			}
