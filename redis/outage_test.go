@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/testenv"
+	"github.com/gomaint/maintenance/redis"
 )
 
 // Outage timing: how long the server stays down while requests flow, and
@@ -356,3 +358,133 @@ func testOutage(t *testing.T, persist bool) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSilentConnection freezes the watcher's connection without closing it,
+// as a lost network does: nothing comes back, and no error either. The
+// watcher pings the silent connection, replaces it when the ping gets no
+// answer, and sends a value for the new subscription; the next change is
+// signalled too.
+func TestSilentConnection(t *testing.T) {
+	t.Cleanup(redis.SetHealthCheck(100 * time.Millisecond)) // after the stores are closed
+	key := newKey(t)
+	u, err := url.Parse(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startFreezer(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = p.addr()
+	w, wr := mustOpen(t, viaProxy.String()), mustOpen(t, key)
+	ch, err := w.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	await := func(what string) {
+		t.Helper()
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				t.Fatalf("watch channel closed while waiting for %s", what)
+			}
+		case <-deadline.C:
+			t.Fatalf("no value for %s", what)
+		}
+	}
+
+	if n := p.freeze(); n == 0 {
+		t.Fatal("no connection to freeze")
+	}
+	await("the new subscription")
+	v := update(t, wr, maintenance.AddSites("shop.example.com")).Version
+	await("the change")
+	if got := load(t, wr).Version; got != v {
+		t.Errorf("version = %d, want %d", got, v)
+	}
+}
+
+// freezer is a TCP proxy whose connections can be frozen: from then on,
+// what either side sends is dropped, and neither side is told.
+type freezer struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	frozen []*atomic.Bool
+	wg     sync.WaitGroup
+}
+
+func startFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{l: l, target: target}
+	var conns []net.Conn
+	var connsMu sync.Mutex
+	f.wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			connsMu.Lock()
+			conns = append(conns, c, s)
+			connsMu.Unlock()
+			frozen := new(atomic.Bool)
+			f.mu.Lock()
+			f.frozen = append(f.frozen, frozen)
+			f.mu.Unlock()
+			f.wg.Go(func() { pipe(s, c, frozen) })
+			f.wg.Go(func() { pipe(c, s, frozen) })
+		}
+	})
+	t.Cleanup(func() {
+		l.Close()
+		connsMu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		connsMu.Unlock()
+		f.wg.Wait()
+	})
+	return f
+}
+
+func (f *freezer) addr() string { return f.l.Addr().String() }
+
+// freeze freezes the connections open now and returns how many.
+func (f *freezer) freeze() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, fr := range f.frozen {
+		fr.Store(true)
+	}
+	n := len(f.frozen)
+	f.frozen = nil
+	return n
+}
+
+// pipe copies from src to dst until either fails, dropping the data once
+// frozen.
+func pipe(dst, src net.Conn, frozen *atomic.Bool) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !frozen.Load() {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -22,14 +22,15 @@ const (
 	// return.
 	minBackoff = 50 * time.Millisecond
 	maxBackoff = time.Second
-	// healthCheck is how long a watcher's connection may stay silent before
-	// it is pinged; a connection that does not answer within another
-	// healthCheck is replaced. This finds connections that died without
-	// being closed (a lost network), which reads alone never notice.
-	healthCheck = 15 * time.Second
 	// confirmTimeout bounds the wait for the subscription's confirmation.
 	confirmTimeout = 5 * time.Second
 )
+
+// healthCheck is how long a watcher's connection may stay silent before it
+// is pinged; a connection that does not answer within another healthCheck
+// is replaced. This finds connections that died without being closed (a
+// lost network), which reads alone never notice. Tests lower it.
+var healthCheck = 15 * time.Second
 
 // Watch returns a channel that receives a value soon after any change, made
 // through this Store, another one or another process: it subscribes to the
@@ -58,7 +59,7 @@ func (s *Store) Watch(ctx context.Context) (<-chan struct{}, error) {
 		return nil, s.wrap("watching", err)
 	}
 	ch := make(chan struct{}, 1)
-	go s.watch(ctx, ps, ch)
+	go s.watch(ctx, ps, ch, healthCheck)
 	return ch, nil
 }
 
@@ -81,8 +82,8 @@ func (s *Store) subscribe(ctx context.Context) (*goredis.PubSub, error) {
 // watch receives on ps until ctx is done or the store is closed, then closes
 // ch. Connection errors are not fatal: go-redis dials again and subscribes
 // again at the next receive, and the confirmation that arrives then is
-// signalled as a change.
-func (s *Store) watch(ctx context.Context, ps *goredis.PubSub, ch chan<- struct{}) {
+// signalled as a change. A connection silent for healthCheck is pinged.
+func (s *Store) watch(ctx context.Context, ps *goredis.PubSub, ch chan<- struct{}, healthCheck time.Duration) {
 	ctx, stop := context.WithCancel(ctx)
 	unlink := context.AfterFunc(s.ctx, stop)
 
