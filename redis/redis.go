@@ -227,9 +227,15 @@ func checkPrefix(p string) (string, error) {
 	return p, nil
 }
 
-// invalidf returns an error wrapping maintenance.ErrInvalid.
+// invalidError is a URL that cannot be used: its message is for the person
+// who typed it, and it wraps maintenance.ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+func (e *invalidError) Unwrap() error { return maintenance.ErrInvalid }
+
 func invalidf(format string, args ...any) error {
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), maintenance.ErrInvalid)
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
 }
 
 // Close stops the watchers and closes the connections. It is idempotent.
