@@ -213,3 +213,29 @@ func TestGateRegistry(t *testing.T) {
 		t.Errorf("after Close: gates %+v, %v; want none", gs, err)
 	}
 }
+
+// TestGateSameVersionOtherContent: a store that lost its history and came
+// back to the version the gate serves, with other content, is followed.
+func TestGateSameVersionOtherContent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.json")
+	st := fileStore(t, path)
+	s := update(t, st, maintenance.On(nil, maintenance.OnOptions{Message: ptr("before the loss")}))
+	g := newGate(t, st, maintenance.Options{Logger: quiet()})
+	waitVersion(t, g, s.Version)
+	if err := os.Remove(path); err != nil { // the store loses everything...
+		t.Fatal(err)
+	}
+	// ...and is switched again before the gate notices: same version.
+	s2 := update(t, st, maintenance.On(nil, maintenance.OnOptions{Message: ptr("after the loss")}))
+	if s2.Version != s.Version {
+		t.Fatalf("test setup: version %d, want %d again", s2.Version, s.Version)
+	}
+	eventually(t, 15*time.Second, "the gate serves the new content", func() bool {
+		w := httptest.NewRecorder()
+		g.Handler(app).ServeHTTP(w, httptest.NewRequest("GET", "http://shop.example.com/", nil))
+		return strings.Contains(w.Body.String(), "after the loss")
+	})
+	if err := g.StoreError(); err == nil {
+		t.Errorf("StoreError() = nil, want a note that the store lost changes")
+	}
+}

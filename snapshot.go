@@ -14,6 +14,10 @@ import (
 // built; the hot path only reads it.
 type snapshot struct {
 	version int64
+	// digest identifies the state's content, so that a store that lost its
+	// history and reached the same version again with other content is
+	// not mistaken for the state served.
+	digest uint64
 	// anyOn is false when no site is on: every request passes at once.
 	anyOn bool
 	exact map[string]*siteSnap
@@ -200,6 +204,7 @@ func (b *build) answer(st *SiteState) *answer {
 func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 	s := &snapshot{
 		version: st.Version,
+		digest:  st.digest(),
 		exact:   make(map[string]*siteSnap, len(st.Sites)),
 		wild:    make(map[string]*siteSnap),
 	}

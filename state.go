@@ -1,6 +1,8 @@
 package maintenance
 
 import (
+	"encoding/json"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
@@ -120,6 +122,18 @@ func (st *State) Normalize() {
 // normalized reports whether Normalize would leave st as it is.
 func (st *State) normalized() bool {
 	return st.Site(DefaultSite) != nil && slices.IsSortedFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) })
+}
+
+// digestSeed keys state digests; digests are compared within one process.
+var digestSeed = maphash.MakeSeed()
+
+// digest returns a hash of the state's content.
+func (st *State) digest() uint64 {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return 0
+	}
+	return maphash.Bytes(digestSeed, b)
 }
 
 // Validate checks the whole state. Commit calls it before anything is written.

@@ -134,14 +134,21 @@ func (g *Gate) apply(st *State) {
 		g.cfg.logger.Info("maintenance: the store is reachable again", "version", st.Version)
 	}
 	cur := g.snap.Load()
-	if cur != nil && st.Version == cur.version {
+	if cur != nil && st.Version == cur.version && st.digest() == cur.digest {
 		return
 	}
-	if cur != nil && cur.version > 0 && st.Version < cur.version {
+	switch {
+	case cur != nil && cur.version > 0 && st.Version < cur.version:
 		msg := fmt.Sprintf("the store's version went backwards from %d to %d (restarted without persistence, or restored from a backup?); following the store", cur.version, st.Version)
 		g.cfg.logger.Error("maintenance: "+msg, "from", cur.version, "to", st.Version)
 		g.regressed.Store(&msg)
-	} else if cur != nil && cur.version >= 0 {
+	case cur != nil && cur.version > 0 && st.Version == cur.version:
+		// Same version, other content: the store lost changes and has
+		// been changed again since.
+		msg := fmt.Sprintf("the store's state at version %d is not the one this gate served (the store lost changes and was changed again?); following the store", st.Version)
+		g.cfg.logger.Error("maintenance: "+msg, "version", st.Version)
+		g.regressed.Store(&msg)
+	case cur != nil && cur.version >= 0:
 		g.regressed.Store(nil)
 	}
 	g.swap(buildSnapshot(st, &g.cfg))

@@ -119,6 +119,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	opts.Logger = logger
+	useLogger(logger)
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

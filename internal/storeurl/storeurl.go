@@ -17,7 +17,7 @@ import (
 )
 
 // Forms lists the accepted store URLs, for messages.
-const Forms = "sqlite:PATH, sqlite://PATH, file:PATH, postgres://..., postgresql://..., redis://..., rediss://..."
+const Forms = "sqlite:PATH, sqlite://PATH, file:PATH, postgres://..., postgresql://..., redis://..., rediss://..., redis+sentinel://..., redis+cluster://..."
 
 // Default is the store used when none is given.
 const Default = "sqlite:maintenance.db"
@@ -25,7 +25,12 @@ const Default = "sqlite:maintenance.db"
 // Parse splits a store URL into its kind and the part its backend reads. An
 // unknown or incomplete URL is an error wrapping maintenance.ErrInvalid.
 func Parse(url string) (kind, rest string, err error) {
-	for scheme, k := range map[string]string{"postgres": "postgres", "postgresql": "postgres", "redis": "redis", "rediss": "redis"} {
+	for scheme, k := range map[string]string{
+		"postgres": "postgres", "postgresql": "postgres",
+		"redis": "redis", "rediss": "redis",
+		"redis+sentinel": "redis", "rediss+sentinel": "redis",
+		"redis+cluster": "redis", "rediss+cluster": "redis",
+	} {
 		if strings.HasPrefix(url, scheme+"://") {
 			return k, url, nil
 		}

@@ -24,6 +24,8 @@ func TestParse(t *testing.T) {
 		{"postgresql://localhost/m?schema=x", "postgres", "postgresql://localhost/m?schema=x", true},
 		{"redis://127.0.0.1:6379/0", "redis", "redis://127.0.0.1:6379/0", true},
 		{"rediss://cache:6380", "redis", "rediss://cache:6380", true},
+		{"redis+sentinel://s1:26379/0?master_name=m", "redis", "redis+sentinel://s1:26379/0?master_name=m", true},
+		{"rediss+cluster://n1:7000", "redis", "rediss+cluster://n1:7000", true},
 		{"postgres:localhost", "", "", false},
 		{"mysql://localhost/m", "", "", false},
 		{"m.db", "", "", false},
