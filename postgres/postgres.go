@@ -111,7 +111,10 @@ func newQueries(ident string) queries {
 		notify:     `SELECT pg_notify($1, $2)`,
 		events:     `SELECT id, version, "time", actor, source, reason, action, site, "before", "after" FROM ` + ident + `.events ORDER BY id DESC LIMIT $1`,
 		siteEvents: `SELECT id, version, "time", actor, source, reason, action, site, "before", "after" FROM ` + ident + `.events WHERE site = $2 ORDER BY id DESC LIMIT $1`,
-		heartbeat: `WITH expired AS (DELETE FROM ` + ident + `.gates WHERE last_seen < $4 AND id <> $1)
+		// Expired entries locked by another heartbeat are left to it, so
+		// that concurrent heartbeats never wait for each other.
+		heartbeat: `WITH expired AS (DELETE FROM ` + ident + `.gates WHERE id IN (
+				SELECT id FROM ` + ident + `.gates WHERE last_seen < $4 AND id <> $1 FOR UPDATE SKIP LOCKED))
 			INSERT INTO ` + ident + `.gates (id, info, last_seen) VALUES ($1, $2, $3)
 			ON CONFLICT (id) DO UPDATE SET info = excluded.info, last_seen = excluded.last_seen`,
 		gates:  `SELECT info FROM ` + ident + `.gates WHERE last_seen >= $1`,

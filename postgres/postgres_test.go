@@ -374,3 +374,38 @@ func TestNotifyOnCommitOnly(t *testing.T) {
 		t.Errorf("first notification has payload %q, want %q: something else notified", n.Payload, want)
 	}
 }
+
+// TestHeartbeatDropsExpired checks that a heartbeat deletes the entries not
+// seen for maintenance.GateTTL, rather than only hiding them.
+func TestHeartbeatDropsExpired(t *testing.T) {
+	server := testenv.Postgres(t)
+	schema := newSchema(t, server)
+	st := mustOpen(t, withSchema(t, server, schema))
+	now := time.Now()
+	for _, g := range []maintenance.GateInfo{
+		{ID: "stale", LastSeen: now.Add(-maintenance.GateTTL - time.Minute)},
+		{ID: "live", LastSeen: now},
+	} {
+		if err := st.Heartbeat(t.Context(), g); err != nil {
+			t.Fatalf("Heartbeat(%s): %v", g.ID, err)
+		}
+	}
+	var ids []string
+	rows, err := connect(t, server).Query(t.Context(), `SELECT id FROM `+pgx.Identifier{schema, "gates"}.Sanitize()+` ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids, []string{"live"}); diff != "" {
+		t.Errorf("rows of the gates table (-got +want):\n%s", diff)
+	}
+}
