@@ -105,23 +105,29 @@ func TestListenReconnect(t *testing.T) {
 // spurious value), and notifications still arrive after it.
 func TestListenIdleCheck(t *testing.T) {
 	t.Cleanup(postgres.SetIdleCheck(20 * time.Millisecond))
-	u := newURL(t)
-	w, wr := mustOpen(t, u), mustOpen(t, u)
+	server := testenv.Postgres(t)
+	schema := newSchema(t, server)
+	u := withSchema(t, server, schema)
+	// The watcher's connections are named, so that its listener can be
+	// found whether its last command was LISTEN or a check.
+	w, wr := mustOpen(t, u+"&application_name="+schema), mustOpen(t, u)
 	ch, err := w.Watch(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := connect(t, testenv.Postgres(t))
-	pid := listenerPID(t, admin, w, 0)
+	admin := connect(t, server)
+	var pid int
 	checked := poll(5*time.Second, func() bool {
 		var query string
-		if err := admin.QueryRow(t.Context(), `SELECT query FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&query); err != nil {
-			t.Fatalf("the listener's backend %d is gone: %v", pid, err)
+		err := admin.QueryRow(t.Context(), `SELECT pid, query FROM pg_stat_activity WHERE application_name = $1 AND query IN ($2, '-- ping')`,
+			schema, "LISTEN "+pgx.Identifier{w.Channel()}.Sanitize()).Scan(&pid, &query)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatal(err)
 		}
 		return query == "-- ping"
 	})
 	if !checked {
-		t.Fatalf("the listener's backend %d never checked within 5 s", pid)
+		t.Fatal("the listener did not check its connection within 5 s")
 	}
 	if n := len(ch); n != 0 {
 		t.Errorf("%d values after idle checks, want none", n)
