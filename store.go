@@ -33,13 +33,15 @@ type Store interface {
 	// Heartbeat records that the gate g is alive, as of g.LastSeen, adding or
 	// replacing the entry with its ID. It also drops entries not seen for
 	// GateTTL. It is not a change: no version, no event, no Watch signal.
+	// An empty ID is an error wrapping ErrInvalid.
 	Heartbeat(ctx context.Context, g GateInfo) error
 
 	// Gates returns the gates seen within GateTTL of now, sorted by ID.
 	Gates(ctx context.Context) ([]GateInfo, error)
 
 	// ForgetGate removes the entry of a gate that stops. Forgetting an
-	// unknown gate is not an error.
+	// unknown gate is not an error; an empty ID is an error wrapping
+	// ErrInvalid.
 	ForgetGate(ctx context.Context, id string) error
 
 	// Close releases the store. It is idempotent.

@@ -21,6 +21,10 @@ const (
 	maxBackoff = time.Second
 )
 
+// afterSwapBeat bounds the delay of the heartbeat that reports a new version
+// (jittered, so that a fleet does not write all at once).
+const afterSwapBeat = 500 * time.Millisecond
+
 // connect starts watching the store, loads the state and declares the
 // gate's sites. Watching comes first, so a change made in between is
 // signalled. The watch lasts until stop is called or the gate closes.
@@ -69,7 +73,7 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 	heartbeat := time.NewTicker(GateHeartbeat)
 	defer heartbeat.Stop()
 	backoff := minBackoff
-	var retry <-chan time.Time
+	var retry, soon <-chan time.Time
 	failed := func(err error) {
 		g.setStoreErr(err)
 		retry = time.After(jitter(backoff))
@@ -98,6 +102,14 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 		case <-heartbeat.C:
 			g.beat(ctx)
 		case <-g.kick:
+			// After a swap, report the new version soon, but not at the
+			// very moment every other gate is reading the same change.
+			if soon == nil {
+				soon = time.After(jitter(afterSwapBeat))
+			}
+			continue
+		case <-soon:
+			soon = nil
 			g.beat(ctx)
 			continue
 		}
