@@ -59,6 +59,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if kind == "postgres" {
+			checkConnections(ctx, url, *gates)
+		}
 		lat, err := measure(ctx, url, *gates, *changes)
 		cleanup()
 		if err != nil {
@@ -208,5 +211,20 @@ func dropPrefix(ctx context.Context, url, prefix string) {
 	iter := c.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		c.Del(ctx, iter.Val())
+	}
+}
+
+// checkConnections warns when the server's max_connections cannot hold a
+// listener and a pooled connection for every gate.
+func checkConnections(ctx context.Context, url string, gates int) {
+	conn, err := pgx.Connect(ctx, strings.Split(url, "?")[0]+"?sslmode=disable")
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	var max int
+	if conn.QueryRow(ctx, "SELECT current_setting('max_connections')::int").Scan(&max) == nil && max < 2*gates+10 {
+		fmt.Fprintf(os.Stderr, "propagation: warning: max_connections is %d; %d gates need about %d (ALTER SYSTEM SET max_connections = %d, then restart the server)\n",
+			max, gates, 2*gates+10, 2*gates+50)
 	}
 }
