@@ -70,6 +70,11 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 			events = append(events, newEvent(c, now, next.Version, old.Site, &old, nil))
 		}
 	}
+	if next.Release != cur.Release {
+		e := newEvent(c, now, next.Version, "", nil, nil)
+		e.ReleaseBefore, e.ReleaseAfter = cur.Release, next.Release
+		events = append(events, e)
+	}
 	if len(events) == 0 {
 		return cur, nil, nil
 	}

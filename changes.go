@@ -252,3 +252,29 @@ func (st *State) siteNames() []string {
 	}
 	return names
 }
+
+// SetRelease returns a change that sets the fleet's target release. The last
+// one set wins, an older ID included (a rollback).
+func SetRelease(id string) Change {
+	return Change{Action: "release set", Apply: func(st *State, reason string) error {
+		r, err := ParseRelease(id)
+		if err != nil {
+			return err
+		}
+		st.Release = r
+		return nil
+	}}
+}
+
+// SetErrorStatus returns a change that sets the status of the answer that
+// replaces a site's server errors ("" means "*"); 0 restores the default.
+func SetErrorStatus(site string, code int) Change {
+	return Change{Action: "sites set", Apply: func(st *State, reason string) error {
+		s, err := ruleSite(st, site)
+		if err != nil {
+			return err
+		}
+		s.ErrorStatus = code
+		return nil
+	}}
+}

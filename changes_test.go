@@ -427,3 +427,48 @@ func TestCommitNormalizesCur(t *testing.T) {
 		t.Errorf("events = %+v, want one for a.example.com", events)
 	}
 }
+
+func TestSetRelease(t *testing.T) {
+	st := &maintenance.State{}
+	st.Normalize()
+	next, events, err := maintenance.Commit(st, maintenance.SetRelease("v2"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Release != "v2" || next.Version != 1 || len(events) != 1 || events[0].Site != "" || events[0].ReleaseBefore != "" || events[0].ReleaseAfter != "v2" {
+		t.Fatalf("set v2: release %q, version %d, events %+v", next.Release, next.Version, events)
+	}
+	if same, events, err := maintenance.Commit(next, maintenance.SetRelease("v2"), time.Now()); err != nil || same != next || len(events) != 0 {
+		t.Errorf("setting the same release again: %v, %d events, want a no-op", err, len(events))
+	}
+	back, events, err := maintenance.Commit(next, maintenance.SetRelease("v1"), time.Now())
+	if err != nil || back.Release != "v1" || len(events) != 1 || events[0].ReleaseBefore != "v2" {
+		t.Errorf("rollback to v1: %v, release %q, events %+v", err, back.Release, events)
+	}
+	for _, bad := range []string{"", "two words", strings.Repeat("x", 129), "tab\there", "é"} {
+		if _, _, err := maintenance.Commit(next, maintenance.SetRelease(bad), time.Now()); !errors.Is(err, maintenance.ErrInvalid) || !strings.Contains(err.Error(), "release") {
+			t.Errorf("SetRelease(%q) = %v, want ErrInvalid naming the release", bad, err)
+		}
+	}
+}
+
+func TestSetErrorStatus(t *testing.T) {
+	st := &maintenance.State{}
+	st.Normalize()
+	next, _, err := maintenance.Commit(st, maintenance.SetErrorStatus("", 500), time.Now())
+	if err != nil || next.Site("*").ErrorStatus != 500 {
+		t.Fatalf("SetErrorStatus(*, 500): %v", err)
+	}
+	next, _, err = maintenance.Commit(next, maintenance.Off(nil), time.Now())
+	if err != nil || next.Site("*").ErrorStatus != 500 {
+		t.Errorf("off cleared the error status: %v", err)
+	}
+	for _, code := range []int{302, 99, 600} {
+		if _, _, err := maintenance.Commit(st, maintenance.SetErrorStatus("", code), time.Now()); !errors.Is(err, maintenance.ErrInvalid) {
+			t.Errorf("SetErrorStatus(%d) = %v, want ErrInvalid", code, err)
+		}
+	}
+	if _, _, err := maintenance.Commit(st, maintenance.SetErrorStatus("nope.example.com", 500), time.Now()); !errors.Is(err, maintenance.ErrNotFound) {
+		t.Errorf("SetErrorStatus on an undeclared site = %v, want ErrNotFound", err)
+	}
+}

@@ -19,6 +19,10 @@ const (
 	ModeFull Mode = "full"
 	// ModeReadOnly lets GET, HEAD and OPTIONS through and blocks the rest.
 	ModeReadOnly Mode = "read-only"
+	// ModeErrors lets every request through but replaces server errors
+	// (5xx, panics, an upstream that is down) with the maintenance answer,
+	// as during a deploy (SPEC §6).
+	ModeErrors Mode = "errors"
 )
 
 // ParseMode validates a mode name. The empty string means ModeFull.
@@ -26,10 +30,10 @@ func ParseMode(s string) (Mode, error) {
 	switch Mode(s) {
 	case "", ModeFull:
 		return ModeFull, nil
-	case ModeReadOnly:
-		return ModeReadOnly, nil
+	case ModeReadOnly, ModeErrors:
+		return Mode(s), nil
 	}
-	return "", invalidf("mode %q: accepted: full, read-only", s)
+	return "", invalidf("mode %q: accepted: full, read-only, errors", s)
 }
 
 // DefaultStatus is the status code of the maintenance answer.
@@ -54,6 +58,11 @@ type SiteState struct {
 
 	Ignore []Rule `json:"ignore,omitempty"`
 	Allow  []Rule `json:"allow,omitempty"`
+	// ErrorStatus is the status of the maintenance answer that replaces a
+	// server error (deploy-error mode, SPEC §6); 0 means DefaultStatus. Like
+	// the rules, it is kept across on and off: some load balancers take a
+	// 503 for a dead node.
+	ErrorStatus int `json:"error_status,omitempty"`
 
 	// ChangedBy and ChangedAt say who last switched the site on or off, and when.
 	ChangedBy string    `json:"changed_by,omitempty"`
@@ -76,6 +85,10 @@ type State struct {
 	// Sites are the declared sites, sorted by name. The default site "*" is
 	// always present in a state returned by a store.
 	Sites []SiteState `json:"sites"`
+	// Release is the fleet's target release: a gate whose own release
+	// differs replaces server errors with the maintenance answer (SPEC §6).
+	// Empty: no target.
+	Release string `json:"release,omitempty"`
 }
 
 // Site returns the site named name, or nil.
@@ -89,7 +102,7 @@ func (st *State) Site(name string) *SiteState {
 
 // Clone returns a deep copy of st.
 func (st *State) Clone() *State {
-	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites))}
+	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites)), Release: st.Release}
 	for i, s := range st.Sites {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
@@ -138,6 +151,11 @@ func (st *State) digest() uint64 {
 
 // Validate checks the whole state. Commit calls it before anything is written.
 func (st *State) Validate() error {
+	if st.Release != "" {
+		if _, err := ParseRelease(st.Release); err != nil {
+			return err
+		}
+	}
 	for i := range st.Sites {
 		s := &st.Sites[i]
 		if c, err := ParseSite(s.Site); err != nil {
@@ -152,6 +170,9 @@ func (st *State) Validate() error {
 			return err
 		}
 		if err := validateStatus(s.Status); err != nil {
+			return err
+		}
+		if err := validateStatus(s.ErrorStatus); err != nil {
 			return err
 		}
 		if err := validateRetryAfter(s.RetryAfter); err != nil {
@@ -186,6 +207,23 @@ func (st *State) Validate() error {
 		}
 	}
 	return nil
+}
+
+// MaxRelease is the longest release ID, in bytes.
+const MaxRelease = 128
+
+// ParseRelease validates a release ID: 1 to 128 printable ASCII characters
+// without spaces (a version, a git commit, a build number).
+func ParseRelease(id string) (string, error) {
+	if id == "" || len(id) > MaxRelease {
+		return "", invalidf("release %q: accepted: 1 to %d printable characters without spaces, like v1.4.2 or 3f9c2ab", id, MaxRelease)
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f {
+			return "", invalidf("release %q: accepted: 1 to %d printable characters without spaces, like v1.4.2 or 3f9c2ab", id, MaxRelease)
+		}
+	}
+	return id, nil
 }
 
 func validateStatus(code int) error {

@@ -100,4 +100,8 @@ type Event struct {
 	// for a site that was declared by it, After for one that was removed.
 	Before *SiteState `json:"before"`
 	After  *SiteState `json:"after"`
+	// ReleaseBefore and ReleaseAfter are the fleet's target release around
+	// a change of it; Site is empty in such an event.
+	ReleaseBefore string `json:"release_before,omitempty"`
+	ReleaseAfter  string `json:"release_after,omitempty"`
 }
