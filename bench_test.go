@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // benchWriter is a ResponseWriter that keeps its header map between
@@ -195,4 +196,17 @@ func BenchmarkLookup(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDeployErrors: the cost of the deploy-error wrapper when it
+// applies (release mismatch); when it does not, the Off benchmarks above
+// show the path unchanged.
+func BenchmarkDeployErrors(b *testing.B) {
+	r := benchRequest("site42.example.com", "/products/17", "198.51.100.9:4242")
+	st := benchState(b)
+	st, _, _ = Commit(st, SetRelease("v2"), time.Now())
+	g := testGate(b, st, Options{Release: "v1"})
+	b.Run("Mismatch/Pass", func(b *testing.B) { runBench(b, g.Handler(bare), r, 200) })
+	fail := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	b.Run("Mismatch/Replace500", func(b *testing.B) { runBench(b, g.Handler(fail), r, 503) })
 }

@@ -35,12 +35,15 @@ func (o Outcome) String() string {
 
 // decide runs steps 1-6 of the decision for a request of site ss, which is on.
 func (g *Gate) decide(ss *siteSnap, r *http.Request) Outcome {
-	// 2. read-only mode lets safe methods through.
-	if ss.mode == ModeReadOnly {
+	// 2. read-only mode lets safe methods through; errors mode everything.
+	switch ss.mode {
+	case ModeReadOnly:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 			return Passed
 		}
+	case ModeErrors:
+		return Passed
 	}
 	// 3. exempt paths.
 	path := r.URL.Path
@@ -83,6 +86,10 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 		}
 		ss := s.onSite(r.Host)
 		if ss == nil {
+			if s.replaceErrors {
+				g.serveReplacingErrors(w, r, next, s.site(r.Host))
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -96,7 +103,12 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			ss.ans.write(w, r)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), statusKey{}, ss.status)))
+		r = r.WithContext(context.WithValue(r.Context(), statusKey{}, ss.status))
+		if s.replaceErrors || ss.mode == ModeErrors {
+			g.serveReplacingErrors(w, r, next, ss)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -42,8 +42,11 @@ type Options struct {
 	// HOST/503.html for one site (a wildcard's "*" is written "_", as in
 	// _.example.com/503.html). Templates are parsed and checked by New.
 	Templates string
-	// Release is this gate's own release, reported to the store so that
-	// `maintenance gates` shows which gate runs which.
+	// Release is this gate's own release ($MAINTENANCE_RELEASE when
+	// empty), reported to the store so that `maintenance gates` shows which
+	// gate runs which. While it differs from the fleet's target release
+	// (`maintenance release set`), server errors become the maintenance
+	// answer (SPEC §6).
 	Release string
 	// StateCache is a file where the gate keeps the last state it read
 	// from the store, so that a gate that starts while the store is
@@ -124,6 +127,15 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 	if g.cfg.logger == nil {
 		g.cfg.logger = slog.Default()
 	}
+	if g.opts.Release == "" {
+		g.opts.Release = os.Getenv("MAINTENANCE_RELEASE")
+	}
+	if g.opts.Release != "" {
+		if _, err := ParseRelease(g.opts.Release); err != nil {
+			return nil, nil, err
+		}
+	}
+	g.cfg.release = g.opts.Release
 	switch h := http.CanonicalHeaderKey(opts.ForwardedHeader); h {
 	case "":
 		g.header = "X-Forwarded-For"

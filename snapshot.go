@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type snapshot struct {
 	// without a lookup.
 	on    []onEntry
 	onFew bool
+	// replaceErrors is true while the gate's release differs from the
+	// fleet's target release: every site's server errors are replaced.
+	replaceErrors bool
 }
 
 // maxOnFew is the most sites on for which onSite compares hosts one by one.
@@ -72,6 +76,8 @@ type siteSnap struct {
 	ans                        *answer
 	status                     *Status
 	statusJSON                 body
+	// errAns replaces server errors (deploy-error mode); built on first use.
+	errAns atomic.Pointer[answer]
 }
 
 // matcher matches a request against ignore patterns.
@@ -152,6 +158,8 @@ type buildConfig struct {
 	exempt []Pattern
 	pages  *pages
 	logger *slog.Logger
+	// release is the gate's own release.
+	release string
 
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
@@ -203,10 +211,11 @@ func (b *build) answer(st *SiteState) *answer {
 // (the store validated it, so this means a newer writer) is logged and skipped.
 func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 	s := &snapshot{
-		version: st.Version,
-		digest:  st.digest(),
-		exact:   make(map[string]*siteSnap, len(st.Sites)),
-		wild:    make(map[string]*siteSnap),
+		version:       st.Version,
+		digest:        st.digest(),
+		replaceErrors: cfg.release != "" && st.Release != "" && cfg.release != st.Release,
+		exact:         make(map[string]*siteSnap, len(st.Sites)),
+		wild:          make(map[string]*siteSnap),
 	}
 	b := &build{cfg: cfg, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
 	defer func() { cfg.patterns, cfg.answers = b.patterns, b.answers }()
