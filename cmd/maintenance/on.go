@@ -11,7 +11,7 @@ import (
 
 const onUsage = `Usage: maintenance on [--site HOST]... [--message TEXT] [--reason TEXT]
                       [--retry-after DUR] [--redirect URL] [--status CODE]
-                      [--mode full|read-only]
+                      [--mode full|read-only|errors]
 
 Switches maintenance on for the sites named with --site, declaring the ones
 that are new, or for every declared site, * included, when none is named.
@@ -29,7 +29,10 @@ Flags:
   --status CODE      status code of the maintenance answer: 200 or 400-599
                      (default 503)
   --mode MODE        full: block every request (the default); read-only:
-                     let GET, HEAD and OPTIONS through
+                     let GET, HEAD and OPTIONS through; errors: let every
+                     request through, but replace server errors with the
+                     maintenance page, with the site's error status (see
+                     "maintenance sites set")
 
 Every value is checked before anything is written: on bad input the command
 exits with code 2 and nothing changes.
@@ -81,7 +84,7 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	if mode.set {
 		m, err := maintenance.ParseMode(mode.value)
 		if err == nil && mode.value == "" {
-			err = usageErrorf("mode \"\": accepted: full, read-only")
+			err = usageErrorf("mode \"\": accepted: full, read-only, errors")
 		}
 		if err != nil {
 			return fmt.Errorf("--mode: %w", err)
