@@ -11,7 +11,9 @@ import (
 const logUsage = `Usage: maintenance log [--site HOST] [--limit N] [--json]
 
 Shows the audit log, newest first: one event per site changed by each change
-(on, off, sites add, ignore add...), with who made it, from where and why.
+(on, off, sites add, ignore add...), and one for a change of the fleet's
+target release ("maintenance release set"), with who made it, from where and
+why.
 
 Flags:
   --site HOST  only the events of this site (it need not be declared any more)
@@ -23,12 +25,16 @@ Output, one line per event:
   TIME                  SITE  ACTION  CHANGE                 ACTOR          SOURCE  REASON
   2026-11-21T13:00:00Z  *     on      off -> on (full)       alice@build-1  cli     deploy
 
-TIME is in UTC; CHANGE sums up what the event changed on the site.
+  2026-11-21T13:05:00Z  (fleet)  release set  release v41 -> v42  alice@build-1  cli  deploy
+
+TIME is in UTC; CHANGE sums up what the event changed on the site. The
+SITE of a release event is "(fleet)"; --site leaves them out.
 With --json: {"events": [{"id": 4, "version": 4, "time": "RFC 3339 time",
 "actor": "alice@build-1", "source": "cli", "reason": "", "action": "on",
 "site": "*", "before": SITE, "after": SITE}]}, where SITE is a site object as
 in "maintenance status --json", null before a site was declared and after it
-was removed.
+was removed. A release event has "site": "", null before and after, and
+"release": {"before": "v41" or null, "after": "v42"}.
 `
 
 // runLog implements "maintenance log".
@@ -80,7 +86,11 @@ func runLog(ctx context.Context, e *env, args []string) error {
 		t := newTable(e.stdout, "TIME", "SITE", "ACTION", "CHANGE", "ACTOR", "SOURCE", "REASON")
 		for i := range events {
 			ev := &events[i]
-			t.row(ev.Time.UTC().Format(timeLayout), ev.Site, ev.Action, summarize(ev), ev.Actor, ev.Source, ev.Reason)
+			site := ev.Site
+			if isReleaseEvent(ev) {
+				site = "(fleet)"
+			}
+			t.row(ev.Time.UTC().Format(timeLayout), site, ev.Action, summarize(ev), ev.Actor, ev.Source, ev.Reason)
 		}
 		return t.flush()
 	})

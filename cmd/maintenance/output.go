@@ -27,11 +27,14 @@ type siteJSON struct {
 	// RetryAfter is in seconds; 0 when none is sent.
 	RetryAfter int64 `json:"retry_after"`
 	// Status is the effective status code of the maintenance answer.
-	Status   int          `json:"status"`
-	Redirect string       `json:"redirect"`
-	Ignore   []ignoreJSON `json:"ignore"`
-	Allow    []allowJSON  `json:"allow"`
-	Version  int64        `json:"version"`
+	Status int `json:"status"`
+	// ErrorStatus is the effective status code of the maintenance answer
+	// that replaces a server error (SPEC section 6).
+	ErrorStatus int          `json:"error_status"`
+	Redirect    string       `json:"redirect"`
+	Ignore      []ignoreJSON `json:"ignore"`
+	Allow       []allowJSON  `json:"allow"`
+	Version     int64        `json:"version"`
 }
 
 // ignoreJSON is an ignore pattern; Site is set only in "ignore ls --json".
@@ -61,6 +64,24 @@ type eventJSON struct {
 	// Before is null for a site the change declared, After for one it removed.
 	Before *siteJSON `json:"before"`
 	After  *siteJSON `json:"after"`
+	// Release is set only in the events of a change of the fleet's target
+	// release, whose site is "".
+	Release *releaseChangeJSON `json:"release,omitempty"`
+}
+
+// releaseChangeJSON is the fleet's target release around a change of it;
+// null stands for none.
+type releaseChangeJSON struct {
+	Before *string `json:"before"`
+	After  *string `json:"after"`
+}
+
+// nullable returns nil for "", else a pointer to s.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // gateJSON is the stable JSON form of a running gate ("gates --json").
@@ -118,30 +139,28 @@ func summarizeGates(gates []maintenance.GateInfo, version int64) gatesSummaryJSO
 	return s
 }
 
-// String is the summary's line in the human output of "status".
-func (s gatesSummaryJSON) String() string {
+// line is the summary's line in the human output of "status", without the
+// warnings.
+func (s gatesSummaryJSON) line() string {
 	if s.Total == 0 {
 		return "gates: none running"
 	}
-	line := fmt.Sprintf("gates: %d/%d at version %d", s.Current, s.Total, s.Version)
-	for _, w := range s.Warnings {
-		line += "\nwarning: " + w
-	}
-	return line
+	return fmt.Sprintf("gates: %d/%d at version %d", s.Current, s.Total, s.Version)
 }
 
 func toSiteJSON(s *maintenance.SiteState) *siteJSON {
 	j := &siteJSON{
-		Site:       s.Site,
-		On:         s.On,
-		Message:    s.Message,
-		Reason:     s.Reason,
-		RetryAfter: int64(s.RetryAfter / time.Second),
-		Status:     effectiveStatus(s),
-		Redirect:   s.Redirect,
-		Ignore:     []ignoreJSON{},
-		Allow:      []allowJSON{},
-		Version:    s.Version,
+		Site:        s.Site,
+		On:          s.On,
+		Message:     s.Message,
+		Reason:      s.Reason,
+		RetryAfter:  int64(s.RetryAfter / time.Second),
+		Status:      effectiveStatus(s),
+		ErrorStatus: effectiveErrorStatus(s),
+		Redirect:    s.Redirect,
+		Ignore:      []ignoreJSON{},
+		Allow:       []allowJSON{},
+		Version:     s.Version,
 	}
 	if s.On {
 		j.Mode = string(effectiveMode(s))
@@ -170,7 +189,24 @@ func toEventJSON(ev *maintenance.Event) eventJSON {
 	if ev.After != nil {
 		j.After = toSiteJSON(ev.After)
 	}
+	if isReleaseEvent(ev) {
+		j.Release = &releaseChangeJSON{Before: nullable(ev.ReleaseBefore), After: nullable(ev.ReleaseAfter)}
+	}
 	return j
+}
+
+// isReleaseEvent reports whether ev records a change of the fleet's target
+// release rather than of a site: every site event names its site.
+func isReleaseEvent(ev *maintenance.Event) bool {
+	return ev.Site == ""
+}
+
+// releaseWord is a target release for a human: the ID, or "none".
+func releaseWord(id string) string {
+	if id == "" {
+		return "none"
+	}
+	return id
 }
 
 // writeJSON prints v as indented JSON.
@@ -185,6 +221,15 @@ func effectiveStatus(s *maintenance.SiteState) int {
 		return maintenance.DefaultStatus
 	}
 	return s.Status
+}
+
+// effectiveErrorStatus is the status of the answer that replaces a site's
+// server errors.
+func effectiveErrorStatus(s *maintenance.SiteState) int {
+	if s.ErrorStatus == 0 {
+		return maintenance.DefaultStatus
+	}
+	return s.ErrorStatus
 }
 
 func effectiveMode(s *maintenance.SiteState) maintenance.Mode {
@@ -247,6 +292,9 @@ func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
 		line("retry-after", retry)
 		line("redirect", dash(s.Redirect))
 	}
+	if s.ErrorStatus != 0 {
+		line("error status", strconv.Itoa(s.ErrorStatus))
+	}
 	since := formatTime(s.ChangedAt)
 	if since != "-" && s.ChangedBy != "" {
 		since += " by " + s.ChangedBy
@@ -304,6 +352,11 @@ func (t *table) flush() error { return t.tw.Flush() }
 func summarize(ev *maintenance.Event) string {
 	b, a := ev.Before, ev.After
 	switch {
+	case isReleaseEvent(ev) && ev.ReleaseAfter == "":
+		// A release is never unset: the store did not keep the releases.
+		return "release changed"
+	case isReleaseEvent(ev):
+		return "release " + releaseWord(ev.ReleaseBefore) + " -> " + releaseWord(ev.ReleaseAfter)
 	case b == nil && a == nil:
 		return ""
 	case b == nil:
@@ -330,6 +383,9 @@ func summarize(ev *maintenance.Event) string {
 		if len(fields) > 0 {
 			parts = append(parts, "set "+strings.Join(fields, ", "))
 		}
+	}
+	if x, y := effectiveErrorStatus(b), effectiveErrorStatus(a); x != y {
+		parts = append(parts, fmt.Sprintf("error status %d -> %d", x, y))
 	}
 	parts = append(parts, diffRules("ignore", b.Ignore, a.Ignore)...)
 	parts = append(parts, diffRules("allow", b.Allow, a.Allow)...)

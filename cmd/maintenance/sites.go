@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gomaint/maintenance"
 )
@@ -11,6 +14,7 @@ import (
 const sitesUsage = `Usage: maintenance sites ls [--json]
        maintenance sites add HOST...
        maintenance sites rm HOST
+       maintenance sites set HOST --error-status CODE
 
 Lists, declares and removes sites. A site is a host name (shop.example.com),
 a wildcard matching any subdomain (*.example.com) or the default site *,
@@ -21,6 +25,14 @@ and cannot be removed. Names are stored in lower case without a trailing dot.
   ls      list the declared sites
   add     declare sites; declaring one that exists already changes nothing
   rm      remove a site with its rules; its hosts then follow *
+  set     change a site's settings; * is accepted as HOST
+
+Flags of set:
+  --error-status CODE  status of the maintenance page that replaces the
+                       site's server errors (in mode errors, or on a gate
+                       whose release is not the fleet's, see "maintenance
+                       release"): 200 or 400-599; 0 restores the default,
+                       503. Kept when maintenance is switched on and off.
 
 Output of ls, one line per site:
 
@@ -32,7 +44,8 @@ With --json: {"sites": [{"site": "*", "on": false, "mode": "", "since": null,
 "version": 3}]}, mode and since as in "maintenance status --json".
 
 Output of add and rm, one line per site: "HOST: declared", "HOST: already
-declared" or "HOST: removed".
+declared" or "HOST: removed". Output of set: "HOST: error status 503 -> 500",
+or "HOST: error status 500, unchanged" when it already was.
 `
 
 // runSites implements "maintenance sites".
@@ -41,6 +54,7 @@ func runSites(ctx context.Context, e *env, args []string) error {
 		"ls":  runSitesLs,
 		"add": runSitesAdd,
 		"rm":  runSitesRm,
+		"set": runSitesSet,
 	})
 }
 
@@ -55,13 +69,33 @@ func subcommand(ctx context.Context, e *env, name, usage string, args []string, 
 	}
 	args = fs.Args()
 	if len(args) == 0 {
-		return usageErrorf("%s: missing subcommand; accepted: ls, add, rm; run 'maintenance help %s' for usage", name, name)
+		return usageErrorf("%s: missing subcommand; accepted: %s; run 'maintenance help %s' for usage", name, subcommandNames(subs), name)
 	}
 	sub, ok := subs[args[0]]
 	if !ok {
-		return usageErrorf("%s: unknown subcommand %q; accepted: ls, add, rm; run 'maintenance help %s' for usage", name, args[0], name)
+		return usageErrorf("%s: unknown subcommand %q; accepted: %s; run 'maintenance help %s' for usage", name, args[0], subcommandNames(subs), name)
 	}
 	return sub(ctx, e, args[1:])
+}
+
+// subcommandOrder is the order in which error messages list subcommands;
+// names not in it come after, sorted.
+var subcommandOrder = []string{"show", "ls", "add", "rm", "set"}
+
+// subcommandNames lists the names of subs, comma-separated.
+func subcommandNames[F any](subs map[string]F) string {
+	names := slices.Sorted(maps.Keys(subs))
+	slices.SortStableFunc(names, func(a, b string) int {
+		ia, ib := slices.Index(subcommandOrder, a), slices.Index(subcommandOrder, b)
+		if ia < 0 {
+			ia = len(subcommandOrder)
+		}
+		if ib < 0 {
+			ib = len(subcommandOrder)
+		}
+		return ia - ib
+	})
+	return strings.Join(names, ", ")
 }
 
 func runSitesLs(ctx context.Context, e *env, args []string) error {
@@ -175,6 +209,60 @@ func runSitesRm(ctx context.Context, e *env, args []string) error {
 		if s := before.Site(name); s != nil && s.On {
 			fmt.Fprintf(e.stderr, "maintenance: note: %s was on; its hosts now follow the state of *\n", name)
 		}
+		return nil
+	})
+}
+
+// errorStatusAccepted says which values --error-status accepts.
+const errorStatusAccepted = "accepted: 200 or 400-599, or 0 for the default (503)"
+
+func runSitesSet(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("sites set", sitesUsage)
+	var errorStatus optString
+	fs.Var(&errorStatus, "error-status", "")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("sites set takes one HOST, got %q; run 'maintenance help sites' for usage", pos)
+	}
+	name, err := maintenance.ParseSite(pos[0])
+	if err != nil {
+		return err
+	}
+	if !errorStatus.set {
+		return usageErrorf("sites set: nothing to set; accepted: --error-status CODE; run 'maintenance help sites' for usage")
+	}
+	code, err := strconv.Atoi(errorStatus.value)
+	if err != nil || code != 0 && code != 200 && (code < 400 || code > 599) {
+		return usageErrorf("--error-status %q: %s", errorStatus.value, errorStatusAccepted)
+	}
+	if code == maintenance.DefaultStatus {
+		// The default, stored as such: setting it where it is the
+		// effective value already records nothing.
+		code = 0
+	}
+	c := maintenance.SetErrorStatus(name, code)
+	// Checks the code against the root package's rules on "*", which
+	// every state has; an undeclared site is the store's to report.
+	if err := precheck(maintenance.SetErrorStatus(maintenance.DefaultSite, code), ""); err != nil {
+		return err
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		before, after, err := e.change(ctx, st, c, "")
+		if err != nil {
+			return err
+		}
+		old, s := before.Site(name), after.Site(name)
+		if s == nil {
+			return fmt.Errorf("site %q is missing from the state after the change", name)
+		}
+		if old == nil || !changed(before, after, name) {
+			fmt.Fprintf(e.stdout, "%s: error status %d, unchanged\n", name, effectiveErrorStatus(s))
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "%s: error status %d -> %d\n", name, effectiveErrorStatus(old), effectiveErrorStatus(s))
 		return nil
 	})
 }

@@ -20,10 +20,11 @@ Flags:
 
 Output: a line that says how many running gates (see "maintenance gates")
 serve the store's current version, "gates: 12/12 at version 42", or
-"gates: none running"; then a "warning: ..." line for each gate that
-cannot reach the store, and for a store that is behind a gate (it lost
-changes: restarted without persistence, or restored from a backup); then,
-for each site, separated by blank lines:
+"gates: none running"; then "release: v42", the fleet's target release
+(see "maintenance release"), when one is set; then a "warning: ..." line
+for each gate that cannot reach the store, and for a store that is behind a
+gate (it lost changes: restarted without persistence, or restored from a
+backup); then, for each site, separated by blank lines:
 
   shop.example.com: on (read-only)
     message      Back at 14:00
@@ -31,13 +32,16 @@ for each site, separated by blank lines:
     status       503
     retry-after  5m0s
     redirect     -
+    error status 500
     since        2026-11-21T13:00:00Z by alice@build-1
     ignore       /health            load balancer
                  POST /webhooks/*
     allow        10.0.0.0/8
     version      7
 
-A site that is off shows only since, ignore, allow and version. "since" is
+A site that is off shows only since, ignore, allow and version; "error
+status", the status of the page that replaces server errors (see "maintenance
+sites set"), is shown, on or off, when it is not the default. "since" is
 when the site was last switched on or off (or declared), with the local time
 in parentheses when the local zone is not UTC; "-" means none.
 
@@ -46,11 +50,14 @@ With --json, one object (stable: fields may be added, never changed):
   {"sites": [{"site": "shop.example.com", "on": true, "mode": "read-only",
     "message": "...", "reason": "...", "since": "RFC 3339 time" or null,
     "until": null, "retry_after": SECONDS (0: none), "status": 503,
-    "redirect": "", "ignore": [{"pattern": "/health", "note": "..."}],
+    "error_status": 503, "redirect": "",
+    "ignore": [{"pattern": "/health", "note": "..."}],
     "allow": [{"entry": "10.0.0.0/8", "note": ""}], "version": 7}],
-   "gates": {"total": 12, "current": 12, "version": 42}}
+   "gates": {"total": 12, "current": 12, "version": 42},
+   "release": "v42" or null}
 
-"mode" is "" when the site is off; "status" is the effective status code.
+"mode" is "" when the site is off; "status" and "error_status" are the
+effective status codes. "release" is the fleet's target release.
 In "gates", "total" counts the running gates, "current" those that serve
 "version", the store's current state version; "warnings", present only when
 there are some, lists the warning lines.
@@ -92,15 +99,22 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		summary := summarizeGates(gates, state.Version)
 		if asJSON {
 			out := struct {
-				Sites []*siteJSON      `json:"sites"`
-				Gates gatesSummaryJSON `json:"gates"`
-			}{Sites: []*siteJSON{}, Gates: summary}
+				Sites   []*siteJSON      `json:"sites"`
+				Gates   gatesSummaryJSON `json:"gates"`
+				Release *string          `json:"release"`
+			}{Sites: []*siteJSON{}, Gates: summary, Release: nullable(state.Release)}
 			for _, s := range selected {
 				out.Sites = append(out.Sites, toSiteJSON(s))
 			}
 			return writeJSON(e.stdout, out)
 		}
-		fmt.Fprintln(e.stdout, summary)
+		fmt.Fprintln(e.stdout, summary.line())
+		if state.Release != "" {
+			fmt.Fprintln(e.stdout, "release: "+state.Release)
+		}
+		for _, w := range summary.Warnings {
+			fmt.Fprintln(e.stdout, "warning: "+w)
+		}
 		for i, s := range selected {
 			if i > 0 {
 				fmt.Fprintln(e.stdout)
