@@ -16,7 +16,8 @@ import (
 
 // These are the script commands that drive `maintenance serve` end to end:
 //
-//	upstream NAME          start a real HTTP upstream; $NAME is its URL
+//	upstream NAME          start a real HTTP upstream; $NAME is its URL;
+//	                       /status/NNN answers with status NNN
 //	freeport NAME          set $NAME to a free loopback address
 //	http [-H 'K: V']... [-X METHOD] URL
 //	                       make one request (redirects are not followed) and
@@ -38,6 +39,12 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// /status/NNN answers with that status, as a broken app would.
+		if code, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
+			if n, err := strconv.Atoi(code); err == nil {
+				w.WriteHeader(n)
+			}
+		}
 		fmt.Fprintf(w, "upstream: %s %s %s\n", r.Method, r.Host, r.URL.RequestURI())
 		fmt.Fprintf(w, "x-forwarded-for: %s\n", r.Header.Get("X-Forwarded-For"))
 		fmt.Fprintf(w, "x-forwarded-host: %s\n", r.Header.Get("X-Forwarded-Host"))
