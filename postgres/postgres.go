@@ -106,11 +106,11 @@ func newQueries(ident string) queries {
 		load:  `SELECT version, doc FROM ` + ident + `.state WHERE id = 1`,
 		lock:  `SELECT version, doc FROM ` + ident + `.state WHERE id = 1 FOR UPDATE`,
 		write: `UPDATE ` + ident + `.state SET version = $1, doc = $2 WHERE id = 1`,
-		event: `INSERT INTO ` + ident + `.events (version, "time", actor, source, reason, action, site, "before", "after")
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		event: `INSERT INTO ` + ident + `.events (version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		notify:     `SELECT pg_notify($1, $2)`,
-		events:     `SELECT id, version, "time", actor, source, reason, action, site, "before", "after" FROM ` + ident + `.events ORDER BY id DESC LIMIT $1`,
-		siteEvents: `SELECT id, version, "time", actor, source, reason, action, site, "before", "after" FROM ` + ident + `.events WHERE site = $2 ORDER BY id DESC LIMIT $1`,
+		events:     `SELECT id, version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after FROM ` + ident + `.events ORDER BY id DESC LIMIT $1`,
+		siteEvents: `SELECT id, version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after FROM ` + ident + `.events WHERE site = $2 ORDER BY id DESC LIMIT $1`,
 		// Expired entries locked by another heartbeat are left to it, so
 		// that concurrent heartbeats never wait for each other.
 		heartbeat: `WITH expired AS (DELETE FROM ` + ident + `.gates WHERE id IN (
@@ -388,7 +388,7 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 		if err != nil {
 			return nil, nil, err
 		}
-		b.Queue(s.q.event, e.Version, e.Time, e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after)
+		b.Queue(s.q.event, e.Version, e.Time, e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after, e.ReleaseBefore, e.ReleaseAfter)
 	}
 	// Sent in the transaction, a notification is delivered when, and only
 	// when, the transaction commits.
@@ -458,7 +458,7 @@ func (s *Store) events(ctx context.Context, query string, args []any) ([]mainten
 	for rows.Next() {
 		var e maintenance.Event
 		var before, after []byte
-		if err := rows.Scan(&e.ID, &e.Version, &e.Time, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after); err != nil {
+		if err := rows.Scan(&e.ID, &e.Version, &e.Time, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after, &e.ReleaseBefore, &e.ReleaseAfter); err != nil {
 			return nil, err
 		}
 		e.Time = e.Time.UTC()

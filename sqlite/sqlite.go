@@ -253,8 +253,8 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 	if _, err := tx.ExecContext(ctx, `UPDATE state SET version = ?, doc = ? WHERE id = 1`, next.Version, doc); err != nil {
 		return nil, nil, fmt.Errorf("writing the state: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (version, time, actor, source, reason, action, site, "before", "after")
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (version, time, actor, source, reason, action, site, "before", "after", release_before, release_after)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("writing events: %w", err)
 	}
@@ -269,7 +269,7 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 			return nil, nil, err
 		}
 		if _, err := ins.ExecContext(ctx, e.Version, e.Time.UTC().Format(time.RFC3339Nano),
-			e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after); err != nil {
+			e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after, e.ReleaseBefore, e.ReleaseAfter); err != nil {
 			return nil, nil, fmt.Errorf("writing the event of %s: %w", e.Site, err)
 		}
 	}
@@ -304,7 +304,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if f.Limit == 0 {
 		f.Limit = maintenance.DefaultEventLimit
 	}
-	const cols = `SELECT id, version, time, actor, source, reason, action, site, "before", "after" FROM events`
+	const cols = `SELECT id, version, time, actor, source, reason, action, site, "before", "after", release_before, release_after FROM events`
 	var rows *sql.Rows
 	var err error
 	if f.Site != "" {
@@ -324,7 +324,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 		var e maintenance.Event
 		var at string
 		var before, after []byte
-		if err := rows.Scan(&e.ID, &e.Version, &at, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after); err != nil {
+		if err := rows.Scan(&e.ID, &e.Version, &at, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after, &e.ReleaseBefore, &e.ReleaseAfter); err != nil {
 			return nil, s.wrap("listing events", err)
 		}
 		if e.Time, err = time.Parse(time.RFC3339Nano, at); err != nil {

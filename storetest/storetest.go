@@ -78,6 +78,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Processes", s.testProcesses)
 	t.Run("Watch", s.testWatch)
 	t.Run("Gates", s.testGates)
+	t.Run("Release", s.testRelease)
 	t.Run("Close", s.testClose)
 }
 
@@ -839,5 +840,46 @@ func (s *suite) testClose(t *testing.T) {
 	heartbeat(t, other, gate("open", 1))
 	if got := gateIDs(listGates(t, other)); !slices.Equal(got, []string{"open"}) {
 		t.Errorf("gates through another handle after Close = %q, want [open]", got)
+	}
+}
+
+// testRelease: the fleet's target release is part of the state, and its
+// changes are audited with the releases before and after, read back as
+// written by every store.
+func (s *suite) testRelease(t *testing.T) {
+	t.Parallel()
+	key := s.h.New(t)
+	st, other := s.open(t, key), s.open(t, key)
+	v1 := update(t, st, maintenance.SetRelease("v41"))
+	if got := load(t, other).Release; got != "v41" {
+		t.Fatalf("release read through another handle = %q, want v41", got)
+	}
+	v2 := update(t, st, maintenance.SetRelease("v40")) // a rollback: the last set wins
+	if v2.Version != v1.Version+1 || load(t, other).Release != "v40" {
+		t.Fatalf("rollback: version %d (want %d), release %q (want v40)", v2.Version, v1.Version+1, load(t, other).Release)
+	}
+	if same := update(t, st, maintenance.SetRelease("v40")); same.Version != v2.Version {
+		t.Errorf("setting the same release again: version %d, want %d (a no-op)", same.Version, v2.Version)
+	}
+	evs := events(t, other, maintenance.EventFilter{Limit: eventsAll})
+	if len(evs) != 2 {
+		t.Fatalf("%d events, want 2: %+v", len(evs), evs)
+	}
+	for i, want := range [][2]string{{"v41", "v40"}, {"", "v41"}} {
+		e := evs[i]
+		if e.Site != "" || e.ReleaseBefore != want[0] || e.ReleaseAfter != want[1] || e.Action != "release set" || e.Before != nil || e.After != nil {
+			t.Errorf("event %d = site %q, release %q -> %q, action %q; want site \"\", release %q -> %q, action \"release set\"",
+				i, e.Site, e.ReleaseBefore, e.ReleaseAfter, e.Action, want[0], want[1])
+		}
+	}
+	if evs := events(t, other, maintenance.EventFilter{Site: "*", Limit: eventsAll}); len(evs) != 0 {
+		t.Errorf("release events listed under site *: %+v", evs)
+	}
+	// The error status is a site's setting, kept across on and off.
+	update(t, st, maintenance.SetErrorStatus("*", 500))
+	update(t, st, maintenance.On(nil, maintenance.OnOptions{}))
+	update(t, st, maintenance.Off(nil))
+	if got := load(t, other).Site("*").ErrorStatus; got != 500 {
+		t.Errorf("error status after on and off = %d, want 500", got)
 	}
 }

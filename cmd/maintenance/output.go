@@ -352,9 +352,6 @@ func (t *table) flush() error { return t.tw.Flush() }
 func summarize(ev *maintenance.Event) string {
 	b, a := ev.Before, ev.After
 	switch {
-	case isReleaseEvent(ev) && ev.ReleaseAfter == "":
-		// A release is never unset: the store did not keep the releases.
-		return "release changed"
 	case isReleaseEvent(ev):
 		return "release " + releaseWord(ev.ReleaseBefore) + " -> " + releaseWord(ev.ReleaseAfter)
 	case b == nil && a == nil:
