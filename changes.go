@@ -278,3 +278,32 @@ func SetErrorStatus(site string, code int) Change {
 		return nil
 	}}
 }
+
+// Restore returns a change that puts sites back exactly as they were in
+// before (a state read earlier), for `maintenance run` and During: each site
+// named in sites whose version in the current state is still want[site]
+// (nobody changed it since) gets its before state back, rules and window
+// included; a site declared since is removed again. Sites changed by someone
+// else in the meantime are left as they are and reported in skipped, which
+// the change fills in when it is applied.
+func Restore(before *State, want map[string]int64, skipped *[]string) Change {
+	return Change{Action: "restore", Apply: func(st *State, reason string) error {
+		*skipped = (*skipped)[:0]
+		for name, v := range want {
+			cur := st.Site(name)
+			if cur == nil || cur.Version != v {
+				*skipped = append(*skipped, name)
+				continue
+			}
+			if old := before.Site(name); old != nil {
+				*cur = *old
+				cur.Ignore, cur.Allow = slices.Clone(old.Ignore), slices.Clone(old.Allow)
+				continue
+			}
+			i := slices.IndexFunc(st.Sites, func(s SiteState) bool { return s.Site == name })
+			st.Sites = slices.Delete(st.Sites, i, i+1)
+		}
+		slices.Sort(*skipped)
+		return nil
+	}}
+}

@@ -472,3 +472,34 @@ func TestSetErrorStatus(t *testing.T) {
 		t.Errorf("SetErrorStatus on an undeclared site = %v, want ErrNotFound", err)
 	}
 }
+
+func TestRestore(t *testing.T) {
+	st := &maintenance.State{}
+	st.Normalize()
+	before, _, _ := maintenance.Commit(st, maintenance.On([]string{"a.example.com"}, maintenance.OnOptions{Message: ptr("old")}), time.Now())
+	before, _, _ = maintenance.Commit(before, maintenance.AddIgnore("a.example.com", "/x", "keep"), time.Now())
+	on, _, _ := maintenance.Commit(before, maintenance.On([]string{"a.example.com", "b.example.com", "*"}, maintenance.OnOptions{Message: ptr("run")}), time.Now())
+	want := map[string]int64{}
+	for _, n := range []string{"a.example.com", "b.example.com", "*"} {
+		want[n] = on.Site(n).Version
+	}
+	// Someone else changes "*" meanwhile.
+	other, _, _ := maintenance.Commit(on, maintenance.On([]string{"*"}, maintenance.OnOptions{Message: ptr("theirs")}), time.Now())
+	var skipped []string
+	after, _, err := maintenance.Commit(other, maintenance.Restore(before, want, &skipped), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := after.Site("a.example.com"); a == nil || a.Message != "old" || len(a.Ignore) != 1 || a.Ignore[0].Note != "keep" || !a.On {
+		t.Errorf("a.example.com not restored: %+v", a)
+	}
+	if after.Site("b.example.com") != nil {
+		t.Errorf("b.example.com, declared by the run, was not removed")
+	}
+	if s := after.Site("*"); s.Message != "theirs" {
+		t.Errorf("* was changed by someone else and restored anyway: %+v", s)
+	}
+	if diff := cmp.Diff(skipped, []string{"*"}); diff != "" {
+		t.Errorf("skipped (-got +want):\n%s", diff)
+	}
+}
