@@ -151,6 +151,10 @@ type answer struct {
 	// on the request (a custom template that uses .Path, for instance).
 	page *template.Template
 	data PageData
+	// until, when set, is the end of the window: Retry-After and the JSON's
+	// retry_after count down to it, after jsonHead.
+	until    time.Time
+	jsonHead []byte
 }
 
 // answerFor renders the answer of a site from its state and page template.
@@ -171,6 +175,10 @@ func answerFor(s *SiteState, page *template.Template) *answer {
 		a.location = []string{s.Redirect}
 	}
 	a.data = PageData{Site: s.Site, Message: msg, Status: a.status, RetryAfter: retry, StatusURL: StatusPath}
+	if !s.Until.IsZero() {
+		a.until = s.Until
+		a.data.EndsAt = s.Until
+	}
 
 	var b1 bytes.Buffer
 	d1 := a.data
@@ -194,12 +202,45 @@ func answerFor(s *SiteState, page *template.Template) *answer {
 		Status     int    `json:"status"`
 		Detail     string `json:"detail"`
 		Site       string `json:"site"`
+		EndsAt     string `json:"ends_at,omitempty"`
 		RetryAfter int    `json:"retry_after,omitempty"`
-	}{"urn:gomaint:maintenance", "Down for maintenance", a.status, msg, s.Site, retry}
+	}{"urn:gomaint:maintenance", "Down for maintenance", a.status, msg, s.Site, "", retry}
+	text := "Down for maintenance: " + msg + "\n"
+	if !a.until.IsZero() {
+		// retry_after counts down: it is written last, per request, after
+		// the prebuilt head.
+		problem.EndsAt, problem.RetryAfter = a.until.UTC().Format(time.RFC3339), 0
+		text += "Expected back by " + a.until.UTC().Format(time.RFC3339) + ".\n"
+	}
 	j, _ := json.Marshal(problem)
+	if !a.until.IsZero() {
+		a.jsonHead = append(j[:len(j)-1:len(j)-1], []byte(`,"retry_after":`)...)
+	}
 	a.json = newBody(append(j, '\n'))
-	a.text = newBody([]byte("Down for maintenance: " + msg + "\n"))
+	a.text = newBody([]byte(text))
 	return a
+}
+
+// retryStrings caches the Retry-After values of the last hour of a
+// countdown, so that a countdown answer allocates nothing for them.
+var retryStrings = func() []string {
+	s := make([]string, 3601)
+	for i := range s {
+		s[i] = strconv.Itoa(i)
+	}
+	return s
+}()
+
+// secondsUntil returns the whole seconds from now to t, at least 1.
+func secondsUntil(t time.Time) int {
+	return max(int((time.Until(t)+time.Second-1)/time.Second), 1)
+}
+
+func retryString(n int) string {
+	if n < len(retryStrings) {
+		return retryStrings[n]
+	}
+	return strconv.Itoa(n)
 }
 
 // pageIsStatic renders a custom page for two different requests: when the
@@ -209,7 +250,7 @@ func answerFor(s *SiteState, page *template.Template) *answer {
 func pageIsStatic(page *template.Template, d PageData, b *bytes.Buffer) bool {
 	var b2 bytes.Buffer
 	d2 := d
-	d2.Path = "/_maintenance/probe/path"
+	d2.Path, d2.SecondsLeft = "/_maintenance/probe/path", d.SecondsLeft+1
 	e1, e2 := page.Execute(b, d), page.Execute(&b2, d2)
 	if e1 != nil || e2 != nil {
 		b.Reset()
@@ -230,7 +271,11 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	h["Vary"] = hdrVaryAccept
 	h["X-Content-Type-Options"] = hdrNoSniff
 	h["X-Robots-Tag"] = hdrRobots
-	if a.retryAfter != nil {
+	left := 0
+	if !a.until.IsZero() {
+		left = secondsUntil(a.until)
+		h["Retry-After"] = []string{retryString(left)}
+	} else if a.retryAfter != nil {
 		h["Retry-After"] = a.retryAfter
 	}
 	f := negotiate(headerValue(r.Header, "Accept"))
@@ -242,6 +287,10 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	var b body
 	switch f {
 	case formatJSON:
+		if left > 0 {
+			a.writeCountdownJSON(w, r, left)
+			return
+		}
 		h[hdrContentType], b = hdrJSON, a.json
 	case formatText:
 		h[hdrContentType], b = hdrText, a.text
@@ -260,6 +309,22 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// writeCountdownJSON writes the problem+json of a window with its
+// retry_after counting down.
+func (a *answer) writeCountdownJSON(w http.ResponseWriter, r *http.Request, left int) {
+	buf := pagePool.Get().(*bytes.Buffer)
+	defer pagePool.Put(buf)
+	buf.Reset()
+	buf.Write(a.jsonHead)
+	buf.WriteString(retryString(left))
+	buf.WriteString("}\n")
+	w.Header()[hdrContentType] = hdrJSON
+	w.WriteHeader(a.status)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+}
+
 // writePage executes a request-dependent page.
 func (a *answer) writePage(w http.ResponseWriter, r *http.Request) {
 	buf := pagePool.Get().(*bytes.Buffer)
@@ -267,6 +332,9 @@ func (a *answer) writePage(w http.ResponseWriter, r *http.Request) {
 	buf.Reset()
 	d := a.data
 	d.Path = r.URL.Path
+	if !a.until.IsZero() {
+		d.SecondsLeft = secondsUntil(a.until)
+	}
 	if err := a.page.Execute(buf, d); err != nil {
 		buf.Reset()
 		defaultPage.Execute(buf, d)

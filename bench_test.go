@@ -165,16 +165,16 @@ func BenchmarkBuildSnapshot(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				g.cfg.patterns, g.cfg.answers = nil, nil
-				buildSnapshot(st, &g.cfg)
+				buildSnapshot(st, &g.cfg, time.Now())
 			}
 		})
 		// warm: what a gate does after one change, with the previous
 		// build's compiled patterns and rendered answers at hand.
 		b.Run(fmt.Sprintf("sites=%d/warm", n), func(b *testing.B) {
 			b.ReportAllocs()
-			buildSnapshot(st, &g.cfg)
+			buildSnapshot(st, &g.cfg, time.Now())
 			for b.Loop() {
-				buildSnapshot(st, &g.cfg)
+				buildSnapshot(st, &g.cfg, time.Now())
 			}
 		})
 	}

@@ -59,6 +59,9 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		if old != nil && sameSite(old, s) {
 			continue
 		}
+		if !s.Until.IsZero() && (old == nil || !old.Until.Equal(s.Until)) && !s.Until.After(now) {
+			return nil, nil, invalidf("site %q: the end %s is in the past; accepted: a time after now (%s)", s.Site, s.Until.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
 		if old == nil || old.On != s.On {
 			s.ChangedAt, s.ChangedBy = now, c.Actor
 		}

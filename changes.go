@@ -13,6 +13,9 @@ type OnOptions struct {
 	Status     *int
 	RetryAfter *time.Duration
 	Redirect   *string
+	// From and Until set the window (SiteState.From, Until); a zero time
+	// clears that bound. An end that is not in the future is rejected.
+	From, Until *time.Time
 }
 
 // On returns a change that switches the named sites on, declaring the ones
@@ -58,6 +61,12 @@ func On(sites []string, o OnOptions) Change {
 			if o.Redirect != nil {
 				s.Redirect = *o.Redirect
 			}
+			if o.From != nil {
+				s.From = o.From.UTC()
+			}
+			if o.Until != nil {
+				s.Until = o.Until.UTC() // Commit rejects an end in the past
+			}
 		}
 		return nil
 	}
@@ -90,6 +99,7 @@ func Off(sites []string) Change {
 
 func clearActivation(s *SiteState) {
 	s.Mode, s.Message, s.Reason, s.Status, s.RetryAfter, s.Redirect = "", "", "", 0, 0, ""
+	s.From, s.Until = time.Time{}, time.Time{}
 }
 
 // AddSites returns a change that declares sites; existing ones are left alone.

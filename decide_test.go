@@ -33,7 +33,7 @@ func testGate(t testing.TB, st *State, opts Options) *Gate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.swap(buildSnapshot(st, &g.cfg))
+	g.swap(buildSnapshot(st, &g.cfg, time.Now()))
 	return g
 }
 

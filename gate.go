@@ -85,6 +85,12 @@ type Gate struct {
 	// kick asks the sync loop for a heartbeat (after a swap).
 	kick chan struct{}
 
+	// buildMu serializes snapshot builds; last is the state of the last
+	// one, and timer rebuilds it at its next window boundary.
+	buildMu sync.Mutex
+	last    *State
+	timer   *time.Timer
+
 	// ctx is the gate's own background context, cancelled by Close.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -244,6 +250,11 @@ func (g *Gate) Close() error {
 	}
 	g.cancel()
 	<-g.done
+	g.buildMu.Lock()
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.buildMu.Unlock()
 	return nil
 }
 

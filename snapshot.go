@@ -34,6 +34,10 @@ type snapshot struct {
 	// replaceErrors is true while the gate's release differs from the
 	// fleet's target release: every site's server errors are replaced.
 	replaceErrors bool
+	// next is the first window boundary after the snapshot was built (a
+	// site going down or back up by itself); zero when there is none. The
+	// gate builds a new snapshot then, so no request reads the clock.
+	next time.Time
 }
 
 // maxOnFew is the most sites on for which onSite compares hosts one by one.
@@ -126,13 +130,19 @@ func (m *matcher) match(method, path string) bool {
 // Status is the state of a request's site as the gate saw it, for banners and
 // status endpoints. Get it with StatusFrom.
 type Status struct {
-	Site    string `json:"site"`
+	Site string `json:"site"`
+	// On is true while the site is in maintenance now.
 	On      bool   `json:"on"`
 	Mode    Mode   `json:"mode"`
 	Message string `json:"message"`
-	// RetryAfter is in seconds; 0 when none is announced.
-	RetryAfter int   `json:"retry_after"`
-	Version    int64 `json:"version"`
+	// RetryAfter is the configured Retry-After in seconds; 0 when none.
+	RetryAfter int `json:"retry_after"`
+	// Starts announces maintenance that is switched on for a later time
+	// (banners: "maintenance tonight 22:00"); zero when none.
+	Starts time.Time `json:"starts,omitzero"`
+	// Until is when the maintenance ends by itself; zero when unknown.
+	Until   time.Time `json:"until,omitzero"`
+	Version int64     `json:"version"`
 }
 
 // pages chooses the page template of a site.
@@ -170,11 +180,14 @@ type answerKey struct {
 	site, message, redirect string
 	status                  int
 	retryAfter              time.Duration
+	until                   time.Time
 }
 
 // build carries the caches of one build.
 type build struct {
 	cfg      *buildConfig
+	now      time.Time
+	next     time.Time // the first window boundary after now
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
 }
@@ -195,7 +208,7 @@ func (b *build) pattern(v string) (Pattern, error) {
 }
 
 func (b *build) answer(st *SiteState) *answer {
-	k := answerKey{st.Site, st.Message, st.Redirect, st.Status, st.RetryAfter}
+	k := answerKey{st.Site, st.Message, st.Redirect, st.Status, st.RetryAfter, st.Until}
 	if a, ok := b.answers[k]; ok {
 		return a
 	}
@@ -207,9 +220,10 @@ func (b *build) answer(st *SiteState) *answer {
 	return a
 }
 
-// buildSnapshot compiles st. It never fails: a rule that does not compile
-// (the store validated it, so this means a newer writer) is logged and skipped.
-func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
+// buildSnapshot compiles st as it stands at now (windows decided). It never
+// fails: a rule that does not compile (the store validated it, so this means
+// a newer writer) is logged and skipped.
+func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 	s := &snapshot{
 		version:       st.Version,
 		digest:        st.digest(),
@@ -217,7 +231,7 @@ func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 		exact:         make(map[string]*siteSnap, len(st.Sites)),
 		wild:          make(map[string]*siteSnap),
 	}
-	b := &build{cfg: cfg, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
+	b := &build{cfg: cfg, now: now, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
 	defer func() { cfg.patterns, cfg.answers = b.patterns, b.answers }()
 	var def *SiteState
 	if d := st.Site(DefaultSite); d != nil {
@@ -248,6 +262,7 @@ func buildSnapshot(st *State, cfg *buildConfig) *snapshot {
 	if s.def == nil {
 		s.def = b.site(def, def)
 	}
+	s.next = b.next
 	s.onFew = !s.def.on && len(s.on) <= maxOnFew
 	if !s.onFew {
 		s.on = nil
@@ -344,18 +359,31 @@ func asciiEqualFold(a, b string) bool {
 
 func (b *build) site(st, def *SiteState) *siteSnap {
 	cfg := b.cfg
-	ss := &siteSnap{name: st.Site, state: *st, on: st.On, mode: st.Mode}
+	if st.On {
+		for _, t := range []time.Time{st.From, st.Until} {
+			if t.After(b.now) && (b.next.IsZero() || t.Before(b.next)) {
+				b.next = t
+			}
+		}
+	}
+	ss := &siteSnap{name: st.Site, state: *st, on: st.Active(b.now), mode: st.Mode}
 	if ss.mode == "" {
 		ss.mode = ModeFull
 	}
-	ss.status = &Status{Site: st.Site, On: st.On, Message: st.Message, Version: st.Version}
+	ss.status = &Status{Site: st.Site, On: ss.on, Message: st.Message, Version: st.Version}
+	if st.On && st.From.After(b.now) {
+		ss.status.Starts = st.From
+	}
 	if st.On {
+		ss.status.Until = st.Until
+	}
+	if ss.on {
 		ss.status.Mode = ss.mode
 		ss.status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)
 	}
 	j, _ := json.Marshal(ss.status)
 	ss.statusJSON = newBody(append(j, '\n'))
-	if !st.On {
+	if !ss.on {
 		return ss
 	}
 	for _, p := range cfg.exempt {

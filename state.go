@@ -55,6 +55,12 @@ type SiteState struct {
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	// Redirect, when set, sends HTML clients a 302 to this URL.
 	Redirect string `json:"redirect,omitempty"`
+	// From and Until bound the activation, half-open: a site that is on is
+	// in maintenance from From (zero: at once) until Until (zero: until
+	// switched off). Every gate goes down and back up by itself at those
+	// instants. Times are kept in UTC.
+	From  time.Time `json:"from,omitzero"`
+	Until time.Time `json:"until,omitzero"`
 
 	Ignore []Rule `json:"ignore,omitempty"`
 	Allow  []Rule `json:"allow,omitempty"`
@@ -89,6 +95,12 @@ type State struct {
 	// differs replaces server errors with the maintenance answer (SPEC §6).
 	// Empty: no target.
 	Release string `json:"release,omitempty"`
+}
+
+// Active reports whether the site is in maintenance at t: on, and inside
+// its window.
+func (s *SiteState) Active(t time.Time) bool {
+	return s.On && (s.From.IsZero() || !t.Before(s.From)) && (s.Until.IsZero() || t.Before(s.Until))
 }
 
 // Site returns the site named name, or nil.
@@ -188,6 +200,9 @@ func (st *State) Validate() error {
 			if _, err := parseRedirect(s.Redirect); err != nil {
 				return err
 			}
+		}
+		if !s.From.IsZero() && !s.Until.IsZero() && !s.Until.After(s.From) {
+			return invalidf("site %q: the end %s is not after the start %s", s.Site, s.Until.UTC().Format(time.RFC3339), s.From.UTC().Format(time.RFC3339))
 		}
 		for _, r := range s.Ignore {
 			if _, err := ParsePattern(r.Value); err != nil {

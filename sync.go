@@ -163,8 +163,37 @@ func (g *Gate) apply(st *State) {
 	case cur != nil && cur.version >= 0:
 		g.regressed.Store(nil)
 	}
-	g.swap(buildSnapshot(st, &g.cfg))
+	g.install(st)
 	g.saveCache(st)
+}
+
+// install builds and swaps in the snapshot of st as it stands now, and
+// arms a timer for its next window boundary, where it builds again: sites go
+// down and come back by themselves, on every gate, with no request or store
+// change needed. Builds are serialized.
+func (g *Gate) install(st *State) {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	if g.closed.Load() {
+		return
+	}
+	g.last = st
+	s := buildSnapshot(st, &g.cfg, time.Now())
+	g.swap(s)
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
+	}
+	if !s.next.IsZero() {
+		g.timer = time.AfterFunc(time.Until(s.next), func() {
+			g.buildMu.Lock()
+			last := g.last
+			g.buildMu.Unlock()
+			if last == st {
+				g.install(st)
+			}
+		})
+	}
 }
 
 // setStoreErr records the store's state: err, or in sync when nil. It logs
@@ -233,7 +262,7 @@ func (g *Gate) forget() {
 func (g *Gate) coldStart(cause error) *snapshot {
 	if st, err := g.loadCache(); err == nil {
 		g.cfg.logger.Warn("maintenance: the store is unreachable; serving the cached state", "cache", g.opts.StateCache, "version", st.Version, "err", cause)
-		return buildSnapshot(st, &g.cfg)
+		return buildSnapshot(st, &g.cfg, time.Now())
 	} else if g.opts.StateCache != "" && !errors.Is(err, os.ErrNotExist) {
 		g.cfg.logger.Error("maintenance: ignoring the state cache", "cache", g.opts.StateCache, "err", err)
 	}
@@ -245,7 +274,7 @@ func (g *Gate) coldStart(cause error) *snapshot {
 		policy = "closed: every request gets the maintenance answer"
 	}
 	g.cfg.logger.Warn("maintenance: the store is unreachable and there is no cached state; failing "+policy, "err", cause)
-	s := buildSnapshot(st, &g.cfg)
+	s := buildSnapshot(st, &g.cfg, time.Now())
 	s.version = -1
 	return s
 }
