@@ -12,6 +12,7 @@ import (
 const onUsage = `Usage: maintenance on [--site HOST]... [--message TEXT] [--reason TEXT]
                       [--retry-after DUR] [--redirect URL] [--status CODE]
                       [--mode full|read-only|errors]
+                      [--from TIME] [--for DUR | --until TIME]
 
 Switches maintenance on for the sites named with --site, declaring the ones
 that are new, or for every declared site, * included, when none is named.
@@ -33,6 +34,15 @@ Flags:
                      request through, but replace server errors with the
                      maintenance page, with the site's error status (see
                      "maintenance sites set")
+  --from TIME        start later, at TIME (RFC 3339, like
+                     2026-11-21T22:00:00Z or 2026-11-21T23:00:00+01:00): the
+                     site stays up until then, and status and
+                     /_maintenance/status announce it
+  --for DUR          end DUR after the start (--from, else now), like 2h30m
+  --until TIME       end at TIME; the window is half-open, [from, until):
+                     at the end every gate puts the site back up by itself.
+                     An end in the past is rejected. On a site that is
+                     already on, --for and --until move its end.
 
 Every value is checked before anything is written: on bad input the command
 exits with code 2 and nothing changes.
@@ -46,7 +56,7 @@ asked (no change is recorded then).
 func runOn(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("on", onUsage)
 	var sites stringsFlag
-	var message, reason, retryAfter, redirect, status, mode optString
+	var message, reason, retryAfter, redirect, status, mode, from, forDur, until optString
 	fs.Var(&sites, "site", "")
 	fs.Var(&message, "message", "")
 	fs.Var(&reason, "reason", "")
@@ -54,6 +64,9 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	fs.Var(&redirect, "redirect", "")
 	fs.Var(&status, "status", "")
 	fs.Var(&mode, "mode", "")
+	fs.Var(&from, "from", "")
+	fs.Var(&forDur, "for", "")
+	fs.Var(&until, "until", "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -91,6 +104,9 @@ func runOn(ctx context.Context, e *env, args []string) error {
 		}
 		opts.Mode = &m
 	}
+	if err := parseWindow(&opts, from, forDur, until, time.Now()); err != nil {
+		return err
+	}
 	c := maintenance.On(names, opts)
 	if err := precheck(c, reason.value); err != nil {
 		return err
@@ -103,6 +119,38 @@ func runOn(ctx context.Context, e *env, args []string) error {
 		}
 		return writeChanged(e, before, after, names, "unchanged")
 	})
+}
+
+// parseWindow sets the window of opts from --from, --for and --until.
+func parseWindow(opts *maintenance.OnOptions, from, forDur, until optString, now time.Time) error {
+	const timeForm = "accepted: an RFC 3339 time, like 2026-11-21T22:00:00Z or 2026-11-21T23:00:00+01:00"
+	if forDur.set && until.set {
+		return usageErrorf("--for and --until both set the end; give one of them")
+	}
+	start := now
+	if from.set {
+		t, err := time.Parse(time.RFC3339, from.value)
+		if err != nil {
+			return usageErrorf("--from %q: not a time; %s", from.value, timeForm)
+		}
+		opts.From, start = &t, t
+	}
+	switch {
+	case until.set:
+		t, err := time.Parse(time.RFC3339, until.value)
+		if err != nil {
+			return usageErrorf("--until %q: not a time; %s", until.value, timeForm)
+		}
+		opts.Until = &t
+	case forDur.set:
+		d, err := time.ParseDuration(forDur.value)
+		if err != nil || d < time.Second {
+			return usageErrorf("--for %q: accepted: a duration of at least 1s, like 90m or 2h30m", forDur.value)
+		}
+		t := start.Add(d)
+		opts.Until = &t
+	}
+	return nil
 }
 
 // parseRetryAfter parses the value of --retry-after.

@@ -22,8 +22,10 @@ type siteJSON struct {
 	Reason  string `json:"reason"`
 	// Since is when the site was last switched on or off (or declared).
 	Since *time.Time `json:"since"`
-	// Until is the end of the maintenance window; always null for now.
+	// Until is the end of the maintenance window, null when none is set.
 	Until *time.Time `json:"until"`
+	// From is a later start of the window ("on --from"), null when none.
+	From *time.Time `json:"from"`
 	// RetryAfter is in seconds; 0 when none is sent.
 	RetryAfter int64 `json:"retry_after"`
 	// Status is the effective status code of the maintenance answer.
@@ -151,7 +153,7 @@ func (s gatesSummaryJSON) line() string {
 func toSiteJSON(s *maintenance.SiteState) *siteJSON {
 	j := &siteJSON{
 		Site:        s.Site,
-		On:          s.On,
+		On:          s.Active(time.Now()),
 		Message:     s.Message,
 		Reason:      s.Reason,
 		RetryAfter:  int64(s.RetryAfter / time.Second),
@@ -168,6 +170,14 @@ func toSiteJSON(s *maintenance.SiteState) *siteJSON {
 	if !s.ChangedAt.IsZero() {
 		t := s.ChangedAt.UTC()
 		j.Since = &t
+	}
+	if !s.Until.IsZero() {
+		t := s.Until.UTC()
+		j.Until = &t
+	}
+	if !s.From.IsZero() {
+		t := s.From.UTC()
+		j.From = &t
 	}
 	for _, r := range s.Ignore {
 		j.Ignore = append(j.Ignore, ignoreJSON{Pattern: r.Value, Note: r.Note})
@@ -241,7 +251,13 @@ func effectiveMode(s *maintenance.SiteState) maintenance.Mode {
 
 // stateWord is "on (MODE)" or "off".
 func stateWord(s *maintenance.SiteState) string {
-	if s.On {
+	now := time.Now()
+	switch {
+	case s.On && !s.From.IsZero() && now.Before(s.From):
+		return "scheduled (" + string(effectiveMode(s)) + ")"
+	case s.On && !s.Until.IsZero() && !now.Before(s.Until):
+		return "off (its window ended)"
+	case s.On:
 		return "on (" + string(effectiveMode(s)) + ")"
 	}
 	return "off"
@@ -291,6 +307,16 @@ func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
 		}
 		line("retry-after", retry)
 		line("redirect", dash(s.Redirect))
+		if !s.From.IsZero() {
+			from := formatTime(s.From)
+			if s.From.After(time.Now()) {
+				from += " (scheduled: the site is up until then)"
+			}
+			line("from", from)
+		}
+		if !s.Until.IsZero() {
+			line("until", formatTime(s.Until)+" (back up by itself then)")
+		}
 	}
 	if s.ErrorStatus != 0 {
 		line("error status", strconv.Itoa(s.ErrorStatus))
