@@ -57,6 +57,9 @@ func exitCode(err error, stderr io.Writer) int {
 			break
 		}
 	}
+	if child, ok := errors.AsType[*childExitError](err); ok {
+		code = child.code // "maintenance run" exits with its command's code
+	}
 	if code != exitOK {
 		fmt.Fprintf(stderr, "maintenance: %v\n", err)
 	}
