@@ -62,6 +62,19 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		if !s.Until.IsZero() && (old == nil || !old.Until.Equal(s.Until)) && !s.Until.After(now) {
 			return nil, nil, invalidf("site %q: the end %s is in the past; accepted: a time after now (%s)", s.Site, s.Until.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
+		// Windows that have ended go with the site's next change; a new
+		// window that has already ended is rejected.
+		kept := s.Schedule[:0]
+		for _, w := range s.Schedule {
+			if w.Until.After(now) {
+				kept = append(kept, w)
+				continue
+			}
+			if old == nil || !slices.ContainsFunc(old.Schedule, func(x Window) bool { return x.ID == w.ID }) {
+				return nil, nil, invalidf("window %s - %s of site %q: the end is in the past; accepted: a time after now (%s)", w.From.UTC().Format(time.RFC3339), w.Until.UTC().Format(time.RFC3339), s.Site, now.UTC().Format(time.RFC3339))
+			}
+		}
+		s.Schedule = kept
 		if old == nil || old.On != s.On {
 			s.ChangedAt, s.ChangedBy = now, c.Actor
 		}
@@ -123,6 +136,12 @@ func sameSite(a, b *SiteState) bool {
 	}
 	if len(y.Allow) == 0 {
 		y.Allow = nil
+	}
+	if len(x.Schedule) == 0 {
+		x.Schedule = nil
+	}
+	if len(y.Schedule) == 0 {
+		y.Schedule = nil
 	}
 	return reflect.DeepEqual(x, y)
 }

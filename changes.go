@@ -317,3 +317,47 @@ func Restore(before *State, want map[string]int64, skipped *[]string) Change {
 		return nil
 	}}
 }
+
+// AddWindow returns a change that plans a maintenance window for a site (""
+// means "*"), half-open [w.From, w.Until), with its own message, mode and
+// reason. The window gets the next free ID of the site; an end in the past,
+// an end before the start, and an overlap with another window are rejected.
+func AddWindow(site string, w Window) Change {
+	return Change{Action: "schedule add", Apply: func(st *State, reason string) error {
+		s, err := ruleSite(st, site)
+		if err != nil {
+			return err
+		}
+		if w.Mode == "" {
+			w.Mode = ModeFull
+		}
+		if w.Reason == "" {
+			w.Reason = reason
+		}
+		w.From, w.Until = w.From.UTC(), w.Until.UTC()
+		w.ID = 1
+		for _, x := range s.Schedule {
+			w.ID = max(w.ID, x.ID+1)
+		}
+		i, _ := slices.BinarySearchFunc(s.Schedule, w.From, func(x Window, t time.Time) int { return x.From.Compare(t) })
+		s.Schedule = slices.Insert(s.Schedule, i, w)
+		return nil
+	}}
+}
+
+// RemoveWindow returns a change that removes the scheduled window id of a
+// site ("" means "*").
+func RemoveWindow(site string, id int) Change {
+	return Change{Action: "schedule rm", Apply: func(st *State, reason string) error {
+		s, err := ruleSite(st, site)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(s.Schedule, func(w Window) bool { return w.ID == id })
+		if i < 0 {
+			return notFoundf("site %q has no scheduled window %d; see them with: maintenance schedule ls --site %s", s.Site, id, s.Site)
+		}
+		s.Schedule = slices.Delete(s.Schedule, i, i+1)
+		return nil
+	}}
+}

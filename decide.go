@@ -86,6 +86,11 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 		}
 		ss := s.onSite(r.Host)
 		if ss == nil {
+			if s.announce {
+				if a := s.site(r.Host); !a.status.Starts.IsZero() {
+					r = r.WithContext(context.WithValue(r.Context(), statusKey{}, a.status))
+				}
+			}
 			if s.replaceErrors {
 				g.serveReplacingErrors(w, r, next, s.site(r.Host))
 				return
@@ -133,8 +138,11 @@ func (g *Gate) serveStatus(w http.ResponseWriter, r *http.Request, ss *siteSnap)
 type statusKey struct{}
 
 // StatusFrom returns the maintenance status of the request's site as the
-// gate saw it. It is the zero Status (On false) when the site was off, or
-// when the request did not go through a gate.
+// gate saw it: On while it is in maintenance (for staff and exempt paths),
+// Starts and Until when a window is coming (for banners: "maintenance
+// tonight 22:00-23:00 UTC", see Status.Banner). It is the zero Status when
+// the site is off with nothing announced, or the request did not go through
+// a gate.
 func StatusFrom(ctx context.Context) Status {
 	if s, ok := ctx.Value(statusKey{}).(*Status); ok {
 		return *s

@@ -34,6 +34,9 @@ type snapshot struct {
 	// replaceErrors is true while the gate's release differs from the
 	// fleet's target release: every site's server errors are replaced.
 	replaceErrors bool
+	// announce is true when some site that is off announces a coming
+	// window: its requests then carry a Status for banners.
+	announce bool
 	// next is the first window boundary after the snapshot was built (a
 	// site going down or back up by itself); zero when there is none. The
 	// gate builds a new snapshot then, so no request reads the clock.
@@ -188,6 +191,7 @@ type build struct {
 	cfg      *buildConfig
 	now      time.Time
 	next     time.Time // the first window boundary after now
+	announce bool      // some site that is off announces a window
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
 }
@@ -262,7 +266,7 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 	if s.def == nil {
 		s.def = b.site(def, def)
 	}
-	s.next = b.next
+	s.next, s.announce = b.next, b.announce
 	s.onFew = !s.def.on && len(s.on) <= maxOnFew
 	if !s.onFew {
 		s.on = nil
@@ -357,29 +361,34 @@ func asciiEqualFold(a, b string) bool {
 	return true
 }
 
-func (b *build) site(st, def *SiteState) *siteSnap {
+func (b *build) site(stored, def *SiteState) *siteSnap {
 	cfg := b.cfg
-	if st.On {
-		for _, t := range []time.Time{st.From, st.Until} {
-			if t.After(b.now) && (b.next.IsZero() || t.Before(b.next)) {
-				b.next = t
-			}
+	edge := func(t time.Time) {
+		if t.After(b.now) && (b.next.IsZero() || t.Before(b.next)) {
+			b.next = t
 		}
 	}
-	ss := &siteSnap{name: st.Site, state: *st, on: st.Active(b.now), mode: st.Mode}
+	if stored.On {
+		edge(stored.From)
+		edge(stored.Until)
+	}
+	for _, w := range stored.Schedule {
+		edge(w.From)
+		edge(w.Until)
+	}
+	eff := stored.Effective(b.now)
+	st := &eff
+	ss := &siteSnap{name: st.Site, state: eff, on: st.On, mode: st.Mode}
 	if ss.mode == "" {
 		ss.mode = ModeFull
 	}
-	ss.status = &Status{Site: st.Site, On: ss.on, Message: st.Message, Version: st.Version}
-	if st.On && st.From.After(b.now) {
-		ss.status.Starts = st.From
-	}
-	if st.On {
-		ss.status.Until = st.Until
-	}
+	ss.status = &Status{Site: st.Site, On: ss.on, Version: st.Version}
 	if ss.on {
-		ss.status.Mode = ss.mode
+		ss.status.Mode, ss.status.Message, ss.status.Until = ss.mode, st.Message, st.Until
 		ss.status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)
+	} else if from, until, msg, ok := stored.Next(b.now); ok {
+		ss.status.Starts, ss.status.Until, ss.status.Message = from, until, msg
+		b.announce = true
 	}
 	j, _ := json.Marshal(ss.status)
 	ss.statusJSON = newBody(append(j, '\n'))

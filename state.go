@@ -61,6 +61,11 @@ type SiteState struct {
 	// instants. Times are kept in UTC.
 	From  time.Time `json:"from,omitzero"`
 	Until time.Time `json:"until,omitzero"`
+	// Schedule lists windows planned ahead (`maintenance schedule add`),
+	// sorted by start, kept across on and off: during one, a site that is
+	// off is in maintenance with the window's message and mode. Windows that
+	// have ended are dropped by the next change of the site.
+	Schedule []Window `json:"schedule,omitempty"`
 
 	Ignore []Rule `json:"ignore,omitempty"`
 	Allow  []Rule `json:"allow,omitempty"`
@@ -97,10 +102,68 @@ type State struct {
 	Release string `json:"release,omitempty"`
 }
 
-// Active reports whether the site is in maintenance at t: on, and inside
-// its window.
+// Window is a planned maintenance window of a site, half-open: [From, Until).
+type Window struct {
+	// ID names the window within its site, for `schedule rm`.
+	ID      int       `json:"id"`
+	From    time.Time `json:"from"`
+	Until   time.Time `json:"until"`
+	Message string    `json:"message,omitempty"`
+	// Mode is the mode during the window; empty means ModeFull.
+	Mode   Mode   `json:"mode,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Active reports whether the site is in maintenance at t: switched on and
+// inside its window, or inside a scheduled window.
 func (s *SiteState) Active(t time.Time) bool {
+	return s.switchedOn(t) || s.window(t) != nil
+}
+
+func (s *SiteState) switchedOn(t time.Time) bool {
 	return s.On && (s.From.IsZero() || !t.Before(s.From)) && (s.Until.IsZero() || t.Before(s.Until))
+}
+
+// window returns the scheduled window that covers t, or nil.
+func (s *SiteState) window(t time.Time) *Window {
+	for i := range s.Schedule {
+		w := &s.Schedule[i]
+		if !t.Before(w.From) && t.Before(w.Until) {
+			return w
+		}
+	}
+	return nil
+}
+
+// Effective returns the site's state as it applies at t: as stored while it
+// is switched on; during a scheduled window, on with the window's message,
+// mode, reason and bounds; otherwise off.
+func (s *SiteState) Effective(t time.Time) SiteState {
+	e := *s
+	if s.switchedOn(t) {
+		return e
+	}
+	if w := s.window(t); w != nil {
+		e.On, e.Mode, e.Message, e.Reason, e.From, e.Until = true, w.Mode, w.Message, w.Reason, w.From, w.Until
+		e.Status, e.RetryAfter, e.Redirect = 0, 0, ""
+		return e
+	}
+	e.On = false
+	return e
+}
+
+// Next returns the next maintenance that starts after t, to announce it:
+// the start of the switched-on window, or the first scheduled window.
+func (s *SiteState) Next(t time.Time) (from, until time.Time, message string, ok bool) {
+	if s.On && s.From.After(t) {
+		from, until, message, ok = s.From, s.Until, s.Message, true
+	}
+	for _, w := range s.Schedule {
+		if w.From.After(t) && (!ok || w.From.Before(from)) {
+			from, until, message, ok = w.From, w.Until, w.Message, true
+		}
+	}
+	return from, until, message, ok
 }
 
 // Site returns the site named name, or nil.
@@ -118,6 +181,7 @@ func (st *State) Clone() *State {
 	for i, s := range st.Sites {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
+		s.Schedule = slices.Clone(s.Schedule)
 		c.Sites[i] = s
 	}
 	return c
@@ -204,6 +268,27 @@ func (st *State) Validate() error {
 		if !s.From.IsZero() && !s.Until.IsZero() && !s.Until.After(s.From) {
 			return invalidf("site %q: the end %s is not after the start %s", s.Site, s.Until.UTC().Format(time.RFC3339), s.From.UTC().Format(time.RFC3339))
 		}
+		if len(s.Schedule) > MaxWindows {
+			return invalidf("site %q has %d scheduled windows; accepted: at most %d", s.Site, len(s.Schedule), MaxWindows)
+		}
+		for j, w := range s.Schedule {
+			if w.From.IsZero() || w.Until.IsZero() || !w.Until.After(w.From) {
+				return invalidf("window %d of site %q: the end %s is not after the start %s", w.ID, s.Site, w.Until.UTC().Format(time.RFC3339), w.From.UTC().Format(time.RFC3339))
+			}
+			if j > 0 && w.From.Before(s.Schedule[j-1].Until) {
+				p := s.Schedule[j-1]
+				return invalidf("window %s - %s of site %q overlaps window %d (%s - %s)", w.From.UTC().Format(time.RFC3339), w.Until.UTC().Format(time.RFC3339), s.Site, p.ID, p.From.UTC().Format(time.RFC3339), p.Until.UTC().Format(time.RFC3339))
+			}
+			if _, err := ParseMode(string(w.Mode)); err != nil {
+				return err
+			}
+			if err := validateMessage("message", w.Message); err != nil {
+				return err
+			}
+			if err := validateMessage("reason", w.Reason); err != nil {
+				return err
+			}
+		}
 		for _, r := range s.Ignore {
 			if _, err := ParsePattern(r.Value); err != nil {
 				return err
@@ -223,6 +308,9 @@ func (st *State) Validate() error {
 	}
 	return nil
 }
+
+// MaxWindows is the most scheduled windows a site may have.
+const MaxWindows = 100
 
 // MaxRelease is the longest release ID, in bytes.
 const MaxRelease = 128
