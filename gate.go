@@ -57,6 +57,10 @@ type Options struct {
 	// every request; true answers every request with the maintenance answer
 	// of the default site, until the store is reached.
 	FailClosed bool
+	// MaxDuration, when set, is how long a site may stay in maintenance with
+	// no end before the gate calls it forgotten: an error log line every
+	// minute, and a warning in the registry that `maintenance status` shows.
+	MaxDuration time.Duration
 	// Logger receives store errors and warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -142,6 +146,9 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 		}
 	}
 	g.cfg.release = g.opts.Release
+	if opts.MaxDuration < 0 {
+		return nil, nil, invalidf("max duration %s: accepted: a positive duration, or 0 for no limit", opts.MaxDuration)
+	}
 	switch h := http.CanonicalHeaderKey(opts.ForwardedHeader); h {
 	case "":
 		g.header = "X-Forwarded-For"

@@ -2,6 +2,7 @@ package maintenance_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -237,5 +238,27 @@ func TestGateSameVersionOtherContent(t *testing.T) {
 	})
 	if err := g.StoreError(); err == nil {
 		t.Errorf("StoreError() = nil, want a note that the store lost changes")
+	}
+}
+
+// TestGateMaxDuration: maintenance on with no end for longer than
+// MaxDuration is reported as forgotten, in the registry too.
+func TestGateMaxDuration(t *testing.T) {
+	st, _ := openStore(t)
+	g := newGate(t, st, maintenance.Options{MaxDuration: time.Nanosecond, Logger: quiet()})
+	s := update(t, st, maintenance.On([]string{"shop.example.com"}, maintenance.OnOptions{}))
+	until := time.Now().Add(time.Hour)
+	update(t, st, maintenance.On([]string{"ends.example.com"}, maintenance.OnOptions{Until: &until}))
+	waitVersion(t, g, s.Version+1)
+	ws := g.Info().Warnings
+	if len(ws) != 1 || !strings.Contains(ws[0], "site shop.example.com has been in maintenance") {
+		t.Errorf("warnings = %q, want one for shop.example.com (ends.example.com has an end)", ws)
+	}
+	eventually(t, 5*time.Second, "the registry carries the warning", func() bool {
+		gs, err := st.Gates(t.Context())
+		return err == nil && len(gs) == 1 && len(gs[0].Warnings) == 1
+	})
+	if _, err := maintenance.New(t.Context(), st, maintenance.Options{MaxDuration: -time.Second}); !errors.Is(err, maintenance.ErrInvalid) {
+		t.Errorf("a negative MaxDuration: %v, want ErrInvalid", err)
 	}
 }

@@ -69,6 +69,9 @@ type GateInfo struct {
 	LastSeen time.Time `json:"last_seen"`
 	// StoreError is the last error reading the store, empty when in sync.
 	StoreError string `json:"store_error,omitempty"`
+	// Warnings are the gate's other concerns: maintenance forgotten on
+	// (Options.MaxDuration).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // EventFilter selects audit events.

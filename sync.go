@@ -72,6 +72,12 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 	}()
 	heartbeat := time.NewTicker(GateHeartbeat)
 	defer heartbeat.Stop()
+	var forgotten <-chan time.Time
+	if g.opts.MaxDuration > 0 {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		forgotten = t.C
+	}
 	backoff := minBackoff
 	var retry, soon <-chan time.Time
 	failed := func(err error) {
@@ -111,6 +117,11 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 		case <-soon:
 			soon = nil
 			g.beat(ctx)
+			continue
+		case <-forgotten:
+			for _, w := range g.forgotten(time.Now()) {
+				g.cfg.logger.Error("maintenance: " + w)
+			}
 			continue
 		}
 		retry = nil
@@ -229,9 +240,33 @@ func (g *Gate) StoreError() error {
 	return nil
 }
 
+// forgotten returns a warning for each site switched on, with no end, for
+// longer than Options.MaxDuration at now.
+func (g *Gate) forgotten(now time.Time) []string {
+	if g.opts.MaxDuration <= 0 {
+		return nil
+	}
+	g.buildMu.Lock()
+	st := g.last
+	g.buildMu.Unlock()
+	if st == nil {
+		return nil
+	}
+	var ws []string
+	for _, s := range st.Sites {
+		if e := s.Effective(now); e.On && e.Until.IsZero() && !s.ChangedAt.IsZero() {
+			if d := now.Sub(s.ChangedAt); d > g.opts.MaxDuration {
+				ws = append(ws, fmt.Sprintf("site %s has been in maintenance for %s with no end (max duration %s): forgotten? switch it off, or set an end with 'maintenance on --site %s --for DUR'",
+					s.Site, d.Round(time.Minute), g.opts.MaxDuration, s.Site))
+			}
+		}
+	}
+	return ws
+}
+
 // Info returns what the gate reports to the store's registry.
 func (g *Gate) Info() GateInfo {
-	info := GateInfo{ID: g.id, Release: g.opts.Release, Version: g.Version(), Started: g.started, LastSeen: time.Now().UTC()}
+	info := GateInfo{ID: g.id, Release: g.opts.Release, Version: g.Version(), Started: g.started, LastSeen: time.Now().UTC(), Warnings: g.forgotten(time.Now())}
 	info.Host, _ = os.Hostname()
 	if err := g.StoreError(); err != nil {
 		info.StoreError = err.Error()

@@ -52,6 +52,10 @@ Flags:
                          request with the maintenance page
   --release ID           this instance's release, shown by 'maintenance
                          gates' (default $MAINTENANCE_RELEASE)
+  --max-duration DUR     call maintenance forgotten when a site has been on
+                         this long with no end: an error in the log every
+                         minute, and a warning in 'maintenance status'
+                         (default: no limit)
 
 While the store is unreachable, serve keeps serving the last state it read,
 retries every second at most, and logs the error once.
@@ -65,6 +69,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var (
 		listen, upstream, templates string
 		stateCache, fail, release   string
+		maxDuration                 time.Duration
 		demo                        bool
 		sites, trusted, exempt      stringsFlag
 	)
@@ -78,6 +83,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&stateCache, "state-cache", "", "")
 	fs.StringVar(&fail, "fail", "open", "")
 	fs.StringVar(&release, "release", e.getenv("MAINTENANCE_RELEASE"), "")
+	fs.DurationVar(&maxDuration, "max-duration", 0, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -91,7 +97,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return usageErrorf("--listen %q: accepted: HOST:PORT or :PORT, like 127.0.0.1:8080", listen)
 	}
-	opts := maintenance.Options{Sites: sites, Exempt: exempt, Templates: templates, StateCache: stateCache, Release: release}
+	if maxDuration < 0 {
+		return usageErrorf("--max-duration %s: accepted: a positive duration, like 4h", maxDuration)
+	}
+	opts := maintenance.Options{Sites: sites, Exempt: exempt, Templates: templates, StateCache: stateCache, Release: release, MaxDuration: maxDuration}
 	switch fail {
 	case "open":
 	case "closed":
