@@ -18,6 +18,10 @@ type Change struct {
 	// Apply mutates a deep copy of the current state; reason is the change's
 	// Reason. An error aborts the change; nothing is written.
 	Apply func(st *State, reason string) error
+
+	// restore marks a change that puts back an earlier state (Restore): it
+	// keeps the earlier "changed by/at" and window, even one that has ended.
+	restore bool
 }
 
 // Commit applies c to a copy of cur and validates the result. It returns the
@@ -59,7 +63,7 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		if old != nil && sameSite(old, s) {
 			continue
 		}
-		if !s.Until.IsZero() && (old == nil || !old.Until.Equal(s.Until)) && !s.Until.After(now) {
+		if !c.restore && !s.Until.IsZero() && (old == nil || !old.Until.Equal(s.Until)) && !s.Until.After(now) {
 			return nil, nil, invalidf("site %q: the end %s is in the past; accepted: a time after now (%s)", s.Site, s.Until.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 		// Windows that have ended go with the site's next change; a new
@@ -70,12 +74,12 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 				kept = append(kept, w)
 				continue
 			}
-			if old == nil || !slices.ContainsFunc(old.Schedule, func(x Window) bool { return x.ID == w.ID }) {
+			if !c.restore && (old == nil || !slices.ContainsFunc(old.Schedule, func(x Window) bool { return x.ID == w.ID })) {
 				return nil, nil, invalidf("window %s - %s of site %q: the end is in the past; accepted: a time after now (%s)", w.From.UTC().Format(time.RFC3339), w.Until.UTC().Format(time.RFC3339), s.Site, now.UTC().Format(time.RFC3339))
 			}
 		}
 		s.Schedule = kept
-		if old == nil || old.On != s.On {
+		if !c.restore && (old == nil || old.On != s.On) {
 			s.ChangedAt, s.ChangedBy = now, c.Actor
 		}
 		s.Version = next.Version

@@ -297,7 +297,7 @@ func SetErrorStatus(site string, code int) Change {
 // else in the meantime are left as they are and reported in skipped, which
 // the change fills in when it is applied.
 func Restore(before *State, want map[string]int64, skipped *[]string) Change {
-	return Change{Action: "restore", Apply: func(st *State, reason string) error {
+	return Change{Action: "restore", restore: true, Apply: func(st *State, reason string) error {
 		*skipped = (*skipped)[:0]
 		for name, v := range want {
 			cur := st.Site(name)

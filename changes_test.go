@@ -503,3 +503,28 @@ func TestRestore(t *testing.T) {
 		t.Errorf("skipped (-got +want):\n%s", diff)
 	}
 }
+
+// TestRestoreKeepsStampsAndEndedWindows: a restore puts back who switched a
+// site and when, and a window that ended meanwhile.
+func TestRestoreKeepsStampsAndEndedWindows(t *testing.T) {
+	t0 := time.Now()
+	until := t0.Add(time.Minute)
+	st := &maintenance.State{}
+	st.Normalize()
+	before, _, _ := maintenance.Commit(st, maintenance.On(nil, maintenance.OnOptions{Until: &until}), t0)
+	var zero time.Time
+	on, _, err := maintenance.Commit(before, maintenance.On(nil, maintenance.OnOptions{From: &zero, Until: &zero}), t0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skipped []string
+	later := t0.Add(time.Hour) // the old window has ended
+	after, _, err := maintenance.Commit(on, maintenance.Restore(before, map[string]int64{"*": on.Site("*").Version}, &skipped), later)
+	if err != nil {
+		t.Fatalf("restoring a window that ended meanwhile: %v", err)
+	}
+	s, b := after.Site("*"), before.Site("*")
+	if !s.Until.Equal(b.Until) || !s.ChangedAt.Equal(b.ChangedAt) || s.ChangedBy != b.ChangedBy {
+		t.Errorf("restored %+v, want until %s and changed at %s as before", s, b.Until, b.ChangedAt)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gomaint/maintenance"
 )
@@ -94,7 +95,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := maintenance.OnOptions{Message: message.ptr()}
+	// The sites are on for the whole run, whatever window they had: the
+	// restore puts it back, even one that ended meanwhile.
+	var noTime time.Time
+	opts := maintenance.OnOptions{Message: message.ptr(), From: &noTime, Until: &noTime}
 	if mode.set {
 		m, err := maintenance.ParseMode(mode.value)
 		if err == nil && mode.value == "" {
