@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -243,6 +244,16 @@ func (g *Gate) StoreError() error {
 // forgotten returns a warning for each site switched on, with no end, for
 // longer than Options.MaxDuration at now.
 func (g *Gate) forgotten(now time.Time) []string {
+	var ws []string
+	for _, s := range g.forgottenSites(now) {
+		d := now.Sub(s.ChangedAt)
+		ws = append(ws, fmt.Sprintf("site %s has been in maintenance for %s with no end (max duration %s): forgotten? switch it off, or set an end with 'maintenance on --site %s --for DUR'",
+			s.Site, d.Round(time.Minute), g.opts.MaxDuration, s.Site))
+	}
+	return ws
+}
+
+func (g *Gate) forgottenSites(now time.Time) []SiteState {
 	if g.opts.MaxDuration <= 0 {
 		return nil
 	}
@@ -252,16 +263,37 @@ func (g *Gate) forgotten(now time.Time) []string {
 	if st == nil {
 		return nil
 	}
-	var ws []string
+	var out []SiteState
 	for _, s := range st.Sites {
-		if e := s.Effective(now); e.On && e.Until.IsZero() && !s.ChangedAt.IsZero() {
-			if d := now.Sub(s.ChangedAt); d > g.opts.MaxDuration {
-				ws = append(ws, fmt.Sprintf("site %s has been in maintenance for %s with no end (max duration %s): forgotten? switch it off, or set an end with 'maintenance on --site %s --for DUR'",
-					s.Site, d.Round(time.Minute), g.opts.MaxDuration, s.Site))
-			}
+		if e := s.Effective(now); e.On && e.Until.IsZero() && !s.ChangedAt.IsZero() && now.Sub(s.ChangedAt) > g.opts.MaxDuration {
+			out = append(out, s)
 		}
 	}
-	return ws
+	return out
+}
+
+// Forgotten returns the sites in maintenance with no end for longer than
+// Options.MaxDuration (none when it is not set), for metrics and alerts.
+func (g *Gate) Forgotten() []string {
+	var names []string
+	for _, s := range g.forgottenSites(time.Now()) {
+		names = append(names, s.Site)
+	}
+	return names
+}
+
+// Sites returns the status of every declared site as the gate serves it
+// now, sorted by site, for metrics and dashboards.
+func (g *Gate) Sites() []Status {
+	s := g.snap.Load()
+	out := []Status{*s.def.status}
+	for _, m := range []map[string]*siteSnap{s.exact, s.wild} {
+		for _, ss := range m {
+			out = append(out, *ss.status)
+		}
+	}
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Site, b.Site) })
+	return out
 }
 
 // Info returns what the gate reports to the store's registry.

@@ -12,8 +12,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/storeurl"
+	"github.com/gomaint/maintenance/metrics"
 	"github.com/gomaint/maintenance/proxy"
 )
 
@@ -52,6 +56,9 @@ Flags:
                          request with the maintenance page
   --release ID           this instance's release, shown by 'maintenance
                          gates' (default $MAINTENANCE_RELEASE)
+  --metrics-listen ADDR  serve Prometheus metrics on http://ADDR/metrics
+                         (off by default; a separate listener, so the
+                         metrics are not exposed to visitors)
   --max-duration DUR     call maintenance forgotten when a site has been on
                          this long with no end: an error in the log every
                          minute, and a warning in 'maintenance status'
@@ -69,6 +76,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var (
 		listen, upstream, templates string
 		stateCache, fail, release   string
+		metricsListen               string
 		maxDuration                 time.Duration
 		demo                        bool
 		sites, trusted, exempt      stringsFlag
@@ -84,6 +92,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&fail, "fail", "open", "")
 	fs.StringVar(&release, "release", e.getenv("MAINTENANCE_RELEASE"), "")
 	fs.DurationVar(&maxDuration, "max-duration", 0, "")
+	fs.StringVar(&metricsListen, "metrics-listen", "", "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -96,6 +105,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if _, _, err := net.SplitHostPort(listen); err != nil {
 		return usageErrorf("--listen %q: accepted: HOST:PORT or :PORT, like 127.0.0.1:8080", listen)
+	}
+	if _, _, err := net.SplitHostPort(metricsListen); metricsListen != "" && err != nil {
+		return usageErrorf("--metrics-listen %q: accepted: HOST:PORT or :PORT, like 127.0.0.1:9090", metricsListen)
 	}
 	if maxDuration < 0 {
 		return usageErrorf("--max-duration %s: accepted: a positive duration, like 4h", maxDuration)
@@ -168,6 +180,20 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		}
+		if metricsListen != "" {
+			mln, err := net.Listen("tcp", metricsListen)
+			if err != nil {
+				return fmt.Errorf("listening on %s for metrics: %w", metricsListen, err)
+			}
+			reg := prometheus.NewRegistry()
+			metrics.New(reg).Watch(gate)
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go msrv.Serve(mln)
+			defer msrv.Close()
+			fmt.Fprintf(e.stderr, "maintenance: metrics on http://%s/metrics\n", mln.Addr())
 		}
 		served := make(chan error, 1)
 		go func() { served <- srv.Serve(ln) }()
