@@ -91,6 +91,7 @@ func TestDecision(t *testing.T) {
 		AddAllow("", "203.0.113.7", "office"),
 		AddAllow("shop.example.com", "10.1.0.0/16", ""),
 		AddAllow("shop.example.com", "2001:db8::/32", ""),
+		AddIgnore("ro.example.com", "POST /login", ""),
 	)
 	g := testGate(t, st, Options{
 		Exempt:         []string{"/metrics"},
@@ -115,6 +116,8 @@ func TestDecision(t *testing.T) {
 		{"read-only lets HEAD through", req{host: "ro.example.com", method: "HEAD"}, 200},
 		{"read-only lets OPTIONS through", req{host: "ro.example.com", method: "OPTIONS"}, 200},
 		{"read-only blocks POST", req{host: "ro.example.com", method: "POST"}, 503},
+		{"read-only lets an exempt POST through", req{host: "ro.example.com", method: "POST", path: "/login"}, 200},
+		{"read-only exemption is for its method only", req{host: "ro.example.com", method: "PUT", path: "/login"}, 503},
 		{"reserved prefix passes", req{path: "/_maintenance/admin/"}, 200},
 		{"gate exemption", req{path: "/metrics"}, 200},
 		{"gate exemption is exact", req{path: "/metrics/x"}, 503},
