@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -36,7 +37,98 @@ type siteJSON struct {
 	Redirect    string       `json:"redirect"`
 	Ignore      []ignoreJSON `json:"ignore"`
 	Allow       []allowJSON  `json:"allow"`
-	Version     int64        `json:"version"`
+	// Schedule lists the site's planned windows ("schedule add").
+	Schedule []windowJSON `json:"schedule"`
+	// Next announces the next maintenance to start, null when none.
+	Next    *nextJSON `json:"next"`
+	Version int64     `json:"version"`
+}
+
+// windowJSON is a scheduled window; Site is set only in "schedule ls --json".
+type windowJSON struct {
+	Site    string    `json:"site,omitempty"`
+	ID      int       `json:"id"`
+	From    time.Time `json:"from"`
+	Until   time.Time `json:"until"`
+	Mode    string    `json:"mode"`
+	Message string    `json:"message"`
+	Reason  string    `json:"reason"`
+	// Active is true while the window is in progress.
+	Active bool `json:"active"`
+}
+
+// nextJSON is the next maintenance of a site to start: its first
+// scheduled window, or the start of "on --from".
+type nextJSON struct {
+	From time.Time `json:"from"`
+	// Until is null when the maintenance has no end set.
+	Until   *time.Time `json:"until"`
+	Message string     `json:"message"`
+}
+
+func toWindowJSON(w *maintenance.Window, now time.Time) windowJSON {
+	return windowJSON{
+		ID: w.ID, From: w.From.UTC(), Until: w.Until.UTC(), Mode: string(windowMode(w)),
+		Message: w.Message, Reason: w.Reason, Active: windowState(w, now) == "now",
+	}
+}
+
+func windowMode(w *maintenance.Window) maintenance.Mode {
+	if w.Mode == "" {
+		return maintenance.ModeFull
+	}
+	return w.Mode
+}
+
+// windowState is "now" for a window in progress at now, "planned" for one to
+// come and "ended" for one that ended (the site's next change drops it).
+func windowState(w *maintenance.Window, now time.Time) string {
+	switch {
+	case now.Before(w.From):
+		return "planned"
+	case now.Before(w.Until):
+		return "now"
+	}
+	return "ended"
+}
+
+// scheduledNow returns the scheduled window that puts s in maintenance at
+// now, or nil: one is in progress and the site is not switched on (a site
+// that is on follows its own settings).
+func scheduledNow(s *maintenance.SiteState, now time.Time) *maintenance.Window {
+	if s.On && (s.From.IsZero() || !now.Before(s.From)) && (s.Until.IsZero() || now.Before(s.Until)) {
+		return nil
+	}
+	for i := range s.Schedule {
+		if windowState(&s.Schedule[i], now) == "now" {
+			return &s.Schedule[i]
+		}
+	}
+	return nil
+}
+
+// formatSpan is "FROM - UNTIL" in UTC, RFC 3339, UNTIL as a time of day
+// when it is the same day; UNTIL is "(no end)" when zero. The local times
+// follow in parentheses when the local zone is not UTC.
+func formatSpan(from, until time.Time) string {
+	from = from.UTC()
+	s := from.Format(timeLayout) + " - "
+	switch u := until.UTC(); {
+	case until.IsZero():
+		s += "(no end)"
+	case u.Format(time.DateOnly) == from.Format(time.DateOnly):
+		s += u.Format("15:04:05Z07:00")
+	default:
+		s += u.Format(timeLayout)
+	}
+	if lf := from.Local(); lf.Format("-0700") != "+0000" || !until.IsZero() && until.Local().Format("-0700") != "+0000" {
+		s += " (" + lf.Format("2006-01-02 15:04:05 MST")
+		if !until.IsZero() {
+			s += " - " + until.Local().Format("2006-01-02 15:04:05 MST")
+		}
+		s += ")"
+	}
+	return s
 }
 
 // ignoreJSON is an ignore pattern; Site is set only in "ignore ls --json".
@@ -137,6 +229,9 @@ func summarizeGates(gates []maintenance.GateInfo, version int64) gatesSummaryJSO
 		if g.StoreError != "" {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("gate %s: %s", g.ID, g.StoreError))
 		}
+		for _, w := range g.Warnings {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("gate %s: %s", g.ID, w))
+		}
 	}
 	return s
 }
@@ -151,9 +246,17 @@ func (s gatesSummaryJSON) line() string {
 }
 
 func toSiteJSON(s *maintenance.SiteState) *siteJSON {
+	now := time.Now()
+	// During a scheduled window, the site as it applies: the window's mode,
+	// message, reason and bounds.
+	stored := s
+	if scheduledNow(s, now) != nil {
+		e := s.Effective(now)
+		s = &e
+	}
 	j := &siteJSON{
 		Site:        s.Site,
-		On:          s.Active(time.Now()),
+		On:          s.Active(now),
 		Message:     s.Message,
 		Reason:      s.Reason,
 		RetryAfter:  int64(s.RetryAfter / time.Second),
@@ -162,7 +265,18 @@ func toSiteJSON(s *maintenance.SiteState) *siteJSON {
 		Redirect:    s.Redirect,
 		Ignore:      []ignoreJSON{},
 		Allow:       []allowJSON{},
+		Schedule:    []windowJSON{},
 		Version:     s.Version,
+	}
+	for _, w := range stored.Schedule {
+		j.Schedule = append(j.Schedule, toWindowJSON(&w, now))
+	}
+	if from, until, message, ok := stored.Next(now); ok {
+		j.Next = &nextJSON{From: from.UTC(), Message: message}
+		if !until.IsZero() {
+			t := until.UTC()
+			j.Next.Until = &t
+		}
 	}
 	if s.On {
 		j.Mode = string(effectiveMode(s))
@@ -249,9 +363,14 @@ func effectiveMode(s *maintenance.SiteState) maintenance.Mode {
 	return s.Mode
 }
 
-// stateWord is "on (MODE)" or "off".
+// stateWord is "on (MODE)" or "off", or says that a window is in
+// progress, to come or over: "on (MODE, scheduled window ID)",
+// "scheduled (MODE)", "off (its window ended)".
 func stateWord(s *maintenance.SiteState) string {
 	now := time.Now()
+	if w := scheduledNow(s, now); w != nil {
+		return "on (" + string(windowMode(w)) + ", scheduled window " + strconv.Itoa(w.ID) + ")"
+	}
 	switch {
 	case s.On && !s.From.IsZero() && now.Before(s.From):
 		return "scheduled (" + string(effectiveMode(s)) + ")"
@@ -297,6 +416,13 @@ func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
 	}
 	fmt.Fprintln(w, header)
 	line := func(key, value string) { fmt.Fprintf(w, "  %-12s %s\n", key, value) }
+	now := time.Now()
+	stored := s
+	if sw := scheduledNow(s, now); sw != nil {
+		// Show the site as the window makes it; the header names the window.
+		e := s.Effective(now)
+		s = &e
+	}
 	if s.On {
 		line("message", dash(s.Message))
 		line("reason", dash(s.Reason))
@@ -309,7 +435,7 @@ func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
 		line("redirect", dash(s.Redirect))
 		if !s.From.IsZero() {
 			from := formatTime(s.From)
-			if s.From.After(time.Now()) {
+			if s.From.After(now) {
 				from += " (scheduled: the site is up until then)"
 			}
 			line("from", from)
@@ -317,6 +443,13 @@ func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
 		if !s.Until.IsZero() {
 			line("until", formatTime(s.Until)+" (back up by itself then)")
 		}
+	}
+	if from, until, message, ok := stored.Next(now); ok {
+		next := formatSpan(from, until)
+		if message != "" {
+			next += ": " + message
+		}
+		line("next", next)
 	}
 	if s.ErrorStatus != 0 {
 		line("error status", strconv.Itoa(s.ErrorStatus))
@@ -412,7 +545,32 @@ func summarize(ev *maintenance.Event) string {
 	}
 	parts = append(parts, diffRules("ignore", b.Ignore, a.Ignore)...)
 	parts = append(parts, diffRules("allow", b.Allow, a.Allow)...)
+	parts = append(parts, diffWindows(ev.Time, b.Schedule, a.Schedule)...)
 	return strings.Join(parts, "; ")
+}
+
+// diffWindows sums up the windows added ("+window 3 FROM - UNTIL") and
+// removed ("-window 3", "-window 3 (ended)" when it had ended at t).
+func diffWindows(t time.Time, before, after []maintenance.Window) []string {
+	var out []string
+	has := func(ws []maintenance.Window, id int) bool {
+		return slices.ContainsFunc(ws, func(w maintenance.Window) bool { return w.ID == id })
+	}
+	for _, w := range after {
+		if !has(before, w.ID) {
+			out = append(out, fmt.Sprintf("+window %d %s - %s", w.ID, w.From.UTC().Format(timeLayout), w.Until.UTC().Format(timeLayout)))
+		}
+	}
+	for _, w := range before {
+		if !has(after, w.ID) {
+			s := fmt.Sprintf("-window %d", w.ID)
+			if !t.Before(w.Until) {
+				s += " (ended)"
+			}
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func diffRules(kind string, before, after []maintenance.Rule) []string {

@@ -41,9 +41,17 @@ backup); then, for each site, separated by blank lines:
 
 A site that is off shows only since, ignore, allow and version; "error
 status", the status of the page that replaces server errors (see "maintenance
-sites set"), is shown, on or off, when it is not the default. "since" is
-when the site was last switched on or off (or declared), with the local time
-in parentheses when the local zone is not UTC; "-" means none.
+sites set"), is shown, on or off, when it is not the default. During a
+window planned with "maintenance schedule add", a site that is not switched
+on reads "on (MODE, scheduled window ID)" and shows the window's message,
+reason, from and until. "next" announces the next maintenance to start, a
+scheduled window or the start of "on --from", when there is one:
+
+    next         2026-11-21T22:00:00Z - 23:00:00Z: DB upgrade
+
+"since" is when the site was last switched on or off (or declared); times
+are followed by the local time in parentheses when the local zone is not
+UTC; "-" means none.
 
 With --json, one object (stable: fields may be added, never changed):
 
@@ -52,12 +60,20 @@ With --json, one object (stable: fields may be added, never changed):
     "until": null, "retry_after": SECONDS (0: none), "status": 503,
     "error_status": 503, "redirect": "",
     "ignore": [{"pattern": "/health", "note": "..."}],
-    "allow": [{"entry": "10.0.0.0/8", "note": ""}], "version": 7}],
+    "allow": [{"entry": "10.0.0.0/8", "note": ""}],
+    "schedule": [{"id": 3, "from": "RFC 3339 time", "until": "RFC 3339 time",
+      "mode": "full", "message": "...", "reason": "", "active": false}],
+    "next": {"from": "RFC 3339 time", "until": "RFC 3339 time" or null,
+      "message": "..."} or null,
+    "version": 7}],
    "gates": {"total": 12, "current": 12, "version": 42},
    "release": "v42" or null}
 
 "mode" is "" when the site is off; "status" and "error_status" are the
-effective status codes. "release" is the fleet's target release.
+effective status codes. During a scheduled window, "on" is true and "mode",
+"message", "reason", "from" and "until" are the window's. "schedule" lists
+the planned windows as "maintenance schedule ls --json" does; "next" is the
+next maintenance to start. "release" is the fleet's target release.
 In "gates", "total" counts the running gates, "current" those that serve
 "version", the store's current state version; "warnings", present only when
 there are some, lists the warning lines.
