@@ -43,17 +43,17 @@ func TestWindowBoundaries(t *testing.T) {
 		check := func(when string, want int) {
 			t.Helper()
 			if got := do(h, req{}).Code; got != want {
-				t.Errorf("%s (%s): status %d, want %d", when, time.Now().Sub(start), got, want)
+				t.Errorf("%s (%s): status %d, want %d", when, time.Since(start), got, want)
 			}
 		}
 		check("before the start", 200)
-		time.Sleep(from.Sub(time.Now()) - time.Nanosecond)
+		time.Sleep(time.Until(from) - time.Nanosecond)
 		synctest.Wait()
 		check("1ns before the start", 200)
 		time.Sleep(time.Nanosecond)
 		synctest.Wait()
 		check("at the start", 503)
-		time.Sleep(until.Sub(time.Now()) - time.Nanosecond)
+		time.Sleep(time.Until(until) - time.Nanosecond)
 		synctest.Wait()
 		check("1ns before the end", 503)
 		time.Sleep(time.Nanosecond)
