@@ -94,15 +94,8 @@ func runOn(ctx context.Context, e *env, args []string) error {
 		}
 		opts.RetryAfter = &d
 	}
-	if mode.set {
-		m, err := maintenance.ParseMode(mode.value)
-		if err == nil && mode.value == "" {
-			err = usageErrorf("mode \"\": accepted: full, read-only, errors")
-		}
-		if err != nil {
-			return fmt.Errorf("--mode: %w", err)
-		}
-		opts.Mode = &m
+	if opts.Mode, err = parseModeFlag(mode); err != nil {
+		return err
 	}
 	if err := parseWindow(&opts, from, forDur, until, time.Now()); err != nil {
 		return err
@@ -119,6 +112,22 @@ func runOn(ctx context.Context, e *env, args []string) error {
 		}
 		return writeChanged(e, before, after, names, "unchanged")
 	})
+}
+
+// parseModeFlag parses --mode: nil when it was not given; an empty value is
+// a usage error, not the default.
+func parseModeFlag(mode optString) (*maintenance.Mode, error) {
+	if !mode.set {
+		return nil, nil
+	}
+	m, err := maintenance.ParseMode(mode.value)
+	if err == nil && mode.value == "" {
+		err = usageErrorf("mode \"\": accepted: full, read-only, errors")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--mode: %w", err)
+	}
+	return &m, nil
 }
 
 // parseWindow sets the window of opts from --from, --for and --until.

@@ -99,15 +99,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	// restore puts it back, even one that ended meanwhile.
 	var noTime time.Time
 	opts := maintenance.OnOptions{Message: message.ptr(), From: &noTime, Until: &noTime}
-	if mode.set {
-		m, err := maintenance.ParseMode(mode.value)
-		if err == nil && mode.value == "" {
-			err = usageErrorf("mode \"\": accepted: full, read-only, errors")
-		}
-		if err != nil {
-			return fmt.Errorf("--mode: %w", err)
-		}
-		opts.Mode = &m
+	if opts.Mode, err = parseModeFlag(mode); err != nil {
+		return err
 	}
 	if err := precheck(maintenance.On(names, opts), reason.value); err != nil {
 		return err

@@ -177,15 +177,12 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("--until %q is not after --from %q; accepted: an end after the start", until.value, from.value)
 	}
 	w := maintenance.Window{From: *span.From, Until: *span.Until, Message: message}
-	if mode.set {
-		m, err := maintenance.ParseMode(mode.value)
-		if err == nil && mode.value == "" {
-			err = usageErrorf("mode \"\": accepted: full, read-only, errors")
-		}
-		if err != nil {
-			return fmt.Errorf("--mode: %w", err)
-		}
-		w.Mode = m
+	m, err := parseModeFlag(mode)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		w.Mode = *m
 	}
 	if err := precheckOn(name, maintenance.AddWindow(name, w), reason); err != nil {
 		return err
