@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/storeurl"
 )
 
 // source is the Source of every change the CLI makes.
@@ -59,7 +60,7 @@ func (e *env) withStore(ctx context.Context, f func(st maintenance.Store) error)
 	}
 	defer func() {
 		if cerr := st.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("closing store %s: %w", e.storeURL, cerr)
+			err = fmt.Errorf("closing store %s: %w", storeurl.Redact(e.storeURL), cerr)
 		}
 	}()
 	return f(st)

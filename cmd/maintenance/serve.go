@@ -201,7 +201,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if demo {
 			what = "the built-in demo app"
 		}
-		fmt.Fprintf(e.stderr, "maintenance: serving http://%s -> %s (store %s, state version %d)\n", ln.Addr(), what, e.storeURL, gate.Version())
+		fmt.Fprintf(e.stderr, "maintenance: serving http://%s -> %s (store %s, state version %d)\n", ln.Addr(), what, storeurl.Redact(e.storeURL), gate.Version())
 		if err := gate.StoreError(); err != nil {
 			fmt.Fprintf(e.stderr, "maintenance: warning: %v\n", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"sync"
 
@@ -42,11 +43,24 @@ func Parse(url string) (kind, rest string, err error) {
 		}
 		r = strings.TrimPrefix(r, "//")
 		if r == "" {
-			return "", "", invalidf("store %q: the path is missing; accepted: %s", url, Forms)
+			return "", "", invalidf("store %q: the path is missing; accepted: %s", Redact(url), Forms)
 		}
 		return k, r, nil
 	}
-	return "", "", invalidf("store %q is not supported; accepted: %s (default %s)", url, Forms, Default)
+	return "", "", invalidf("store %q is not supported; accepted: %s (default %s)", Redact(url), Forms, Default)
+}
+
+// Redact returns the store URL with its password, if any, replaced by
+// "xxxxx", for messages and logs.
+func Redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); !ok {
+		return raw
+	}
+	return u.Redacted()
 }
 
 // invalidError is a bad store URL: its message is for the person who typed

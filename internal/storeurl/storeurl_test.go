@@ -2,6 +2,7 @@ package storeurl_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/gomaint/maintenance"
@@ -39,5 +40,22 @@ func TestParse(t *testing.T) {
 		if err != nil && !errors.Is(err, maintenance.ErrInvalid) {
 			t.Errorf("storeurl.Parse(%q): error %v does not wrap ErrInvalid", tt.url, err)
 		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://app:s3cret@db:5432/m?schema=x", "postgres://app:xxxxx@db:5432/m?schema=x"},
+		{"redis://:s3cret@cache:6379/0", "redis://:xxxxx@cache:6379/0"},
+		{"postgres://app@db/m", "postgres://app@db/m"},
+		{"sqlite:/var/lib/m.db", "sqlite:/var/lib/m.db"},
+	}
+	for _, tt := range tests {
+		if got := storeurl.Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if _, _, err := storeurl.Parse("mysql://root:s3cret@db/m"); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Parse error shows the password: %v", err)
 	}
 }
