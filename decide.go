@@ -45,13 +45,17 @@ func (g *Gate) decide(ss *siteSnap, r *http.Request) Outcome {
 	case ModeErrors:
 		return Passed
 	}
-	// 3. exempt paths.
+	// 3. exempt paths. A path with dot segments is never exempt:
+	// "/static/../admin" matches "/static/*" here, and an upstream that
+	// resolves it would serve /admin.
 	path := r.URL.Path
-	if strings.HasPrefix(path, ReservedPrefix) || ss.exempt.match(r.Method, path) {
-		return Exempt
-	}
-	if ss.redirectPath != "" && path == ss.redirectPath && (ss.redirectHost == "" || sameHost(ss.redirectHost, r.Host)) {
-		return Exempt
+	if !hasDotSegment(path) {
+		if strings.HasPrefix(path, ReservedPrefix) || ss.exempt.match(r.Method, path) {
+			return Exempt
+		}
+		if ss.redirectPath != "" && path == ss.redirectPath && (ss.redirectHost == "" || sameHost(ss.redirectHost, r.Host)) {
+			return Exempt
+		}
 	}
 	// 4. allowed client IPs.
 	if len(ss.allow) > 0 {
@@ -68,6 +72,25 @@ func (g *Gate) decide(ss *siteSnap, r *http.Request) Outcome {
 		return Bypassed
 	}
 	return Blocked
+}
+
+// hasDotSegment reports whether a path has a "." or ".." segment, with "/"
+// or "\\" (which some servers take for "/") as separators. "/.well-known/"
+// has none.
+func hasDotSegment(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '.' || (i > 0 && p[i-1] != '/' && p[i-1] != '\\') {
+			continue
+		}
+		j := i + 1
+		if j < len(p) && p[j] == '.' {
+			j++
+		}
+		if j == len(p) || p[j] == '/' || p[j] == '\\' {
+			return true
+		}
+	}
+	return false
 }
 
 // Handler wraps next: requests of sites in maintenance get the maintenance

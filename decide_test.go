@@ -119,6 +119,11 @@ func TestDecision(t *testing.T) {
 		{"read-only lets an exempt POST through", req{host: "ro.example.com", method: "POST", path: "/login"}, 200},
 		{"read-only exemption is for its method only", req{host: "ro.example.com", method: "PUT", path: "/login"}, 503},
 		{"reserved prefix passes", req{path: "/_maintenance/admin/"}, 200},
+		{"dot segments do not reach past the reserved prefix", req{path: "/_maintenance/../admin"}, 503},
+		{"dot segments do not reach past a prefix pattern", req{path: "/static/../checkout"}, 503},
+		{"encoded dot segments neither", req{path: "/static/%2e%2e/checkout"}, 503},
+		{"backslash dot segments neither", req{path: `/static/..\checkout`}, 503},
+		{"a trailing dot segment neither", req{path: "/static/.."}, 503},
 		{"gate exemption", req{path: "/metrics"}, 200},
 		{"gate exemption is exact", req{path: "/metrics/x"}, 503},
 		{"* ignore pattern applies to a site", req{path: "/health"}, 200},
@@ -372,4 +377,16 @@ func name(ss *siteSnap) string {
 		return "<off>"
 	}
 	return ss.name
+}
+
+func TestHasDotSegment(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/": false, "/.well-known/acme-challenge/x": false, "/a.b/c.": false, "/..a/b": false, "/a/...": false,
+		"/./": true, "/a/./b": true, "/a/../b": true, "/a/..": true, "/a/.": true, ".": true, "..": true,
+		`/a\..\b`: true, `/a/..\b`: true,
+	} {
+		if got := hasDotSegment(p); got != want {
+			t.Errorf("hasDotSegment(%q) = %v, want %v", p, got, want)
+		}
+	}
 }
