@@ -22,9 +22,13 @@ type Change struct {
 	// restore marks a change that puts back an earlier state (Restore): it
 	// keeps the earlier "changed by/at" and window, even one that has ended.
 	restore bool
+	// at, when set, receives the time of the change before Apply runs, for
+	// constructors that decide by time (a window that has ended).
+	at *time.Time
 }
 
-// Commit applies c to a copy of cur and validates the result. It returns the
+// Commit applies c to a copy of cur and validates the result. A Change is
+// applied by one Commit at a time. It returns the
 // new state (version cur.Version+1) and one event per site that changed; when
 // nothing changed it returns cur (normalized) and no events. Stores call it inside their
 // write transaction; events get their IDs from the store.
@@ -41,6 +45,9 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		cur = n
 	}
 	next := cur.Clone()
+	if c.at != nil {
+		*c.at = now
+	}
 	if err := c.Apply(next, c.Reason); err != nil {
 		return nil, nil, err
 	}
@@ -68,7 +75,7 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		}
 		// Windows that have ended go with the site's next change; a new
 		// window that has already ended is rejected.
-		kept := s.Schedule[:0]
+		var kept []Window
 		for _, w := range s.Schedule {
 			if w.Until.After(now) {
 				kept = append(kept, w)
@@ -79,7 +86,10 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 			}
 		}
 		s.Schedule = kept
-		if !c.restore && (old == nil || old.On != s.On) {
+		// Switching stamps who and when; so does switching on again a site
+		// whose window had ended.
+		ended := old != nil && old.On && !old.Until.IsZero() && !old.Until.After(now)
+		if !c.restore && (old == nil || old.On != s.On || ended && s.On) {
 			s.ChangedAt, s.ChangedBy = now, c.Actor
 		}
 		s.Version = next.Version

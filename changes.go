@@ -23,7 +23,8 @@ type OnOptions struct {
 // included. A site that is off starts from the defaults plus o; a site that is
 // already on changes only what o sets. The change's Reason is kept on the site.
 func On(sites []string, o OnOptions) Change {
-	c := Change{Action: "on"}
+	at := new(time.Time)
+	c := Change{Action: "on", at: at}
 	c.Apply = func(st *State, reason string) error {
 		names, err := parseSites(sites)
 		if err != nil {
@@ -34,7 +35,8 @@ func On(sites []string, o OnOptions) Change {
 		}
 		for _, n := range names {
 			s := st.addSite(n)
-			if !s.On {
+			// A site whose window has ended is off: it starts afresh.
+			if !s.On || !s.Until.IsZero() && !s.Until.After(*at) {
 				clearActivation(s)
 				s.On = true
 				s.Mode = ModeFull
@@ -75,9 +77,11 @@ func On(sites []string, o OnOptions) Change {
 
 // Off returns a change that switches the named sites off, or every site when
 // none is named, and clears what was set when they were switched on (message,
-// reason, mode, status, retry-after, redirect). Rules are kept.
+// reason, mode, status, retry-after, redirect, window). A scheduled window in
+// progress is removed; rules and later windows are kept.
 func Off(sites []string) Change {
-	return Change{Action: "off", Apply: func(st *State, reason string) error {
+	at := new(time.Time)
+	return Change{Action: "off", at: at, Apply: func(st *State, reason string) error {
 		names, err := parseSites(sites)
 		if err != nil {
 			return err
@@ -92,6 +96,8 @@ func Off(sites []string) Change {
 			}
 			s.On = false
 			clearActivation(s)
+			// A scheduled window in progress ends now; later ones stay.
+			s.Schedule = slices.DeleteFunc(s.Schedule, func(w Window) bool { return !at.Before(w.From) && at.Before(w.Until) })
 		}
 		return nil
 	}}
@@ -307,7 +313,7 @@ func Restore(before *State, want map[string]int64, skipped *[]string) Change {
 			}
 			if old := before.Site(name); old != nil {
 				*cur = *old
-				cur.Ignore, cur.Allow = slices.Clone(old.Ignore), slices.Clone(old.Allow)
+				cur.Ignore, cur.Allow, cur.Schedule = slices.Clone(old.Ignore), slices.Clone(old.Allow), slices.Clone(old.Schedule)
 				continue
 			}
 			i := slices.IndexFunc(st.Sites, func(s SiteState) bool { return s.Site == name })

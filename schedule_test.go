@@ -123,3 +123,53 @@ func TestBannerAndFuncMap(t *testing.T) {
 		t.Errorf("template: %q, %v", b.String(), err)
 	}
 }
+
+// TestOnAfterEndedWindow and off during a scheduled window: found in review.
+func TestOnAfterEndedWindowAndOffDuringWindow(t *testing.T) {
+	t0 := time.Now()
+	until := t0.Add(time.Minute)
+	st := stateOf(t, On([]string{"shop.example.com"}, OnOptions{Until: &until}))
+	later := t0.Add(time.Hour) // the window has ended
+	next, events, err := Commit(st, On([]string{"shop.example.com"}, OnOptions{}), later)
+	if err != nil || len(events) != 1 || !next.Site("shop.example.com").Active(later) {
+		t.Fatalf("on after the window ended: %v, %d events, active %v; want it on again", err, len(events), next.Site("shop.example.com").Active(later))
+	}
+	if s := next.Site("shop.example.com"); !s.Until.IsZero() || !s.ChangedAt.Equal(later.UTC().Truncate(time.Millisecond)) {
+		t.Errorf("on after the window ended kept until %s / since %s", s.Until, s.ChangedAt)
+	}
+
+	w := Window{From: t0.Add(-time.Minute), Until: t0.Add(time.Hour)}
+	w2 := Window{From: t0.Add(2 * time.Hour), Until: t0.Add(3 * time.Hour)}
+	st = stateOf(t, AddWindow("", w), AddWindow("", w2))
+	if !st.Site("*").Active(t0) {
+		t.Fatal("test setup: the window is not in progress")
+	}
+	next, events, err = Commit(st, Off(nil), t0)
+	if err != nil || len(events) != 1 || next.Site("*").Active(t0) || len(next.Site("*").Schedule) != 1 || next.Site("*").Schedule[0].ID != 2 {
+		t.Errorf("off during a window: %v, %d events, schedule %+v; want it ended and the later window kept", err, len(events), next.Site("*").Schedule)
+	}
+}
+
+// TestRestoreDoesNotShareSchedule: committing a Restore twice (as a store
+// retrying a conflict does) works the same both times. Found in review.
+func TestRestoreDoesNotShareSchedule(t *testing.T) {
+	t0 := time.Now()
+	ended := Window{From: t0.Add(-2 * time.Hour), Until: t0.Add(-time.Hour)}
+	future := Window{From: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)}
+	before := &State{Version: 1, Sites: []SiteState{{Site: "*", Version: 1, Schedule: []Window{{ID: 1, From: ended.From, Until: ended.Until}, {ID: 2, From: future.From, Until: future.Until}}}}}
+	on, _, err := Commit(before, On(nil, OnOptions{}), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"*": on.Site("*").Version}
+	var skipped []string
+	c := Restore(before, want, &skipped)
+	for i := range 2 {
+		if _, _, err := Commit(on, c, t0); err != nil {
+			t.Fatalf("commit %d of the same restore: %v", i+1, err)
+		}
+	}
+	if len(before.Site("*").Schedule) != 2 || before.Site("*").Schedule[0].ID != 1 {
+		t.Errorf("the restore changed the state it restores from: %+v", before.Site("*").Schedule)
+	}
+}

@@ -148,7 +148,7 @@ func (s *SiteState) Effective(t time.Time) SiteState {
 		e.Status, e.RetryAfter, e.Redirect = 0, 0, ""
 		return e
 	}
-	e.On = false
+	e.On, e.From, e.Until = false, time.Time{}, time.Time{}
 	return e
 }
 
