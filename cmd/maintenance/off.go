@@ -10,8 +10,9 @@ const offUsage = `Usage: maintenance off [--site HOST]... [--reason TEXT]
 
 Switches maintenance off for the sites named with --site, or for every
 declared site, * included, when none is named, and clears what was set when
-they were switched on: message, reason, mode, status, retry-after, redirect.
-Ignore and allow rules are kept. A site must be declared (see "maintenance
+they were switched on: message, reason, mode, status, retry-after, redirect,
+window. A scheduled window in progress ends (it is removed); later windows,
+and ignore and allow rules, are kept. A site must be declared (see "maintenance
 sites ls"); an unknown one is an error (exit code 2) and nothing changes.
 
 Flags:
