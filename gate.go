@@ -118,7 +118,7 @@ func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
 			g.cancel()
 			return nil, err
 		}
-		g.swap(g.coldStart(err)) // logs why
+		g.install(g.coldStart(err)) // logs why
 		msg := err.Error()
 		g.storeErr.Store(&msg)
 	} else {

@@ -183,10 +183,15 @@ func (g *Gate) apply(st *State) {
 // arms a timer for its next window boundary, where it builds again: sites go
 // down and come back by themselves, on every gate, with no request or store
 // change needed. Builds are serialized.
-func (g *Gate) install(st *State) {
+func (g *Gate) install(st *State) { g.installIf(st, nil) }
+
+// installIf is install, done only while the last installed state is still
+// prev when prev is not nil: a window timer must not put back a state that a
+// newer one replaced while it fired.
+func (g *Gate) installIf(st, prev *State) {
 	g.buildMu.Lock()
 	defer g.buildMu.Unlock()
-	if g.closed.Load() {
+	if g.closed.Load() || prev != nil && g.last != prev {
 		return
 	}
 	g.last = st
@@ -197,14 +202,7 @@ func (g *Gate) install(st *State) {
 		g.timer = nil
 	}
 	if !s.next.IsZero() {
-		g.timer = time.AfterFunc(time.Until(s.next), func() {
-			g.buildMu.Lock()
-			last := g.last
-			g.buildMu.Unlock()
-			if last == st {
-				g.install(st)
-			}
-		})
+		g.timer = time.AfterFunc(time.Until(s.next), func() { g.installIf(st, st) })
 	}
 }
 
@@ -322,18 +320,19 @@ func (g *Gate) forget() {
 	g.store.ForgetGate(ctx, g.id)
 }
 
-// coldStart returns the snapshot of a gate that starts while the store is
+// coldStart returns the state of a gate that starts while the store is
 // unreachable: the state cache when there is one, else an empty state (fail
 // open) or one with "*" on (fail closed). Its version is -1 unless it comes
-// from the cache, so that any state read later replaces it.
-func (g *Gate) coldStart(cause error) *snapshot {
+// from the cache, so that any state read later replaces it. The caller
+// installs it, so that its windows are honoured like any other state's.
+func (g *Gate) coldStart(cause error) *State {
 	if st, err := g.loadCache(); err == nil {
 		g.cfg.logger.Warn("maintenance: the store is unreachable; serving the cached state", "cache", g.opts.StateCache, "version", st.Version, "err", cause)
-		return buildSnapshot(st, &g.cfg, time.Now())
+		return st
 	} else if g.opts.StateCache != "" && !errors.Is(err, os.ErrNotExist) {
 		g.cfg.logger.Error("maintenance: ignoring the state cache", "cache", g.opts.StateCache, "err", err)
 	}
-	st := &State{}
+	st := &State{Version: -1}
 	st.Normalize()
 	policy := "open: every request passes"
 	if g.opts.FailClosed {
@@ -341,9 +340,7 @@ func (g *Gate) coldStart(cause error) *snapshot {
 		policy = "closed: every request gets the maintenance answer"
 	}
 	g.cfg.logger.Warn("maintenance: the store is unreachable and there is no cached state; failing "+policy, "err", cause)
-	s := buildSnapshot(st, &g.cfg, time.Now())
-	s.version = -1
-	return s
+	return st
 }
 
 // saveCache writes st to the state cache, atomically.

@@ -3,6 +3,8 @@ package maintenance
 import (
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -180,4 +182,40 @@ func TestWindowEndInThePast(t *testing.T) {
 	if s := st.Site("*"); !s.Until.IsZero() || !s.From.IsZero() {
 		t.Errorf("off kept the window: %+v", s)
 	}
+}
+
+// TestColdStartHonoursWindows: a gate that starts from its state cache arms
+// the timers of the cached windows. Found in review.
+func TestColdStartHonoursWindows(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		until := time.Now().Add(time.Minute)
+		st := stateOf(t, On(nil, OnOptions{Until: &until}))
+		cache := t.TempDir() + "/cache.json"
+		g, _, err := newGate(nil, Options{StateCache: cache, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.saveCache(st)
+		g.install(g.coldStart(errors.New("store down")))
+		t.Cleanup(func() {
+			g.closed.Store(true)
+			g.buildMu.Lock()
+			if g.timer != nil {
+				g.timer.Stop()
+			}
+			g.buildMu.Unlock()
+		})
+		h := g.Handler(upstream)
+		if c := do(h, req{}).Code; c != 503 {
+			t.Fatalf("cached state before its end: %d, want 503", c)
+		}
+		time.Sleep(time.Until(until))
+		synctest.Wait()
+		if c := do(h, req{}).Code; c != 200 {
+			t.Errorf("cached state after its end: %d, want 200", c)
+		}
+		if len(g.Forgotten()) != 0 {
+			t.Errorf("Forgotten with no MaxDuration: %v", g.Forgotten())
+		}
+	})
 }
