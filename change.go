@@ -3,6 +3,7 @@ package maintenance
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -36,8 +37,13 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	if c.Apply == nil {
 		return nil, nil, invalidf("change %q does nothing", c.Action)
 	}
-	if err := validateMessage("reason", c.Reason); err != nil {
-		return nil, nil, err
+	for _, f := range []struct{ what, v string }{{"reason", c.Reason}, {"actor", c.Actor}, {"source", c.Source}} {
+		if err := validateMessage(f.what, f.v); err != nil {
+			return nil, nil, err
+		}
+	}
+	if strings.ContainsFunc(c.Actor+c.Source, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return nil, nil, invalidf("actor %q or source %q: control characters are not accepted", c.Actor, c.Source)
 	}
 	if !cur.normalized() {
 		n := cur.Clone()

@@ -528,3 +528,13 @@ func TestRestoreKeepsStampsAndEndedWindows(t *testing.T) {
 		t.Errorf("restored %+v, want until %s and changed at %s as before", s, b.Until, b.ChangedAt)
 	}
 }
+
+func TestCommitRejectsBadActor(t *testing.T) {
+	st := &maintenance.State{}
+	st.Normalize()
+	c := maintenance.On(nil, maintenance.OnOptions{})
+	c.Actor = "eve\nforged log line"
+	if _, _, err := maintenance.Commit(st, c, time.Now()); !errors.Is(err, maintenance.ErrInvalid) {
+		t.Errorf("an actor with a newline: %v, want ErrInvalid", err)
+	}
+}

@@ -390,3 +390,18 @@ func TestHasDotSegment(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6SiteTakesFullLookup: a bare IPv6 Host is not mistaken for an on
+// IPv6 site by the few-sites-on shortcut. Found in review.
+func TestIPv6SiteTakesFullLookup(t *testing.T) {
+	s := testGate(t, stateOf(t, On([]string{"2001:db8::1"}, OnOptions{})), Options{}).snap.Load()
+	for _, h := range []string{"[2001:db8::1]:443", "[2001:db8::1]", "2001:db8::1", "2001:db8::1:80"} {
+		want := s.site(h)
+		if !want.on {
+			want = nil
+		}
+		if got := s.onSite(h); got != want {
+			t.Errorf("onSite(%q) = %v, site() says %v", h, name(got), name(want))
+		}
+	}
+}

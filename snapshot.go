@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -267,7 +268,8 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 		s.def = b.site(def, def)
 	}
 	s.next, s.announce = b.next, b.announce
-	s.onFew = !s.def.on && len(s.on) <= maxOnFew
+	// hostIs relies on names without ':'; an IPv6 site takes the full lookup.
+	s.onFew = !s.def.on && len(s.on) <= maxOnFew && !slices.ContainsFunc(s.on, func(e onEntry) bool { return strings.Contains(e.name, ":") })
 	if !s.onFew {
 		s.on = nil
 	}
@@ -400,7 +402,7 @@ func (b *build) site(stored, def *SiteState) *siteSnap {
 	}
 	rules := [][]Rule{st.Ignore}
 	allows := [][]Rule{st.Allow}
-	if st != def {
+	if st.Site != def.Site {
 		rules, allows = append(rules, def.Ignore), append(allows, def.Allow)
 	}
 	for _, rs := range rules {
