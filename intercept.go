@@ -24,6 +24,9 @@ type errorWriter struct {
 	http.ResponseWriter
 	r   *http.Request
 	ans *answer
+	// outer are the headers set before the gate (HSTS, CORS, request
+	// IDs): they stay on the answer; the application's go.
+	outer http.Header
 	// sent: the application's own status went out; replaced: the
 	// maintenance answer went out instead, and the rest is discarded.
 	sent, replaced bool
@@ -37,7 +40,11 @@ func (w *errorWriter) WriteHeader(code int) {
 		}
 	case code >= 500:
 		w.replaced = true
-		clear(w.ResponseWriter.Header()) // the application's headers (cookies...) do not belong to the answer
+		h := w.ResponseWriter.Header()
+		clear(h) // the application's headers (cookies...) do not belong to the answer
+		for k, v := range w.outer {
+			h[k] = v
+		}
 		w.ans.write(w.ResponseWriter, w.r)
 	case code < 200:
 		w.ResponseWriter.WriteHeader(code) // informational: the real status follows
@@ -85,6 +92,9 @@ func (w *errorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // the site's error answer.
 func (g *Gate) serveReplacingErrors(w http.ResponseWriter, r *http.Request, next http.Handler, ss *siteSnap) {
 	ew := &errorWriter{ResponseWriter: w, r: r, ans: g.errorAnswer(ss)}
+	if len(w.Header()) > 0 {
+		ew.outer = w.Header().Clone()
+	}
 	defer func() {
 		p := recover()
 		if p == nil {

@@ -160,3 +160,19 @@ func TestErrorWriterInformational(t *testing.T) {
 		t.Errorf("after 103 Early Hints, a 503 was not replaced: %q", rec.Body)
 	}
 }
+
+// TestErrorAnswerKeepsOuterHeaders: headers set by middleware outside the
+// gate stay on the replaced answer; the application's go. Found in review.
+func TestErrorAnswerKeepsOuterHeaders(t *testing.T) {
+	g := testGate(t, stateOf(t, SetRelease("v2")), Options{Release: "v1"})
+	inner := g.Handler(broken)
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
+		inner.ServeHTTP(w, r)
+	})
+	w := do(outer, req{})
+	if w.Code != 503 || w.Header().Get("Strict-Transport-Security") == "" || w.Header().Get("Set-Cookie") != "" {
+		t.Errorf("status %d, HSTS %q, Set-Cookie %q; want 503 keeping HSTS and dropping the cookie",
+			w.Code, w.Header().Get("Strict-Transport-Security"), w.Header().Get("Set-Cookie"))
+	}
+}
