@@ -538,3 +538,16 @@ func TestCommitRejectsBadActor(t *testing.T) {
 		t.Errorf("an actor with a newline: %v, want ErrInvalid", err)
 	}
 }
+
+func TestDecodeState(t *testing.T) {
+	st, err := maintenance.DecodeState([]byte(`{"version":1,"sites":[{"site":"b.example.com","version":9}],"release":"v1"}`), 9)
+	if err != nil || st.Version != 9 || st.Release != "v1" || len(st.Sites) != 2 || st.Sites[0].Site != "*" {
+		t.Errorf("DecodeState = %+v, %v; want version 9 from beside the document, * declared", st, err)
+	}
+	if st, err := maintenance.DecodeState(nil, 0); err != nil || st.Version != 0 || st.Site("*") == nil {
+		t.Errorf("an empty document: %+v, %v; want the empty state", st, err)
+	}
+	if _, err := maintenance.DecodeState([]byte(`{not json`), 1); err == nil || !strings.Contains(err.Error(), "decoding the state document") {
+		t.Errorf("a damaged document: %v, want an error saying so", err)
+	}
+}

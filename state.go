@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"encoding/json"
+	"fmt"
 	"hash/maphash"
 	"net/netip"
 	"slices"
@@ -199,6 +200,21 @@ func (st *State) addSite(name string) *SiteState {
 // normalize makes a state read from a store complete: "*" is always declared.
 func (st *State) normalize() {
 	st.addSite(DefaultSite)
+}
+
+// DecodeState decodes a state document (the JSON encoding of a State) as
+// stores keep it, with its version kept beside it; an empty document is the
+// empty state. The result is normalized.
+func DecodeState(doc []byte, version int64) (*State, error) {
+	st := new(State)
+	if len(doc) > 0 {
+		if err := json.Unmarshal(doc, st); err != nil {
+			return nil, fmt.Errorf("decoding the state document: %w", err)
+		}
+	}
+	st.Version = version
+	st.Normalize()
+	return st, nil
 }
 
 // Normalize completes a state read from a store: sites sorted and the default

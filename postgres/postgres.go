@@ -322,13 +322,7 @@ func readState(ctx context.Context, q queryer, query string) (*maintenance.State
 	if err := q.QueryRow(ctx, query).Scan(&version, &doc); err != nil {
 		return nil, err
 	}
-	st := new(maintenance.State)
-	if err := json.Unmarshal(doc, st); err != nil {
-		return nil, fmt.Errorf("decoding the state document: %w", err)
-	}
-	st.Version = version
-	st.Normalize()
-	return st, nil
+	return maintenance.DecodeState(doc, version)
 }
 
 // Update applies c in one transaction: it locks and reads the state, calls

@@ -282,20 +282,14 @@ func (s *Store) load(ctx context.Context) (*maintenance.State, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := new(maintenance.State)
-	if doc, ok := vals[1].(string); ok {
-		if err := json.Unmarshal([]byte(doc), st); err != nil {
-			return nil, fmt.Errorf("decoding the state document: %w", err)
-		}
-	}
-	st.Version = 0
+	doc, _ := vals[1].(string)
+	var version int64
 	if v, ok := vals[0].(string); ok {
-		if st.Version, err = strconv.ParseInt(v, 10, 64); err != nil {
+		if version, err = strconv.ParseInt(v, 10, 64); err != nil {
 			return nil, fmt.Errorf("decoding the state version %q: %w", v, err)
 		}
 	}
-	st.Normalize()
-	return st, nil
+	return maintenance.DecodeState([]byte(doc), version)
 }
 
 // updateScript writes a change if the state is still at the version read.

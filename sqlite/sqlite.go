@@ -192,13 +192,7 @@ func readState(ctx context.Context, q querier) (*maintenance.State, error) {
 	if err := q.QueryRowContext(ctx, `SELECT version, doc FROM state WHERE id = 1`).Scan(&version, &doc); err != nil {
 		return nil, err
 	}
-	st := new(maintenance.State)
-	if err := json.Unmarshal(doc, st); err != nil {
-		return nil, fmt.Errorf("decoding the state document: %w", err)
-	}
-	st.Version = version
-	st.Normalize()
-	return st, nil
+	return maintenance.DecodeState(doc, version)
 }
 
 // Update applies c in one immediate transaction: it reads the state, calls
