@@ -346,8 +346,8 @@ func (a *answer) writePage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// headerValue returns the first value of a canonical header key without
-// the allocation-free but slower textproto canonicalization.
+// headerValue returns the first value of a header whose key is already in
+// canonical form, skipping Header.Get's canonicalization.
 func headerValue(h http.Header, key string) string {
 	if v := h[key]; len(v) > 0 {
 		return v[0]
