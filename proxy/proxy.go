@@ -1,12 +1,17 @@
 // Package proxy is the reverse proxy behind `maintenance serve`: it forwards
-// the requests a Gate lets through to one upstream web application.
+// the requests a Gate lets through to the application of the request's host.
+//
+// It is an httputil.ReverseProxy (Rewrite, SetURL, SetXForwarded) per route
+// over one tuned http.Transport. Bodies are streamed both ways: an upload is
+// passed on as it arrives, and a response without a Content-Length (a
+// stream) or of type text/event-stream is flushed to the client piece by
+// piece. WebSockets and other HTTP/1.1 upgrades are passed through.
 package proxy
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,93 +20,396 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gomaint/maintenance"
 )
+
+// DefaultUpstreamTimeout is how long an upstream may take to send its
+// response headers when Options.UpstreamTimeout is zero.
+const DefaultUpstreamTimeout = 60 * time.Second
+
+// DialTimeout is how long connecting to an upstream may take.
+const DialTimeout = 5 * time.Second
+
+// Route sends the requests of one site to one upstream.
+type Route struct {
+	// Site is the host the route serves, as maintenance.ParseSite accepts
+	// it: an exact host (shop.example.com), a wildcard (*.example.com: any
+	// subdomain, not example.com itself), or "*" for every host without a
+	// route of its own.
+	Site string
+	// Upstream is the application's base URL, as ParseUpstream accepts it.
+	Upstream *url.URL
+}
 
 // Options configure a proxy.
 type Options struct {
-	// Upstream is the application's base URL: http://127.0.0.1:8000.
+	// Upstream is the default route's upstream: the application of every
+	// host that no route names. Nil: such hosts get a 502 answer saying no
+	// application is configured for them.
 	Upstream *url.URL
-	// TrustedProxies are the peers whose X-Forwarded-For is kept and
-	// appended to; from any other peer it is replaced, so the application
-	// cannot be lied to through this proxy.
+	// Routes are per-site upstreams. A request goes to the route of its
+	// exact host, else of the longest wildcard that matches it, else to
+	// Upstream (a route for "*" is the same as Upstream).
+	Routes []Route
+	// TrustedProxies are the peers whose forwarding headers are believed:
+	// from them, X-Forwarded-For and Forwarded are kept and appended to, and
+	// X-Forwarded-Host and -Proto are kept when present. From any other peer
+	// they are replaced, so the application cannot be lied to through this
+	// proxy.
 	TrustedProxies []netip.Prefix
-	// Transport is used to reach the upstream; nil means a tuned default.
+	// Transport is used to reach the upstreams; nil means NewTransport
+	// with UpstreamTimeout.
 	Transport http.RoundTripper
+	// UpstreamTimeout is how long an upstream may take to send its response
+	// headers before the request fails with 504 Gateway Timeout; zero means
+	// DefaultUpstreamTimeout. It is not a limit on the body: streams and
+	// downloads may run for as long as they need. It applies to the default
+	// transport only.
+	UpstreamTimeout time.Duration
 	// Logger receives upstream errors; nil means slog.Default().
 	Logger *slog.Logger
+	// ObserveUpstream, when set, is called after each round trip to an
+	// upstream with the route's site, the time until the response headers
+	// arrived (or the round trip failed), and the error (nil when the
+	// upstream answered, whatever its status). A round trip ended because
+	// the client went away is not reported.
+	ObserveUpstream func(site string, d time.Duration, err error)
+}
+
+// Proxy is a reverse proxy to one upstream per site. It is safe for
+// concurrent use.
+type Proxy struct {
+	exact  map[string]*route
+	wild   map[string]*route // by suffix: "example.com" for *.example.com
+	def    *route
+	routes []Route
+	// transport is closed by Close when the proxy made it.
+	transport *http.Transport
+	logger    *slog.Logger
+}
+
+type route struct {
+	site string
+	rp   *httputil.ReverseProxy
 }
 
 // ParseUpstream validates an upstream URL: http or https, with a host, and
-// no query or fragment.
+// no query, fragment or user information.
 func ParseUpstream(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
 		return nil, fmt.Errorf("upstream %q: accepted: an http:// or https:// URL with a host and no query, like http://127.0.0.1:8000", s)
 	}
 	return u, nil
 }
 
-// NewTransport returns a transport tuned for one busy upstream: many idle
-// keep-alive connections, bounded dial and TLS handshake times, no
-// compression negotiation (the application's own encoding passes through).
-func NewTransport() *http.Transport {
+// NewTransport returns a transport tuned for busy upstreams: many idle
+// keep-alive connections, 32 KiB buffers for large bodies, bounded dial and
+// TLS handshake times, a bound on the wait for response headers (timeout;
+// zero means DefaultUpstreamTimeout) but none on bodies, HTTP/1.1 (which
+// upgrades need), and no compression negotiation (the application's own
+// encoding passes through).
+func NewTransport(timeout time.Duration) *http.Transport {
+	if timeout <= 0 {
+		timeout = DefaultUpstreamTimeout
+	}
 	return &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
+		Proxy:                  nil,
+		DialContext:            (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    512,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		ResponseHeaderTimeout:  timeout,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true,
+		WriteBufferSize:        32 << 10,
+		ReadBufferSize:         32 << 10,
+		MaxResponseHeaderBytes: 1 << 20,
 	}
 }
 
-// New returns a reverse proxy to o.Upstream. The client's Host header is
-// kept (applications check it, as Django's ALLOWED_HOSTS does) and
-// X-Forwarded-For, -Host and -Proto are set.
-func New(o Options) (*httputil.ReverseProxy, error) {
-	if o.Upstream == nil {
-		return nil, errors.New("proxy: no upstream")
-	}
-	logger := o.Logger
-	if logger == nil {
-		logger = slog.Default()
+// New returns a proxy to o's upstreams. The client's Host header is kept
+// (applications check it, as Django's ALLOWED_HOSTS does), the query string
+// is passed on as it came, and X-Forwarded-For, -Host, -Proto and RFC 7239
+// Forwarded are set. Bad options are an error wrapping
+// maintenance.ErrInvalid.
+func New(o Options) (*Proxy, error) {
+	p := &Proxy{exact: map[string]*route{}, wild: map[string]*route{}, logger: o.Logger}
+	if p.logger == nil {
+		p.logger = slog.Default()
 	}
 	transport := o.Transport
 	if transport == nil {
-		transport = NewTransport()
+		p.transport = NewTransport(o.UpstreamTimeout)
+		transport = p.transport
 	}
-	target := o.Upstream
+	routes := o.Routes
+	if o.Upstream != nil {
+		routes = append([]Route{{Site: maintenance.DefaultSite, Upstream: o.Upstream}}, routes...)
+	}
+	for _, rt := range routes {
+		site, err := maintenance.ParseSite(rt.Site)
+		if err != nil {
+			return nil, fmt.Errorf("route: %w", err)
+		}
+		if rt.Upstream == nil {
+			return nil, fmt.Errorf("route %s: no upstream: %w", site, maintenance.ErrInvalid)
+		}
+		if _, err := ParseUpstream(rt.Upstream.String()); err != nil {
+			return nil, fmt.Errorf("route %s: %v: %w", site, err, maintenance.ErrInvalid)
+		}
+		r := &route{site: site, rp: p.reverseProxy(site, rt.Upstream, transport, o)}
+		var dup bool
+		switch suffix, wild := strings.CutPrefix(site, "*."); {
+		case site == maintenance.DefaultSite:
+			dup, p.def = p.def != nil, r
+		case wild:
+			_, dup = p.wild[suffix]
+			p.wild[suffix] = r
+		default:
+			_, dup = p.exact[site]
+			p.exact[site] = r
+		}
+		if dup {
+			return nil, fmt.Errorf("route %s: two upstreams for one site: %w", site, maintenance.ErrInvalid)
+		}
+		p.routes = append(p.routes, Route{Site: site, Upstream: rt.Upstream})
+	}
+	if len(p.routes) == 0 {
+		return nil, fmt.Errorf("proxy: no upstream and no route: %w", maintenance.ErrInvalid)
+	}
+	return p, nil
+}
+
+// Routes returns the proxy's routes, sites canonical, the default route
+// (site "*") first when there is one.
+func (p *Proxy) Routes() []Route { return append([]Route(nil), p.routes...) }
+
+// Site returns the site of the route that serves a Host header value, and
+// false when no route does.
+func (p *Proxy) Site(host string) (string, bool) {
+	if r := p.route(host); r != nil {
+		return r.site, true
+	}
+	return "", false
+}
+
+// ServeHTTP proxies r to the upstream of its host. A host without a route
+// gets a 502 answer (see maintenance.WriteUpstreamError) saying so.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := p.route(r.Host)
+	if rt == nil {
+		maintenance.WriteUpstreamError(w, r, http.StatusBadGateway, "No application is configured for this host name.")
+		return
+	}
+	rt.rp.ServeHTTP(w, r)
+}
+
+// Close closes the idle connections of a transport the proxy made. Requests
+// under way are not affected.
+func (p *Proxy) Close() {
+	if p.transport != nil {
+		p.transport.CloseIdleConnections()
+	}
+}
+
+// route finds the route of a Host header value: the exact host, then the
+// longest matching wildcard, then the default route.
+func (p *Proxy) route(host string) *route {
+	h, ok := hostOf(host)
+	if !ok {
+		return p.def
+	}
+	if len(p.exact) > 0 {
+		if r, ok := p.exact[h]; ok {
+			return r
+		}
+	}
+	if len(p.wild) > 0 {
+		for i := 0; i < len(h); i++ {
+			if h[i] == '.' {
+				if r, ok := p.wild[h[i+1:]]; ok {
+					return r
+				}
+			}
+		}
+	}
+	return p.def
+}
+
+// hostOf returns a Host header value as a site name: lower case, without
+// port, brackets or trailing dot; IPv6 in canonical form. It allocates only
+// for upper-case or IPv6 hosts.
+func hostOf(host string) (string, bool) {
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return "", false
+		}
+		a, err := netip.ParseAddr(host[1:end])
+		if err != nil {
+			return "", false
+		}
+		return a.WithZone("").String(), true
+	}
+	if i := strings.IndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || len(host) > 253 {
+		return "", false
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(host), true
+		}
+	}
+	return host, true
+}
+
+// reverseProxy returns the reverse proxy of one route.
+func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundTripper, o Options) *httputil.ReverseProxy {
 	trusted := o.TrustedProxies
+	if o.ObserveUpstream != nil {
+		transport = observed{transport, site, o.ObserveUpstream}
+	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 && peerTrusted(pr.In.RemoteAddr, trusted) {
-				pr.Out.Header["X-Forwarded-For"] = xff
+			fromTrusted := peerTrusted(pr.In.RemoteAddr, trusted)
+			if fromTrusted {
+				if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
+					pr.Out.Header["X-Forwarded-For"] = xff
+				}
 			}
 			pr.SetURL(target)
+			// ReverseProxy drops query parameters it cannot parse (a ';',
+			// say); the application gets the query as the client sent it.
+			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			pr.SetXForwarded()
+			if fromTrusted {
+				for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+					if v := pr.In.Header[k]; len(v) > 0 {
+						pr.Out.Header[k] = v
+					}
+				}
+			}
+			setForwarded(pr.Out.Header, pr.In, fromTrusted)
 			pr.Out.Host = pr.In.Host
 		},
-		Transport:     transport,
-		FlushInterval: -1,
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		Transport: transport,
+		// Zero: a response with a Content-Length is written through the
+		// server's buffer; one without (a stream) or of type
+		// text/event-stream is flushed after every read, by ReverseProxy.
+		FlushInterval: 0,
+		ErrorLog:      slog.NewLogLogger(p.logger.Handler(), slog.LevelError),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if r.Context().Err() != nil {
+				// The client went away: nobody to answer. 499 is what
+				// nginx logs for it.
+				p.logger.Debug("client went away before the upstream answered", "site", site, "method", r.Method, "path", r.URL.Path, "err", err)
+				w.WriteHeader(499)
+				return
+			}
 			status := http.StatusBadGateway
-			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+			if isTimeout(err) {
 				status = http.StatusGatewayTimeout
 			}
-			logger.Error("maintenance: upstream request failed", "host", r.Host, "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-			h := w.Header()
-			h.Set("Content-Type", "text/plain; charset=utf-8")
-			h.Set("Cache-Control", "no-store")
-			w.WriteHeader(status)
-			io.WriteString(w, strings.ToLower(http.StatusText(status))+": the application did not answer\n")
+			p.logger.Error("upstream request failed", "site", site, "upstream", target.Redacted(), "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+			maintenance.WriteUpstreamError(w, r, status, "")
 		},
-	}, nil
+	}
+}
+
+// setForwarded sets the RFC 7239 Forwarded header of an outgoing request:
+// this hop's element (for=, host=, proto=), after the incoming header's
+// elements when the peer is a trusted proxy.
+func setForwarded(out http.Header, in *http.Request, fromTrusted bool) {
+	var b strings.Builder
+	if fromTrusted {
+		for _, v := range in.Header["Forwarded"] {
+			if v = strings.TrimSpace(v); v != "" {
+				b.WriteString(v)
+				b.WriteString(", ")
+			}
+		}
+	}
+	if ap, err := netip.ParseAddrPort(in.RemoteAddr); err == nil {
+		b.WriteString("for=")
+		if a := ap.Addr().Unmap(); a.Is6() {
+			b.WriteString(`"[` + a.WithZone("").String() + `]"`)
+		} else {
+			b.WriteString(a.String())
+		}
+		b.WriteByte(';')
+	} else {
+		b.WriteString("for=unknown;")
+	}
+	if in.Host != "" {
+		b.WriteString("host=")
+		writeForwardedValue(&b, in.Host)
+		b.WriteByte(';')
+	}
+	if in.TLS != nil {
+		b.WriteString("proto=https")
+	} else {
+		b.WriteString("proto=http")
+	}
+	out["Forwarded"] = []string{b.String()}
+}
+
+// writeForwardedValue writes v as an RFC 7239 value: a token when it is one,
+// else a quoted string.
+func writeForwardedValue(b *strings.Builder, v string) {
+	token := v != ""
+	for i := 0; i < len(v) && token; i++ {
+		token = isTokenChar(v[i])
+	}
+	if token {
+		b.WriteString(v)
+		return
+	}
+	b.WriteByte('"')
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('"')
+}
+
+// isTokenChar reports whether c may appear in an RFC 9110 token.
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// observed reports each round trip to ObserveUpstream.
+type observed struct {
+	rt      http.RoundTripper
+	site    string
+	observe func(site string, d time.Duration, err error)
+}
+
+func (o observed) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := o.rt.RoundTrip(r)
+	if err == nil || r.Context().Err() == nil {
+		o.observe(o.site, time.Since(start), err)
+	}
+	return resp, err
 }
 
 func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
