@@ -30,7 +30,10 @@ type env struct {
 	// newFlagSet) lets --store after the command name override it, so it is
 	// final only once the command has parsed its flags.
 	storeURL string
-	getenv   func(string) string
+	// storeFlag is true when --store was given before the command name,
+	// so that a command's configuration file cannot override it.
+	storeFlag bool
+	getenv    func(string) string
 }
 
 // command is one subcommand of the CLI.
@@ -99,7 +102,7 @@ func (e *env) main(ctx context.Context, args []string) error {
 		return usageErrorf("%v; run 'maintenance help' for usage", err)
 	}
 	if storeFlag != "" {
-		e.storeURL = storeFlag
+		e.storeURL, e.storeFlag = storeFlag, true
 	}
 	args = global.Args()
 	if len(args) == 0 {

@@ -2,14 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
-	"path/filepath"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,27 +27,45 @@ import (
 )
 
 func init() {
-	register("serve", command{runServe, "run a reverse proxy that gates a web app (or the built-in demo)"})
+	register("serve", command{runServe, "run a reverse proxy that gates web apps (or the built-in demo)"})
 }
 
-const serveUsage = `Usage: maintenance serve [--listen ADDR] (--upstream URL | --demo) [flags]
+const serveUsage = `Usage: maintenance serve [--config FILE] [--listen ADDR]
+           (--upstream URL | --demo | --site HOST=URL...) [flags]
 
-Runs a reverse proxy in front of a web application. While a site is in
+Runs a reverse proxy in front of web applications. While a site is in
 maintenance its visitors get the maintenance answer; everything else is
-passed to the upstream unchanged (the Host header is kept, X-Forwarded-For,
--Host and -Proto are set). GET /_maintenance/status answers the state of the
-request's site as JSON. SIGINT or SIGTERM stops it gracefully: requests under
-way are finished (for up to 30s).
+passed to the site's application unchanged: the Host header and the query
+are kept, X-Forwarded-For, -Host, -Proto and Forwarded (RFC 7239) are set.
+Uploads and answers are streamed (event streams are flushed as each event
+comes), WebSockets and other upgrades pass through. GET
+/_maintenance/status answers the state of the request's site as JSON.
+
+Routing: a request goes to the --site HOST=URL of its exact host, else of
+the longest wildcard that matches it, else to --upstream (or the demo).
+Without a default, a host with no route gets a 502 page saying that no
+application is configured for it. An application that is down gets a 502
+page, one that sends no response headers within --upstream-timeout a 504
+page: HTML, application/problem+json or text/plain, as Accept asks.
 
 Flags:
+  --config FILE          read settings from FILE too (see below)
   --listen ADDR          address to listen on (default 127.0.0.1:8080; use
                          :8080 to listen on every interface)
-  --upstream URL         the application, like http://127.0.0.1:8000
-  --demo                 serve a built-in sample app as the upstream
-  --site HOST            declare a site (repeatable): exact host, *.wildcard
-  --trusted-proxy CIDR   a proxy whose X-Forwarded-For is believed
-                         (repeatable); without one, forwarding headers are
-                         ignored and the TCP peer is the client
+  --upstream URL         the default application, like http://127.0.0.1:8000
+  --demo                 serve a built-in sample app as the default
+  --site HOST[=URL]      declare a site (repeatable): exact host
+                         (shop.example.com), *.wildcard (any subdomain) or
+                         *; with =URL, its requests go to that application
+  --upstream-timeout DUR how long an application may take to send its
+                         response headers before a 504 (default 60s); bodies
+                         (streams, downloads, uploads) have no time limit
+  --tls-cert FILE        serve HTTPS (and HTTP/2) with this certificate
+  --tls-key FILE         chain and key (PEM); both or neither
+  --trusted-proxy CIDR   a proxy in front of serve whose X-Forwarded-For and
+                         Forwarded are believed and appended to (repeatable);
+                         without one, forwarding headers from clients are
+                         replaced and the TCP peer is the client
   --exempt PATTERN       a path never blocked, for every site (repeatable):
                          /exact, /prefix/*, ^regex, with an optional method
   --templates DIR        page templates: DIR/503.html for every site,
@@ -56,13 +79,46 @@ Flags:
                          request with the maintenance page
   --release ID           this instance's release, shown by 'maintenance
                          gates' (default $MAINTENANCE_RELEASE)
-  --metrics-listen ADDR  serve Prometheus metrics on http://ADDR/metrics
-                         (off by default; a separate listener, so the
-                         metrics are not exposed to visitors)
   --max-duration DUR     call maintenance forgotten when a site has been on
                          this long with no end: an error in the log every
                          minute, and a warning in 'maintenance status'
                          (default: no limit)
+  --metrics-listen ADDR  serve Prometheus metrics on http://ADDR/metrics
+                         (off by default; a separate listener, so the
+                         metrics are not exposed to visitors)
+  --log-format text|json the format of every log line on stderr (default
+                         text)
+  --access-log=false     no access log; by default every request is logged:
+                         method, host, path (no query), status, bytes,
+                         duration, client, site, outcome (passed, blocked,
+                         gate) and maintenance=true when the visitor got the
+                         maintenance answer
+
+Configuration file (--config FILE): one setting per line, the name of a
+flag without dashes, a space, and the value (the rest of the line); '#'
+starts a comment line; a repeatable flag is repeated; a boolean is its name
+alone or 'name true|false'. For example:
+
+  # /etc/maintenance/serve.conf
+  listen :8080
+  upstream http://127.0.0.1:8000
+  site shop.example.com=http://127.0.0.1:8001
+  site *.example.org=http://127.0.0.1:8002
+  trusted-proxy 10.0.0.0/8
+  exempt /healthz
+  store postgres://maintenance@db/maintenance
+
+A flag on the command line wins over the file; a repeatable flag on the
+command line replaces the file's list. Errors name the file and the line.
+
+Signals: SIGINT or SIGTERM stops serve gracefully: it stops accepting,
+and requests under way finish (for up to 30s). SIGHUP reloads: the file
+and the templates are read again, the certificate too, and a new gate and
+proxy take the new requests while those under way finish on the old ones;
+no connection is dropped. A file with an error leaves the running
+configuration in place (the error is logged). listen, metrics-listen,
+store, demo, log-format and switching TLS on or off take effect on a
+restart only (a reload says so in the log).
 
 While the store is unreachable, serve keeps serving the last state it read,
 retries every second at most, and logs the error once.
@@ -71,174 +127,310 @@ retries every second at most, and logs the error once.
 // shutdownGrace is how long requests under way may take to finish on stop.
 const shutdownGrace = 30 * time.Second
 
+// Server timeouts: the headers of a request must arrive within
+// readHeaderTimeout; an idle keep-alive connection is closed after
+// idleTimeout. There is no limit on bodies, so that uploads, downloads and
+// streams run for as long as they need.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := e.newFlagSet("serve", serveUsage)
-	var (
-		listen, upstream, templates string
-		stateCache, fail, release   string
-		metricsListen               string
-		maxDuration                 time.Duration
-		demo                        bool
-		sites, trusted, exempt      stringsFlag
-	)
-	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "")
-	fs.StringVar(&upstream, "upstream", "", "")
-	fs.BoolVar(&demo, "demo", false, "")
-	fs.Var(&sites, "site", "")
-	fs.Var(&trusted, "trusted-proxy", "")
-	fs.Var(&exempt, "exempt", "")
-	fs.StringVar(&templates, "templates", "", "")
-	fs.StringVar(&stateCache, "state-cache", "", "")
-	fs.StringVar(&fail, "fail", "open", "")
-	fs.StringVar(&release, "release", e.getenv("MAINTENANCE_RELEASE"), "")
-	fs.DurationVar(&maxDuration, "max-duration", 0, "")
-	fs.StringVar(&metricsListen, "metrics-listen", "", "")
-	pos, err := fs.parse(args)
+	base := *e // before the flags: a reload parses them again from here
+	cfg, err := loadServeConfig(e, args)
 	if err != nil {
 		return err
 	}
-	if err := noArgs("serve", pos); err != nil {
-		return err
-	}
-	if demo == (upstream != "") {
-		return usageErrorf("serve needs either --upstream URL or --demo; run 'maintenance help serve' for usage")
-	}
-	if _, _, err := net.SplitHostPort(listen); err != nil {
-		return usageErrorf("--listen %q: accepted: HOST:PORT or :PORT, like 127.0.0.1:8080", listen)
-	}
-	if _, _, err := net.SplitHostPort(metricsListen); metricsListen != "" && err != nil {
-		return usageErrorf("--metrics-listen %q: accepted: HOST:PORT or :PORT, like 127.0.0.1:9090", metricsListen)
-	}
-	if maxDuration < 0 {
-		return usageErrorf("--max-duration %s: accepted: a positive duration, like 4h", maxDuration)
-	}
-	opts := maintenance.Options{Sites: sites, Exempt: exempt, Templates: templates, StateCache: stateCache, Release: release, MaxDuration: maxDuration}
-	switch fail {
-	case "open":
-	case "closed":
-		opts.FailClosed = true
-	default:
-		return usageErrorf("--fail %q: accepted: open, closed", fail)
-	}
-	if stateCache != "" {
-		if fi, err := os.Stat(filepath.Dir(stateCache)); err != nil || !fi.IsDir() {
-			return usageErrorf("--state-cache %q: the directory %s does not exist", stateCache, filepath.Dir(stateCache))
-		}
-	}
-	for _, t := range trusted {
-		p, err := parseTrustedProxy(t)
-		if err != nil {
-			return err
-		}
-		opts.TrustedProxies = append(opts.TrustedProxies, p)
-	}
-	var up = upstream
-	if !demo {
-		if _, err := proxy.ParseUpstream(upstream); err != nil {
-			return usageErrorf("--upstream: %v", err)
-		}
-	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	opts.Logger = logger
+	logger := newServeLogger(e.stderr, cfg.jsonLog)
 	useLogger(logger)
 
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", listen, err)
+		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
 	defer ln.Close()
 
-	if demo {
+	var demoURL string
+	if cfg.demo {
 		stop, addr, err := startDemo()
 		if err != nil {
 			return err
 		}
 		defer stop()
-		up = "http://" + addr
+		demoURL = "http://" + addr
 	}
-	upURL, _ := proxy.ParseUpstream(up)
 
 	// A store that cannot be reached yet is not fatal: the gate serves its
 	// state cache or its failure policy, and connects when it can.
-	st, err := storeurl.OpenLazy(ctx, e.storeURL)
+	st, err := storeurl.OpenLazy(ctx, cfg.store)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return func() error {
-		gate, err := maintenance.New(ctx, st, opts)
+
+	s := &server{ctx: ctx, st: st, logger: logger, demoURL: demoURL, live: map[*generation]bool{}}
+	if cfg.metricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.metricsListen)
 		if err != nil {
-			return err
+			return fmt.Errorf("listening on %s for metrics: %w", cfg.metricsListen, err)
 		}
-		defer gate.Close()
-		rp, err := proxy.New(proxy.Options{Upstream: upURL, TrustedProxies: opts.TrustedProxies, Logger: logger})
-		if err != nil {
-			return err
+		reg := prometheus.NewRegistry()
+		s.metrics = metrics.New(reg)
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		logger.Info("metrics on http://" + mln.Addr().String() + "/metrics")
+	}
+	gen, err := s.newGeneration(cfg)
+	if err != nil {
+		return err
+	}
+	s.cur.Store(gen)
+	defer s.closeAll()
+
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cfg.cert != nil {
+		scheme = "https"
+		s.cert.Store(cfg.cert)
+		srv.TLSConfig = &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			NextProtos:     []string{"h2", "http/1.1"},
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
 		}
-		srv := &http.Server{
-			Handler:           gate.Handler(rp),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	served := make(chan error, 1)
+	go func() {
+		if cfg.cert != nil {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
 		}
-		if metricsListen != "" {
-			mln, err := net.Listen("tcp", metricsListen)
-			if err != nil {
-				return fmt.Errorf("listening on %s for metrics: %w", metricsListen, err)
-			}
-			reg := prometheus.NewRegistry()
-			metrics.New(reg).Watch(gate)
-			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-			msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			go msrv.Serve(mln)
-			defer msrv.Close()
-			fmt.Fprintf(e.stderr, "maintenance: metrics on http://%s/metrics\n", mln.Addr())
-		}
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve(ln) }()
-		what := up
-		if demo {
-			what = "the built-in demo app"
-		}
-		fmt.Fprintf(e.stderr, "maintenance: serving http://%s -> %s (store %s, state version %d)\n", ln.Addr(), what, storeurl.Redact(e.storeURL), gate.Version())
-		if err := gate.StoreError(); err != nil {
-			fmt.Fprintf(e.stderr, "maintenance: warning: %v\n", err)
-		}
-		if demo {
-			fmt.Fprintf(e.stderr, "maintenance: try it: open http://%s, then run 'maintenance on --message \"Back in 5 minutes\"' and 'maintenance off' in another terminal\n", ln.Addr())
-		}
+	}()
+	what := "the built-in demo app"
+	if cfg.upstream != nil {
+		what = cfg.upstream.Redacted()
+	} else if !cfg.demo {
+		what = "none (hosts without a route get a 502)"
+	}
+	logger.Info("serving "+scheme+"://"+ln.Addr().String(), "upstream", what, "store", storeurl.Redact(cfg.store), "version", gen.gate.Version())
+	for _, r := range cfg.routes {
+		logger.Info("route", "site", r.Site, "upstream", r.Upstream.Redacted())
+	}
+	if err := gen.gate.StoreError(); err != nil {
+		logger.Warn("the store cannot be read yet", "err", err)
+	}
+	if cfg.demo {
+		logger.Info(fmt.Sprintf("try it: open %s://%s, then run 'maintenance on --message \"Back in 5 minutes\"' and 'maintenance off' in another terminal", scheme, ln.Addr()))
+	}
+
+	for {
 		select {
 		case err := <-served:
 			return fmt.Errorf("serving: %w", err)
+		case <-hup:
+			next := base
+			cfg = s.reload(&next, args, cfg)
+			continue
 		case <-ctx.Done():
 		}
-		fmt.Fprintf(e.stderr, "maintenance: stopping; finishing requests under way\n")
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("stopping: %w", err)
+		break
+	}
+	logger.Info("stopping; finishing requests under way")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("stopping: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+// newServeLogger returns the logger of every serve log line: text or JSON
+// on w. In JSON, durations are in seconds.
+func newServeLogger(w io.Writer, asJSON bool) *slog.Logger {
+	if !asJSON {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.Float64Value(a.Value.Duration().Seconds())
 		}
-		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serving: %w", err)
+		return a
+	}}))
+}
+
+// server is the handler of serve's listener: it passes each request to the
+// current generation, which a reload replaces.
+type server struct {
+	ctx     context.Context
+	st      maintenance.Store
+	logger  *slog.Logger
+	demoURL string
+	metrics *metrics.Metrics // nil without --metrics-listen
+	cur     atomic.Pointer[generation]
+	cert    atomic.Pointer[tls.Certificate]
+
+	mu   sync.Mutex
+	live map[*generation]bool // not closed yet
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cur.Load().ServeHTTP(w, r)
+}
+
+// generation is one configuration at work: a gate, a proxy and the
+// handler around them. A reload starts a new one and retires the old one,
+// which is closed once its last request is done.
+type generation struct {
+	cfg     *serveConfig
+	gate    *maintenance.Gate
+	proxy   *proxy.Proxy
+	handler http.Handler
+
+	active  atomic.Int64
+	retired atomic.Bool
+	idle    chan struct{}
+	once    sync.Once
+}
+
+func (g *generation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.active.Add(1)
+	defer func() {
+		if g.active.Add(-1) == 0 && g.retired.Load() {
+			g.once.Do(func() { close(g.idle) })
 		}
-		return nil
+	}()
+	g.handler.ServeHTTP(w, r)
+}
+
+// newGeneration starts a gate and a proxy for cfg.
+func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
+	opts := cfg.gate
+	opts.Logger = s.logger
+	gate, err := maintenance.New(s.ctx, s.st, opts)
+	if err != nil {
+		return nil, err
+	}
+	po := proxy.Options{Upstream: cfg.upstream, Routes: cfg.routes, TrustedProxies: cfg.gate.TrustedProxies,
+		UpstreamTimeout: cfg.timeout, Logger: s.logger}
+	if cfg.demo {
+		po.Upstream, _ = proxy.ParseUpstream(s.demoURL)
+	}
+	p, err := proxy.New(po)
+	if err != nil {
+		gate.Close()
+		return nil, err
+	}
+	g := &generation{cfg: cfg, gate: gate, proxy: p, idle: make(chan struct{})}
+	if cfg.accessLog {
+		site := func(host string) string {
+			if s, ok := p.Site(host); ok {
+				return s
+			}
+			return ""
+		}
+		g.handler = accessLog(gate.Handler(markPassed(p)), s.logger, site, cfg.gate.TrustedProxies)
+	} else {
+		g.handler = gate.Handler(p)
+	}
+	if s.metrics != nil {
+		s.metrics.Watch(gate)
+	}
+	s.mu.Lock()
+	s.live[g] = true
+	s.mu.Unlock()
+	return g, nil
+}
+
+// close stops a generation's gate and proxy.
+func (s *server) close(g *generation) {
+	if s.metrics != nil {
+		s.metrics.Unwatch(g.gate)
+	}
+	g.gate.Close()
+	g.proxy.Close()
+	s.mu.Lock()
+	delete(s.live, g)
+	s.mu.Unlock()
+}
+
+// retire closes g once its requests under way are done.
+func (s *server) retire(g *generation) {
+	g.retired.Store(true)
+	if g.active.Load() == 0 {
+		g.once.Do(func() { close(g.idle) })
+	}
+	go func() {
+		<-g.idle
+		s.close(g)
 	}()
 }
 
-// parseTrustedProxy parses a --trusted-proxy value: a CIDR prefix or a single
-// address, without host bits set.
-func parseTrustedProxy(s string) (netip.Prefix, error) {
-	p, err := netip.ParsePrefix(s)
+// closeAll closes every generation not closed yet, on exit.
+func (s *server) closeAll() {
+	s.mu.Lock()
+	gens := make([]*generation, 0, len(s.live))
+	for g := range s.live {
+		gens = append(gens, g)
+	}
+	s.mu.Unlock()
+	for _, g := range gens {
+		s.close(g)
+	}
+}
+
+// reload reads the configuration again (command line and file), reloads
+// the certificate and the templates, and swaps in a new generation. On any
+// error it logs it and keeps the running configuration, which it returns.
+func (s *server) reload(e *env, args []string, old *serveConfig) *serveConfig {
+	s.logger.Info("SIGHUP: reloading the configuration")
+	e.stdout, e.stderr = io.Discard, io.Discard
+	cfg, err := loadServeConfig(e, args)
 	if err != nil {
-		a, aerr := netip.ParseAddr(s)
-		if aerr != nil {
-			return netip.Prefix{}, usageErrorf("--trusted-proxy %q: accepted: an IP address or CIDR prefix, like 10.0.0.0/8 or 192.0.2.1", s)
+		s.logger.Error("reload failed; the running configuration stays", "err", err.Error())
+		return old
+	}
+	if names := restartChanges(old, cfg); len(names) > 0 {
+		s.logger.Warn("reload: these settings changed but take effect on a restart only", "settings", strings.Join(names, ", "))
+		cfg.listen, cfg.metricsListen, cfg.store, cfg.demo, cfg.jsonLog = old.listen, old.metricsListen, old.store, old.demo, old.jsonLog
+		if (old.cert == nil) != (cfg.cert == nil) {
+			cfg.tlsCert, cfg.tlsKey, cfg.cert = old.tlsCert, old.tlsKey, old.cert
 		}
-		p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 	}
-	if m := p.Masked(); m != p {
-		return netip.Prefix{}, usageErrorf("--trusted-proxy %q: host bits are set; did you mean %s?", s, m)
+	gen, err := s.newGeneration(cfg)
+	if err != nil {
+		s.logger.Error("reload failed; the running configuration stays", "err", err.Error())
+		return old
 	}
-	return p, nil
+	prev := s.cur.Load()
+	if gen.gate.StoreError() != nil && prev.gate.StoreError() == nil {
+		s.close(gen)
+		s.logger.Error("reload failed: the store cannot be read now, and a new gate would start without its state; the running configuration stays; send SIGHUP again later")
+		return old
+	}
+	if cfg.cert != nil {
+		s.cert.Store(cfg.cert)
+	}
+	s.cur.Store(gen)
+	s.retire(prev)
+	for _, r := range cfg.routes {
+		s.logger.Info("route", "site", r.Site, "upstream", r.Upstream.Redacted())
+	}
+	s.logger.Info("reloaded", "routes", len(cfg.routes), "version", gen.gate.Version())
+	return cfg
 }
