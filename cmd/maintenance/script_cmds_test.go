@@ -16,8 +16,10 @@ import (
 
 // These are the script commands that drive `maintenance serve` end to end:
 //
-//	upstream NAME          start a real HTTP upstream; $NAME is its URL;
-//	                       /status/NNN answers with status NNN
+//	upstream NAME          start a real HTTP upstream; $NAME is its URL. It
+//	                       answers with "app: NAME" and what it received;
+//	                       /status/NNN answers with status NNN; /hang never
+//	                       answers (until the client goes away)
 //	freeport NAME          set $NAME to a free loopback address
 //	http [-H 'K: V']... [-X METHOD] URL
 //	                       make one request (redirects are not followed) and
@@ -38,6 +40,10 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: upstream NAME")
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hang" {
+			<-r.Context().Done()
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		// /status/NNN answers with that status, as a broken app would.
 		if code, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
@@ -45,9 +51,12 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 				w.WriteHeader(n)
 			}
 		}
+		fmt.Fprintf(w, "app: %s\n", args[0])
 		fmt.Fprintf(w, "upstream: %s %s %s\n", r.Method, r.Host, r.URL.RequestURI())
 		fmt.Fprintf(w, "x-forwarded-for: %s\n", r.Header.Get("X-Forwarded-For"))
 		fmt.Fprintf(w, "x-forwarded-host: %s\n", r.Header.Get("X-Forwarded-Host"))
+		fmt.Fprintf(w, "x-forwarded-proto: %s\n", r.Header.Get("X-Forwarded-Proto"))
+		fmt.Fprintf(w, "forwarded: %s\n", strings.Join(r.Header.Values("Forwarded"), " | "))
 	}))
 	ts.Defer(srv.Close)
 	ts.Setenv(args[0], srv.URL)
