@@ -57,6 +57,7 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	if err := c.Apply(next, c.Reason); err != nil {
 		return nil, nil, err
 	}
+	next.Links = slices.DeleteFunc(next.Links, func(l BypassLink) bool { return !l.Expires.After(now) })
 	next.Normalize()
 	if err := next.Validate(); err != nil {
 		return nil, nil, err
@@ -111,6 +112,7 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		e.ReleaseBefore, e.ReleaseAfter = cur.Release, next.Release
 		events = append(events, e)
 	}
+	events = append(events, authEvents(c, now, cur, next)...)
 	if len(events) == 0 {
 		return cur, nil, nil
 	}
@@ -164,4 +166,71 @@ func sameSite(a, b *SiteState) bool {
 		y.Schedule = nil
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// authEvents returns one event per user, token and bypass link that the
+// change added, removed or changed, and stamps the new ones' CreatedBy.
+// Bypass links that expired are dropped without an event.
+func authEvents(c Change, now time.Time, cur, next *State) []Event {
+	var events []Event
+	ev := func(target, site string) {
+		e := newEvent(c, now, next.Version, site, nil, nil)
+		e.Target = target
+		events = append(events, e)
+	}
+	users := map[string]string{}
+	for _, u := range cur.Users {
+		users[u.Name] = u.Hash
+	}
+	for i := range next.Users {
+		u := &next.Users[i]
+		h, ok := users[u.Name]
+		delete(users, u.Name)
+		if !ok && u.CreatedBy == "" {
+			u.CreatedBy = c.Actor
+		}
+		if !ok || h != u.Hash {
+			ev("user "+u.Name, "")
+		}
+	}
+	for name := range users {
+		ev("user "+name, "")
+	}
+	tokens := map[string]bool{}
+	for _, t := range cur.Tokens {
+		tokens[t.ID] = true
+	}
+	for i := range next.Tokens {
+		t := &next.Tokens[i]
+		if !tokens[t.ID] {
+			if t.CreatedBy == "" {
+				t.CreatedBy = c.Actor
+			}
+			ev("token "+t.ID, "")
+		}
+		delete(tokens, t.ID)
+	}
+	for id := range tokens {
+		ev("token "+id, "")
+	}
+	links := map[string]*BypassLink{}
+	for i := range cur.Links {
+		links[cur.Links[i].ID] = &cur.Links[i]
+	}
+	for i := range next.Links {
+		l := &next.Links[i]
+		if links[l.ID] == nil {
+			if l.CreatedBy == "" {
+				l.CreatedBy = c.Actor
+			}
+			ev("bypass "+l.ID, l.Site)
+		}
+		delete(links, l.ID)
+	}
+	for id, l := range links {
+		if l.Expires.After(now) {
+			ev("bypass "+id, l.Site)
+		}
+	}
+	return events
 }

@@ -138,6 +138,8 @@ func RemoveSite(site string) Change {
 			return notFoundf("site %q is not declared; see the declared sites with: maintenance sites ls", n)
 		}
 		st.Sites = slices.Delete(st.Sites, i, i+1)
+		// Its bypass links go with it.
+		st.Links = slices.DeleteFunc(st.Links, func(l BypassLink) bool { return l.Site == n })
 		return nil
 	}}
 }
@@ -318,6 +320,7 @@ func Restore(before *State, want map[string]int64, skipped *[]string) Change {
 			}
 			i := slices.IndexFunc(st.Sites, func(s SiteState) bool { return s.Site == name })
 			st.Sites = slices.Delete(st.Sites, i, i+1)
+			st.Links = slices.DeleteFunc(st.Links, func(l BypassLink) bool { return l.Site == name })
 		}
 		slices.Sort(*skipped)
 		return nil

@@ -101,6 +101,14 @@ type State struct {
 	// differs replaces server errors with the maintenance answer (SPEC §6).
 	// Empty: no target.
 	Release string `json:"release,omitempty"`
+
+	// Users may sign in to the admin page, sorted by name.
+	Users []User `json:"users,omitempty"`
+	// Tokens are the API tokens, in the order they were created.
+	Tokens []Token `json:"tokens,omitempty"`
+	// Links are the bypass links, in the order they were created. Links
+	// that have expired go with the next change of the state.
+	Links []BypassLink `json:"bypass_links,omitempty"`
 }
 
 // Window is a planned maintenance window of a site, half-open: [From, Until).
@@ -178,7 +186,8 @@ func (st *State) Site(name string) *SiteState {
 
 // Clone returns a deep copy of st.
 func (st *State) Clone() *State {
-	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites)), Release: st.Release}
+	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites)), Release: st.Release,
+		Users: slices.Clone(st.Users), Tokens: slices.Clone(st.Tokens), Links: slices.Clone(st.Links)}
 	for i, s := range st.Sites {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
@@ -221,12 +230,14 @@ func DecodeState(doc []byte, version int64) (*State, error) {
 // site present. Stores call it on what they read.
 func (st *State) Normalize() {
 	slices.SortFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) })
+	slices.SortFunc(st.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
 	st.normalize()
 }
 
 // normalized reports whether Normalize would leave st as it is.
 func (st *State) normalized() bool {
-	return st.Site(DefaultSite) != nil && slices.IsSortedFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) })
+	return st.Site(DefaultSite) != nil && slices.IsSortedFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) }) &&
+		slices.IsSortedFunc(st.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // digestSeed keys state digests; digests are compared within one process.
@@ -322,7 +333,7 @@ func (st *State) Validate() error {
 			}
 		}
 	}
-	return nil
+	return st.validateAuth()
 }
 
 // MaxWindows is the most scheduled windows a site may have.

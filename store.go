@@ -48,6 +48,24 @@ type Store interface {
 	Close() error
 }
 
+// Secrets is the part of a store that keeps what is not state: the server
+// key and the use counts of bypass links. Neither is a change: no version,
+// no event, no Watch signal.
+type Secrets interface {
+	// Key returns the store's server key (KeySize random bytes), which signs
+	// bypass cookies and admin sessions. The first call on a new store
+	// creates it; every caller of the store, in any process, gets the same
+	// key.
+	Key(ctx context.Context) ([]byte, error)
+
+	// CountUses adds n[id] to the use count of each bypass link id.
+	CountUses(ctx context.Context, n map[string]int64) error
+
+	// Uses returns the use counts of bypass links, by ID. Links never used
+	// are absent.
+	Uses(ctx context.Context) (map[string]int64, error)
+}
+
 // GateTTL is how long a gate that stops sending heartbeats stays listed.
 // Gates send one every GateHeartbeat and after every snapshot swap.
 const (
@@ -78,6 +96,14 @@ type GateInfo struct {
 type EventFilter struct {
 	// Site, when set, keeps the events of this site only.
 	Site string
+	// Actor, when set, keeps the events of this actor only.
+	Actor string
+	// Action, when set, keeps the events of this action only ("on", "off",
+	// "ignore add"...).
+	Action string
+	// Before, when set, keeps the events with an ID lower than it, to page
+	// back through the log.
+	Before int64
 	// Limit is the most events returned; 0 means DefaultEventLimit.
 	Limit int
 }
@@ -107,4 +133,8 @@ type Event struct {
 	// a change of it; Site is empty in such an event.
 	ReleaseBefore string `json:"release_before,omitempty"`
 	ReleaseAfter  string `json:"release_after,omitempty"`
+	// Target names the user, API token or bypass link a change of one is
+	// about: "user alice", "token 3f9c2a1b", "bypass 8d1e0f2c". Site is the
+	// link's site for a bypass link, empty otherwise.
+	Target string `json:"target,omitempty"`
 }
