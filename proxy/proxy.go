@@ -18,6 +18,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -297,6 +298,10 @@ func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundT
 			}
 			setForwarded(pr.Out.Header, pr.In, fromTrusted)
 			pr.Out.Host = pr.In.Host
+			// The gate's credentials are not the application's: a bypass
+			// secret or an admin session must not reach its logs.
+			delete(pr.Out.Header, maintenance.BypassHeader)
+			stripCookies(pr.Out.Header, maintenance.BypassCookie, maintenance.SessionCookie)
 		},
 		Transport: transport,
 		// Zero: a response with a Content-Length is written through the
@@ -388,6 +393,39 @@ func isTokenChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// stripCookies removes the cookies called names from the Cookie header
+// lines of h; it allocates only when one of them is there.
+func stripCookies(h http.Header, names ...string) {
+	lines := h["Cookie"]
+	found := false
+	for _, l := range lines {
+		for _, n := range names {
+			found = found || strings.Contains(l, n)
+		}
+	}
+	if !found {
+		return
+	}
+	var kept []string
+	for _, l := range lines {
+		var parts []string
+		for part := range strings.SplitSeq(l, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if !slices.Contains(names, name) && strings.TrimSpace(part) != "" {
+				parts = append(parts, strings.TrimSpace(part))
+			}
+		}
+		if len(parts) > 0 {
+			kept = append(kept, strings.Join(parts, "; "))
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = kept
 }
 
 // observed reports each round trip to ObserveUpstream.

@@ -394,3 +394,38 @@ func TestStreamsAreFlushed(t *testing.T) {
 		})
 	}
 }
+
+func TestGateCredentialsStayOut(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	p := mustNew(t, proxy.Options{Upstream: u})
+	tests := []struct {
+		name    string
+		cookies []string
+		want    []string
+	}{
+		{name: "none", cookies: nil, want: nil},
+		{name: "others kept", cookies: []string{"a=1; b=2"}, want: []string{"a=1; b=2"}},
+		{name: "gate cookies removed", cookies: []string{maintenance.BypassCookie + "=s3cret; a=1; " + maintenance.SessionCookie + "=t0ken"}, want: []string{"a=1"}},
+		{name: "only gate cookies", cookies: []string{maintenance.SessionCookie + "=t0ken"}, want: nil},
+		{name: "a name that contains one", cookies: []string{"x" + maintenance.BypassCookie + "=1"}, want: []string{"x" + maintenance.BypassCookie + "=1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header[maintenance.BypassHeader] = []string{"s3cret"}
+			if tt.cookies != nil {
+				r.Header["Cookie"] = tt.cookies
+			}
+			do(t, p, r)
+			if v, ok := got[maintenance.BypassHeader]; ok {
+				t.Errorf("the application got %s: %q", maintenance.BypassHeader, v)
+			}
+			if fmt.Sprint(got["Cookie"]) != fmt.Sprint(tt.want) {
+				t.Errorf("the application got cookies %q, want %q", got["Cookie"], tt.want)
+			}
+		})
+	}
+}

@@ -98,9 +98,8 @@ func accessLog(next http.Handler, logger *slog.Logger, site func(host string) st
 
 // logPath is a path as logged: a bypass link's secret token is left out.
 func logPath(p string) string {
-	const bypass = maintenance.ReservedPrefix + "bypass/"
-	if strings.HasPrefix(p, bypass) && len(p) > len(bypass) {
-		return bypass + "REDACTED"
+	if strings.HasPrefix(p, maintenance.BypassPath) && len(p) > len(maintenance.BypassPath) {
+		return maintenance.BypassPath + "REDACTED"
 	}
 	return p
 }
