@@ -144,6 +144,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	logger := newServeLogger(e.stderr, cfg.jsonLog)
 	useLogger(logger)
+	// From here on SIGHUP reloads (and no longer ends the process).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
@@ -207,10 +211,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
 	served := make(chan error, 1)
 	go func() {
 		if cfg.cert != nil {
