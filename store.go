@@ -66,6 +66,26 @@ type Secrets interface {
 	Uses(ctx context.Context) (map[string]int64, error)
 }
 
+// maxUseID is the longest link ID that CountUses accepts: the longest that
+// a bypass link may have.
+const maxUseID = 32
+
+// CheckUses validates the argument of Secrets.CountUses, for stores to call
+// before they write anything: every ID is 1 to 32 bytes and every count is
+// 0 or more. The error wraps ErrInvalid; it gives the length of a bad ID,
+// never the ID itself, which might be a secret passed by mistake.
+func CheckUses(n map[string]int64) error {
+	for id, c := range n {
+		if id == "" || len(id) > maxUseID {
+			return invalidf("bypass link ID of %d bytes: accepted: 1 to %d bytes, like 8d1e0f2c", len(id), maxUseID)
+		}
+		if c < 0 {
+			return invalidf("use count %d of bypass link %q: accepted: 0 or more", c, id)
+		}
+	}
+	return nil
+}
+
 // GateTTL is how long a gate that stops sending heartbeats stays listed.
 // Gates send one every GateHeartbeat and after every snapshot swap.
 const (
