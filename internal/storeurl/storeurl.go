@@ -132,7 +132,7 @@ func (l *lazy) get(ctx context.Context) (maintenance.Store, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, fmt.Errorf("store %s: %w", l.url, maintenance.ErrClosed)
+		return nil, fmt.Errorf("store %s: %w", Redact(l.url), maintenance.ErrClosed)
 	}
 	if l.st == nil {
 		st, err := Open(ctx, l.url)

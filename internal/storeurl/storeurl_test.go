@@ -59,3 +59,25 @@ func TestRedact(t *testing.T) {
 		t.Errorf("Parse error shows the password: %v", err)
 	}
 }
+
+// TestLazyClosedRedacts checks that the error of a closed lazy store names
+// the store without its password.
+func TestLazyClosedRedacts(t *testing.T) {
+	// Nothing listens on port 1: the store is not reachable, which a lazy
+	// store accepts.
+	const url = "postgres://app:s3cret@127.0.0.1:1/m?sslmode=disable&connect_timeout=1"
+	st, err := storeurl.OpenLazy(t.Context(), url)
+	if err != nil {
+		t.Fatalf("OpenLazy: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Load(t.Context())
+	if !errors.Is(err, maintenance.ErrClosed) {
+		t.Fatalf("Load after Close = %v, want an error wrapping %v", err, maintenance.ErrClosed)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
