@@ -1,13 +1,33 @@
 package storeurl_test
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/storeurl"
+	"github.com/gomaint/maintenance/storetest"
 )
+
+func TestMain(m *testing.M) {
+	storetest.HelperMain(storeurl.OpenLazy)
+	os.Exit(m.Run())
+}
+
+// TestLazyStore runs the acceptance suite on a lazy store over SQLite: the
+// wrapper passes every method through, the secrets included.
+func TestLazyStore(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "m.db") },
+		Open: func(ctx context.Context, url string) (maintenance.Store, error) {
+			return storeurl.OpenLazy(ctx, url)
+		},
+	})
+}
 
 func TestParse(t *testing.T) {
 	tests := []struct {
