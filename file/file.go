@@ -121,10 +121,7 @@ type Store struct {
 	watchers sync.WaitGroup
 }
 
-var (
-	_ maintenance.Store   = (*Store)(nil)
-	_ maintenance.Secrets = (*Store)(nil)
-)
+var _ maintenance.Store = (*Store)(nil)
 
 // Open returns a store kept in the file at path. It creates nothing: the file
 // is written by the first change. The directory must exist; a file that

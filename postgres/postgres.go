@@ -100,10 +100,7 @@ type Store struct {
 	done     sync.WaitGroup // the listener goroutine
 }
 
-var (
-	_ maintenance.Store   = (*Store)(nil)
-	_ maintenance.Secrets = (*Store)(nil)
-)
+var _ maintenance.Store = (*Store)(nil)
 
 // queries are the statements of a store, with its schema.
 type queries struct {

@@ -108,10 +108,7 @@ type Store struct {
 	watchers sync.WaitGroup
 }
 
-var (
-	_ maintenance.Store   = (*Store)(nil)
-	_ maintenance.Secrets = (*Store)(nil)
-)
+var _ maintenance.Store = (*Store)(nil)
 
 // Open connects to the Redis server, Sentinel-managed master or Cluster
 // named by rawURL (see the package documentation) and pings it. A URL that

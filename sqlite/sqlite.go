@@ -74,10 +74,7 @@ type Store struct {
 	watchers sync.WaitGroup
 }
 
-var (
-	_ maintenance.Store   = (*Store)(nil)
-	_ maintenance.Secrets = (*Store)(nil)
-)
+var _ maintenance.Store = (*Store)(nil)
 
 // Open opens the SQLite database at path, creating it when it does not exist
 // (its directory must), and brings its schema up to date. Several processes

@@ -76,22 +76,14 @@ func runHelper(ctx context.Context, open func(ctx context.Context, key string) (
 		fmt.Printf("version %d\n", v)
 		return nil
 	case "key":
-		sec, ok := st.(maintenance.Secrets)
-		if !ok {
-			return fmt.Errorf("%T does not implement maintenance.Secrets", st)
-		}
-		key, err := sec.Key(ctx)
+		key, err := st.Key(ctx)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("key %s\n", keyDigest(key))
 		return nil
 	case "counter":
-		sec, ok := st.(maintenance.Secrets)
-		if !ok {
-			return fmt.Errorf("%T does not implement maintenance.Secrets", st)
-		}
-		return countUses(ctx, sec, id, n)
+		return countUses(ctx, st, id, n)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }

@@ -37,19 +37,9 @@ func countUses(ctx context.Context, sec maintenance.Secrets, id string, n int) e
 	return nil
 }
 
-// secretsOf returns the secrets of st.
-func secretsOf(t *testing.T, st maintenance.Store) maintenance.Secrets {
-	t.Helper()
-	sec, ok := st.(maintenance.Secrets)
-	if !ok {
-		t.Fatalf("%T does not implement maintenance.Secrets", st)
-	}
-	return sec
-}
-
 func serverKey(t *testing.T, st maintenance.Store) []byte {
 	t.Helper()
-	key, err := secretsOf(t, st).Key(t.Context())
+	key, err := st.Key(t.Context())
 	if err != nil {
 		t.Fatalf("Key: %v", err)
 	}
@@ -58,7 +48,7 @@ func serverKey(t *testing.T, st maintenance.Store) []byte {
 
 func uses(t *testing.T, st maintenance.Store) map[string]int64 {
 	t.Helper()
-	got, err := secretsOf(t, st).Uses(t.Context())
+	got, err := st.Uses(t.Context())
 	if err != nil {
 		t.Fatalf("Uses: %v", err)
 	}
@@ -67,7 +57,7 @@ func uses(t *testing.T, st maintenance.Store) map[string]int64 {
 
 func countUse(t *testing.T, st maintenance.Store, n map[string]int64) {
 	t.Helper()
-	if err := secretsOf(t, st).CountUses(t.Context(), n); err != nil {
+	if err := st.CountUses(t.Context(), n); err != nil {
 		t.Fatalf("CountUses(%v): %v", n, err)
 	}
 }
@@ -138,9 +128,8 @@ func (s *suite) testKeyRace(t *testing.T) {
 	errs := make(chan error, goroutines)
 	var wg sync.WaitGroup
 	for _, h := range handles {
-		sec := secretsOf(t, h)
 		wg.Go(func() {
-			k, err := sec.Key(ctx)
+			k, err := h.Key(ctx)
 			if err != nil {
 				errs <- err
 				return
@@ -220,7 +209,7 @@ func (s *suite) testUsesInvalid(t *testing.T) {
 		{"OneBadAmongGood", map[string]int64{"8d1e0f2c": 5, "3f9c": 1, "": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := secretsOf(t, st).CountUses(t.Context(), tc.n)
+			err := st.CountUses(t.Context(), tc.n)
 			if !errors.Is(err, maintenance.ErrInvalid) {
 				t.Fatalf("CountUses = %v, want an error wrapping %v", err, maintenance.ErrInvalid)
 			}
@@ -258,8 +247,7 @@ func (s *suite) testUsesConcurrent(t *testing.T) {
 	for i, h := range handles {
 		id := fmt.Sprintf("g%d", i)
 		want[id] = perGoroutine
-		sec := secretsOf(t, h)
-		wg.Go(func() { errs <- countUses(ctx, sec, id, perGoroutine) })
+		wg.Go(func() { errs <- countUses(ctx, h, id, perGoroutine) })
 	}
 	wg.Wait()
 	close(errs)

@@ -834,9 +834,9 @@ func (s *suite) testClose(t *testing.T) {
 		{"Heartbeat", func() error { return st.Heartbeat(ctx, gate("closed", 1)) }},
 		{"Gates", func() error { _, err := st.Gates(ctx); return err }},
 		{"ForgetGate", func() error { return st.ForgetGate(ctx, "closed") }},
-		{"Key", func() error { _, err := secretsOf(t, st).Key(ctx); return err }},
-		{"CountUses", func() error { return secretsOf(t, st).CountUses(ctx, map[string]int64{"8d1e0f2c": 1}) }},
-		{"Uses", func() error { _, err := secretsOf(t, st).Uses(ctx); return err }},
+		{"Key", func() error { _, err := st.Key(ctx); return err }},
+		{"CountUses", func() error { return st.CountUses(ctx, map[string]int64{"8d1e0f2c": 1}) }},
+		{"Uses", func() error { _, err := st.Uses(ctx); return err }},
 	} {
 		if err := tc.call(); !errors.Is(err, maintenance.ErrClosed) {
 			t.Errorf("%s after Close = %v, want an error wrapping %v", tc.name, err, maintenance.ErrClosed)

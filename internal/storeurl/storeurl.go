@@ -126,10 +126,7 @@ type lazy struct {
 	closed bool
 }
 
-var (
-	_ maintenance.Store   = (*lazy)(nil)
-	_ maintenance.Secrets = (*lazy)(nil)
-)
+var _ maintenance.Store = (*lazy)(nil)
 
 func (l *lazy) get(ctx context.Context) (maintenance.Store, error) {
 	l.mu.Lock()
@@ -203,41 +200,28 @@ func (l *lazy) ForgetGate(ctx context.Context, id string) error {
 	return st.ForgetGate(ctx, id)
 }
 
-// secrets returns the secrets of the store, once it is open.
-func (l *lazy) secrets(ctx context.Context) (maintenance.Secrets, error) {
+func (l *lazy) Key(ctx context.Context) ([]byte, error) {
 	st, err := l.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sec, ok := st.(maintenance.Secrets)
-	if !ok {
-		return nil, fmt.Errorf("store %s keeps no secrets", Redact(l.url))
-	}
-	return sec, nil
-}
-
-func (l *lazy) Key(ctx context.Context) ([]byte, error) {
-	sec, err := l.secrets(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return sec.Key(ctx)
+	return st.Key(ctx)
 }
 
 func (l *lazy) CountUses(ctx context.Context, n map[string]int64) error {
-	sec, err := l.secrets(ctx)
+	st, err := l.get(ctx)
 	if err != nil {
 		return err
 	}
-	return sec.CountUses(ctx, n)
+	return st.CountUses(ctx, n)
 }
 
 func (l *lazy) Uses(ctx context.Context) (map[string]int64, error) {
-	sec, err := l.secrets(ctx)
+	st, err := l.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return sec.Uses(ctx)
+	return st.Uses(ctx)
 }
 
 func (l *lazy) Close() error {
