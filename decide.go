@@ -2,7 +2,9 @@ package maintenance
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -122,8 +124,12 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 	rt, _ := next.(router)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := g.snap.Load()
-		if r.URL.Path == StatusPath {
+		switch r.URL.Path {
+		case StatusPath:
 			g.serveStatus(w, r, s.site(r.Host))
+			return
+		case HealthPath:
+			g.serveHealth(w, r, s)
 			return
 		}
 		ss := s.onSite(r.Host)
@@ -268,6 +274,40 @@ func (g *Gate) serveStatus(w http.ResponseWriter, r *http.Request, ss *siteSnap)
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(ss.statusJSON.b)
+	}
+}
+
+// health is the body of HealthPath's answer.
+type health struct {
+	Status     string `json:"status"`
+	Version    int64  `json:"version"`
+	StoreError string `json:"store_error,omitempty"`
+}
+
+// serveHealth answers GET/HEAD /_maintenance/health: 200 while the gate
+// runs, whatever the maintenance state, and also while it cannot reach its
+// store (it then serves its last state, and says why in store_error): a load
+// balancer must keep the node, which still serves the page.
+func (g *Gate) serveHealth(w http.ResponseWriter, r *http.Request, s *snapshot) {
+	h := w.Header()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h["Allow"] = []string{"GET, HEAD"}
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	v := health{Status: "ok", Version: s.version}
+	if err := g.StoreError(); err != nil {
+		v.StoreError = err.Error()
+	}
+	b, _ := json.Marshal(v)
+	b = append(b, '\n')
+	h[hdrContentType] = hdrStatusJSON
+	h["Cache-Control"] = hdrNoStore
+	h["X-Content-Type-Options"] = hdrNoSniff
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(b)
 	}
 }
 
