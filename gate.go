@@ -121,6 +121,8 @@ type Gate struct {
 
 	// held counts the requests waiting in mode hold.
 	held atomic.Int64
+	// synced is when the state was last read from the store (Unix ns).
+	synced atomic.Int64
 }
 
 // New starts a gate on store: it checks opts, declares opts.Sites, loads the
@@ -280,6 +282,34 @@ func (g *Gate) WaitVersion(ctx context.Context, v int64) error {
 		case <-ch:
 		}
 	}
+}
+
+// SiteOf returns the name of the declared site that requests with this
+// Host header value belong to: an exact name, a wildcard or "*". It is the
+// name the Observer is given, for labels of bounded cardinality.
+func (g *Gate) SiteOf(host string) string { return g.snap.Load().site(host).name }
+
+// State returns a copy of the state the gate serves, as it read it from the
+// store (or its state cache, or its failure policy); nil before any.
+func (g *Gate) State() *State {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	if g.last == nil {
+		return nil
+	}
+	return g.last.Clone()
+}
+
+// Synced returns when the gate last read the whole state from the store
+// (at each change, and every GateHeartbeat as a safety net), whether or not
+// it changed anything; zero when it never has (it serves its state cache or
+// its failure policy). The time since then says how stale the state it
+// serves may be.
+func (g *Gate) Synced() time.Time {
+	if ns := g.synced.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // Close stops watching the store, and releases the requests held in mode

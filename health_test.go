@@ -72,9 +72,17 @@ func TestHealth(t *testing.T) {
 
 	// The store goes bad: the gate serves its last state and says why,
 	// still with 200, so that a load balancer keeps the node.
+	synced := g.Synced()
+	if synced.IsZero() || time.Since(synced) > time.Minute {
+		t.Errorf("Synced() = %s, want just now", synced)
+	}
+	broken := time.Now()
 	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "the store error is noticed", func() bool { return g.StoreError() != nil })
 	check("store unreachable", "an error")
+	if got := g.Synced(); got.After(broken) {
+		t.Errorf("Synced() = %s, after the store broke at %s", got, broken)
+	}
 }
