@@ -223,26 +223,20 @@ func (g *Gate) hold(w http.ResponseWriter, r *http.Request, next http.Handler, r
 		ss.ans.write(w, r)
 		return
 	}
-	defer g.held.Add(-1)
 	timeout := time.NewTimer(g.opts.HoldTimeout)
-	defer timeout.Stop()
+	var (
+		s   *snapshot
+		cur *siteSnap
+		o   Outcome
+	)
 	for {
 		// Changed before Load: a swap in between closes ch.
 		ch := g.Changed()
-		s := g.snap.Load()
-		cur := s.onSite(r.Host)
-		if cur == nil {
-			g.observe(r, s.site(r.Host).name, Held)
-			g.passOff(w, r, next, s)
-			return
+		s = g.snap.Load()
+		if cur = s.onSite(r.Host); cur == nil {
+			break
 		}
-		if o := g.decideRoute(cur, r, rt); o != Blocked {
-			g.observe(r, cur.name, Held)
-			g.passOn(w, r, next, s, cur)
-			return
-		}
-		ss = cur
-		if ss.mode != ModeHold || g.closed.Load() {
+		if o = g.decideRoute(cur, r, rt); o != Blocked || cur.mode != ModeHold || g.closed.Load() {
 			break
 		}
 		select {
@@ -255,8 +249,21 @@ func (g *Gate) hold(w http.ResponseWriter, r *http.Request, next http.Handler, r
 		}
 		break
 	}
-	g.observe(r, ss.name, Blocked)
-	ss.ans.write(w, r)
+	timeout.Stop()
+	// The place is free before the application runs: the limit counts
+	// waiting requests only.
+	g.held.Add(-1)
+	switch {
+	case cur == nil:
+		g.observe(r, s.site(r.Host).name, Held)
+		g.passOff(w, r, next, s)
+	case o != Blocked:
+		g.observe(r, cur.name, Held)
+		g.passOn(w, r, next, s, cur)
+	default:
+		g.observe(r, cur.name, Blocked)
+		cur.ans.write(w, r)
+	}
 }
 
 // serveStatus answers GET/HEAD /_maintenance/status with the site's state.

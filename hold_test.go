@@ -183,6 +183,27 @@ func TestHold(t *testing.T) {
 			}
 		})
 	})
+	t.Run("released requests free their place", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			st, g, _ := holdSetup(t, maintenance.Options{HoldLimit: 1})
+			busy := make(chan struct{})
+			h := g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-busy }))
+			q1 := send(h, shopRequest("/1"))
+			synctest.Wait()
+			waitVersion(t, g, update(t, st, maintenance.Off(nil)).Version)
+			s := update(t, st, maintenance.On(nil, maintenance.OnOptions{Mode: ptr(maintenance.ModeHold)}))
+			waitVersion(t, g, s.Version)
+			// q1 is in the application now, no longer waiting.
+			q2 := send(h, shopRequest("/2"))
+			if !q1.waiting() || !q2.waiting() {
+				t.Fatalf("a request released to the application still takes its place: status %d", q2.w.Code)
+			}
+			close(busy)
+			q1.wait()
+			update(t, st, maintenance.Off(nil))
+			q2.wait()
+		})
+	})
 	t.Run("client goes away", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			_, g, obs := holdSetup(t, maintenance.Options{})
