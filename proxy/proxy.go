@@ -71,11 +71,12 @@ type Options struct {
 	// Logger receives upstream errors; nil means slog.Default().
 	Logger *slog.Logger
 	// ObserveUpstream, when set, is called after each round trip to an
-	// upstream with the route's site, the time until the response headers
-	// arrived (or the round trip failed), and the error (nil when the
-	// upstream answered, whatever its status). A round trip ended because
-	// the client went away is not reported.
-	ObserveUpstream func(site string, d time.Duration, err error)
+	// upstream with the outgoing request (its Host and context are the
+	// incoming request's), the route's site, the time until the response
+	// headers arrived (or the round trip failed), and the error (nil when
+	// the upstream answered, whatever its status). A round trip ended
+	// because the client went away is not reported.
+	ObserveUpstream func(r *http.Request, route string, d time.Duration, err error)
 }
 
 // Proxy is a reverse proxy to one upstream per site. It is safe for
@@ -432,14 +433,14 @@ func stripCookies(h http.Header, names ...string) {
 type observed struct {
 	rt      http.RoundTripper
 	site    string
-	observe func(site string, d time.Duration, err error)
+	observe func(r *http.Request, route string, d time.Duration, err error)
 }
 
 func (o observed) RoundTrip(r *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := o.rt.RoundTrip(r)
 	if err == nil || r.Context().Err() == nil {
-		o.observe(o.site, time.Since(start), err)
+		o.observe(r, o.site, time.Since(start), err)
 	}
 	return resp, err
 }

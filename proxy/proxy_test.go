@@ -256,7 +256,7 @@ func TestUpstreamErrors(t *testing.T) {
 
 	var mu sync.Mutex
 	var observed []string
-	observe := func(site string, d time.Duration, err error) {
+	observe := func(r *http.Request, site string, d time.Duration, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		observed = append(observed, fmt.Sprintf("%s %v", site, err != nil))

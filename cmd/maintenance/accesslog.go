@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/metrics"
 )
 
 // The access log of serve: one line per request, through slog, with the
@@ -18,11 +19,12 @@ import (
 // the maintenance answer, so that alerting on 5xx can leave those out (as
 // django-maintenance-mode's logging filter does).
 
-// accessRecord is what the layers inside the access log tell it about a
-// request, through the request's context.
+// accessRecord is what the gate tells the access log about a request,
+// through the request's context and the gate's Observer.
 type accessRecord struct {
-	// passed is set when the gate let the request through to the proxy.
-	passed bool
+	observed bool // false for the gate's own endpoints, which it does not observe
+	site     string
+	outcome  maintenance.Outcome
 }
 
 type accessRecordKey struct{}
@@ -32,21 +34,29 @@ func recordFrom(ctx context.Context) *accessRecord {
 	return rec
 }
 
-// markPassed wraps the proxy: a request that reaches it passed the gate.
-func markPassed(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rec := recordFrom(r.Context()); rec != nil {
-			rec.passed = true
-		}
-		next.ServeHTTP(w, r)
-	})
+// serveObserver is the gate's Observer in serve: it fills the access log's
+// record of the request, when there is one, and counts the request in the
+// metrics, when there are some.
+type serveObserver struct {
+	metrics *metrics.Metrics // nil without --metrics-listen
+}
+
+func (o serveObserver) Observe(r *http.Request, site string, out maintenance.Outcome) {
+	if rec := recordFrom(r.Context()); rec != nil {
+		rec.observed, rec.site, rec.outcome = true, site, out
+	}
+	if o.metrics != nil {
+		o.metrics.Observe(r, site, out)
+	}
 }
 
 // accessLog returns next logging one line per request to logger: method,
 // host, path (never the query, which may hold secrets), status, bytes of
 // body sent, duration, client (as the gate sees it, with trusted proxies),
-// site, outcome and maintenance. site returns the site of a Host header.
-func accessLog(next http.Handler, logger *slog.Logger, site func(host string) string, trusted []netip.Prefix) http.Handler {
+// site, outcome and maintenance. next must be a gate whose Observer is a
+// serveObserver; siteOf returns the site of a Host header, for the requests
+// the gate answers by itself without observing them.
+func accessLog(next http.Handler, logger *slog.Logger, siteOf func(host string) string, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &accessRecord{}
@@ -65,12 +75,10 @@ func accessLog(next http.Handler, logger *slog.Logger, site func(host string) st
 			case status == 0:
 				status = http.StatusOK
 			}
-			outcome := "passed"
-			if !rec.passed {
-				outcome = "blocked"
-				if strings.HasPrefix(r.URL.Path, maintenance.ReservedPrefix) {
-					outcome = "gate" // the gate's own endpoints
-				}
+			site, outcome := rec.site, rec.outcome.String()
+			if !rec.observed {
+				// The gate's own endpoints: status, health, bypass links.
+				site, outcome = siteOf(r.Host), "gate"
 			}
 			client := ""
 			if a, ok := maintenance.ClientIP(r, trusted, ""); ok {
@@ -84,9 +92,9 @@ func accessLog(next http.Handler, logger *slog.Logger, site func(host string) st
 				slog.Int64("bytes", lw.bytes),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("client", client),
-				slog.String("site", site(r.Host)),
+				slog.String("site", site),
 				slog.String("outcome", outcome),
-				slog.Bool("maintenance", outcome == "blocked"),
+				slog.Bool("maintenance", rec.observed && rec.outcome == maintenance.Blocked),
 			)
 			if p != nil {
 				panic(p)

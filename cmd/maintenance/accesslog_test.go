@@ -17,25 +17,31 @@ func TestAccessLog(t *testing.T) {
 		name    string
 		path    string
 		handler http.HandlerFunc
-		passed  bool
+		outcome string // observed by the gate; empty: an endpoint of the gate
 		want    string
 	}{
-		{name: "passed", path: "/a?token=s3cret", passed: true,
+		{name: "passed", path: "/a?token=s3cret", outcome: "passed",
 			handler: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") },
 			want:    `msg=request method=GET host=shop.example.com path=/a status=200 bytes=5 duration=\S+ client=192.0.2.1 site=shop.example.com outcome=passed maintenance=false`},
-		{name: "blocked", path: "/",
+		{name: "blocked", path: "/", outcome: "blocked",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503); io.WriteString(w, "down") },
 			want:    `path=/ status=503 bytes=4 .* outcome=blocked maintenance=true`},
 		{name: "gate endpoint", path: maintenance.StatusPath,
 			handler: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") },
-			want:    `path=/_maintenance/status status=200 .* outcome=gate maintenance=false`},
+			want:    `path=/_maintenance/status status=200 .* site=\* outcome=gate maintenance=false`},
+		{name: "held", path: "/", outcome: "held",
+			handler: func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "late") },
+			want:    `status=200 bytes=4 .* site=shop\.example\.com outcome=held maintenance=false`},
+		{name: "exempt", path: "/healthz", outcome: "exempt",
+			handler: func(w http.ResponseWriter, r *http.Request) {},
+			want:    `outcome=exempt maintenance=false`},
 		{name: "bypass secret", path: maintenance.BypassPath + "s3cret",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(302) },
 			want:    `path=/_maintenance/bypass/REDACTED status=302 `},
-		{name: "informational first", path: "/", passed: true,
+		{name: "informational first", path: "/", outcome: "passed",
 			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(103); w.WriteHeader(201) },
 			want:    `status=201 bytes=0 `},
-		{name: "aborted", path: "/", passed: true,
+		{name: "aborted", path: "/", outcome: "passed",
 			handler: func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) },
 			want:    `status=499 `},
 	}
@@ -44,10 +50,15 @@ func TestAccessLog(t *testing.T) {
 			var buf bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&buf, nil))
 			var h http.Handler = tt.handler
-			if tt.passed {
-				h = markPassed(h)
+			if tt.outcome != "" {
+				// As the gate does: it observes, then answers or passes on.
+				next := h
+				h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					serveObserver{}.Observe(r, "shop.example.com", outcomeOf(t, tt.outcome))
+					next.ServeHTTP(w, r)
+				})
 			}
-			h = accessLog(h, logger, func(string) string { return "shop.example.com" }, nil)
+			h = accessLog(h, logger, func(string) string { return "*" }, nil)
 			r := httptest.NewRequest("GET", tt.path, nil)
 			r.Host, r.RemoteAddr = "shop.example.com", "192.0.2.1:1234"
 			func() {
@@ -67,4 +78,14 @@ func TestAccessLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+func outcomeOf(t *testing.T, name string) maintenance.Outcome {
+	for o := maintenance.Passed; o <= maintenance.Blocked; o++ {
+		if o.String() == name {
+			return o
+		}
+	}
+	t.Fatalf("no outcome %q", name)
+	return 0
 }

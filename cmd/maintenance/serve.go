@@ -39,7 +39,8 @@ passed to the site's application unchanged: the Host header and the query
 are kept, X-Forwarded-For, -Host, -Proto and Forwarded (RFC 7239) are set.
 Uploads and answers are streamed (event streams are flushed as each event
 comes), WebSockets and other upgrades pass through. GET
-/_maintenance/status answers the state of the request's site as JSON.
+/_maintenance/status answers the state of the request's site as JSON, GET
+/_maintenance/health 200 while serve runs (for load balancers).
 
 Routing: a request goes to the --site HOST=URL of its exact host, else of
 the longest wildcard that matches it, else to --upstream (or the demo).
@@ -79,19 +80,28 @@ Flags:
                          request with the maintenance page
   --release ID           this instance's release, shown by 'maintenance
                          gates' (default $MAINTENANCE_RELEASE)
+  --hold-timeout DUR     in mode hold, how long a request waits for the site
+                         to come back before it gets the maintenance answer
+                         (default 30s)
+  --hold-limit N         in mode hold, the most requests held at once; past
+                         it, the maintenance answer at once (default 10000)
   --max-duration DUR     call maintenance forgotten when a site has been on
                          this long with no end: an error in the log every
                          minute, and a warning in 'maintenance status'
                          (default: no limit)
   --metrics-listen ADDR  serve Prometheus metrics on http://ADDR/metrics
                          (off by default; a separate listener, so the
-                         metrics are not exposed to visitors)
+                         metrics are not exposed to visitors): the sites'
+                         state, requests by site and outcome, and the
+                         upstreams' requests, errors and latency
   --log-format text|json the format of every log line on stderr (default
                          text)
   --access-log=false     no access log; by default every request is logged:
                          method, host, path (no query), status, bytes,
-                         duration, client, site, outcome (passed, blocked,
-                         gate) and maintenance=true when the visitor got the
+                         duration, client, site, outcome (the gate's
+                         decision: passed, exempt, allowed-ip, bypass, held,
+                         blocked; gate for its own endpoints) and
+                         maintenance=true when the visitor got the
                          maintenance answer
 
 Configuration file (--config FILE): one setting per line, the name of a
@@ -112,7 +122,8 @@ A flag on the command line wins over the file; a repeatable flag on the
 command line replaces the file's list. Errors name the file and the line.
 
 Signals: SIGINT or SIGTERM stops serve gracefully: it stops accepting,
-and requests under way finish (for up to 30s). SIGHUP reloads: the file
+held requests get the maintenance answer, and requests under way finish
+(for up to 30s). SIGHUP reloads: the file
 and the templates are read again, the certificate too, and a new gate and
 proxy take the new requests while those under way finish on the old ones;
 no connection is dropped. A file with an error leaves the running
@@ -174,19 +185,24 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	defer st.Close()
 
 	s := &server{ctx: ctx, st: st, logger: logger, demoURL: demoURL, live: map[*generation]bool{}}
+	startMetrics := func() {}
 	if cfg.metricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.metricsListen)
 		if err != nil {
 			return fmt.Errorf("listening on %s for metrics: %w", cfg.metricsListen, err)
 		}
+		defer mln.Close()
 		reg := prometheus.NewRegistry()
 		s.metrics = metrics.New(reg)
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
-		go msrv.Serve(mln)
 		defer msrv.Close()
-		logger.Info("metrics on http://" + mln.Addr().String() + "/metrics")
+		// Served once the first gate is watched: a scrape never sees no gate.
+		startMetrics = func() {
+			go msrv.Serve(mln)
+			logger.Info("metrics on http://" + mln.Addr().String() + "/metrics")
+		}
 	}
 	gen, err := s.newGeneration(cfg)
 	if err != nil {
@@ -194,6 +210,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	s.cur.Store(gen)
 	defer s.closeAll()
+	startMetrics()
 
 	srv := &http.Server{
 		Handler:           s,
@@ -249,6 +266,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		break
 	}
 	logger.Info("stopping; finishing requests under way")
+	// Closed gates answer the requests they hold (mode hold) at once.
+	s.closeGates()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -320,33 +339,36 @@ func (g *generation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // newGeneration starts a gate and a proxy for cfg.
 func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
-	opts := cfg.gate
-	opts.Logger = s.logger
-	gate, err := maintenance.New(s.ctx, s.st, opts)
-	if err != nil {
-		return nil, err
-	}
+	g := &generation{cfg: cfg, idle: make(chan struct{})}
 	po := proxy.Options{Upstream: cfg.upstream, Routes: cfg.routes, TrustedProxies: cfg.gate.TrustedProxies,
 		UpstreamTimeout: cfg.timeout, Logger: s.logger}
 	if cfg.demo {
 		po.Upstream, _ = proxy.ParseUpstream(s.demoURL)
 	}
+	if s.metrics != nil {
+		// Labelled by the request's declared site, as the request metrics.
+		po.ObserveUpstream = func(r *http.Request, _ string, d time.Duration, err error) {
+			s.metrics.ObserveUpstream(g.gate.SiteOf(r.Host), d, err)
+		}
+	}
 	p, err := proxy.New(po)
 	if err != nil {
-		gate.Close()
 		return nil, err
 	}
-	g := &generation{cfg: cfg, gate: gate, proxy: p, idle: make(chan struct{})}
+	opts := cfg.gate
+	opts.Logger = s.logger
+	if cfg.accessLog || s.metrics != nil {
+		opts.Observer = serveObserver{metrics: s.metrics}
+	}
+	gate, err := maintenance.New(s.ctx, s.st, opts)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	g.gate, g.proxy = gate, p
+	g.handler = gate.Handler(p)
 	if cfg.accessLog {
-		site := func(host string) string {
-			if s, ok := p.Site(host); ok {
-				return s
-			}
-			return ""
-		}
-		g.handler = accessLog(gate.Handler(markPassed(p)), s.logger, site, cfg.gate.TrustedProxies)
-	} else {
-		g.handler = gate.Handler(p)
+		g.handler = accessLog(g.handler, s.logger, gate.SiteOf, cfg.gate.TrustedProxies)
 	}
 	if s.metrics != nil {
 		s.metrics.Watch(gate)
@@ -379,6 +401,17 @@ func (s *server) retire(g *generation) {
 		<-g.idle
 		s.close(g)
 	}()
+}
+
+// closeGates closes the gates of every generation not closed yet, on
+// stop: a closed gate answers the requests it holds at once, and leaves
+// the registry.
+func (s *server) closeGates() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for g := range s.live {
+		g.gate.Close()
+	}
 }
 
 // closeAll closes every generation not closed yet, on exit.

@@ -52,6 +52,8 @@ var serveSettings = []serveSetting{
 	{name: "fail", def: "open"},
 	{name: "release"},
 	{name: "max-duration", def: "0s"},
+	{name: "hold-timeout", def: maintenance.DefaultHoldTimeout.String()},
+	{name: "hold-limit", def: strconv.Itoa(maintenance.DefaultHoldLimit)},
 	{name: "metrics-listen"},
 	{name: "log-format", def: "text"},
 	{name: "access-log", boolean: true, def: "true"},
@@ -230,6 +232,10 @@ func settingExample(name string) string {
 		return "/healthz"
 	case "upstream-timeout", "max-duration":
 		return "60s"
+	case "hold-timeout":
+		return "30s"
+	case "hold-limit":
+		return "10000"
 	case "fail":
 		return "closed"
 	case "log-format":
@@ -389,6 +395,16 @@ func checkServeConfig(e *env, raw map[string][]rawValue) (*serveConfig, error) {
 	}
 	if c.gate.MaxDuration, err = duration("max-duration", true); err != nil {
 		return nil, err
+	}
+	if c.gate.HoldTimeout, err = duration("hold-timeout", false); err != nil {
+		return nil, err
+	}
+	if v, origin := one("hold-limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, bad(origin, v, "accepted: a positive number of requests, like 10000")
+		}
+		c.gate.HoldLimit = n
 	}
 	if v, origin := one("upstream"); v != "" {
 		if c.upstream, err = proxy.ParseUpstream(v); err != nil {

@@ -824,3 +824,137 @@ func FuzzServeConfig(f *testing.F) {
 		}
 	})
 }
+
+// cli runs the maintenance CLI on the store of dir.
+func cli(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("maintenance", append([]string{"--store", "sqlite:" + filepath.Join(dir, "m.db")}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("maintenance %q: %v\n%s", args, err, out)
+	}
+}
+
+// waitOn waits until serve answers that the default site is on (true) or
+// off (false).
+func waitOn(t *testing.T, addr string, on bool) {
+	t.Helper()
+	want := fmt.Sprintf(`"on":%v`, on)
+	deadline := time.Now().Add(waitFor)
+	for {
+		_, body := get(t, http.DefaultClient, "http://"+addr+"/_maintenance/status", "")
+		if strings.Contains(body, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve's status did not say %s within %s: %s", want, waitFor, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type answer struct {
+	status  int
+	body    string
+	elapsed time.Duration
+	err     error
+}
+
+// goGet starts a GET of path through serve and returns where its answer
+// will come.
+func goGet(addr, path string) <-chan answer {
+	ch := make(chan answer, 1)
+	go func() {
+		start := time.Now()
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			ch <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		ch <- answer{resp.StatusCode, string(b), time.Since(start), err}
+	}()
+	return ch
+}
+
+// holdOne sends two requests to a serve with --hold-limit 1 whose site is
+// on in mode hold: one is held, the other gets the maintenance answer at
+// once, which proves that the first is held. It returns the held one's
+// answer channel.
+func holdOne(t *testing.T, addr string) <-chan answer {
+	t.Helper()
+	a, b := goGet(addr, "/a"), goGet(addr, "/b")
+	select {
+	case r := <-a:
+		if r.err != nil || r.status != http.StatusServiceUnavailable {
+			t.Fatalf("over the hold limit: %d %v, want 503 at once", r.status, r.err)
+		}
+		return b
+	case r := <-b:
+		if r.err != nil || r.status != http.StatusServiceUnavailable {
+			t.Fatalf("over the hold limit: %d %v, want 503 at once", r.status, r.err)
+		}
+		return a
+	case <-time.After(waitFor):
+		t.Fatal("neither request was answered: the hold limit did not apply")
+	}
+	return nil
+}
+
+func TestServeHold(t *testing.T) {
+	up := named(t, "app")
+	t.Run("released by off", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startServe(t, dir, "--upstream", up, "--hold-timeout", "1m", "--hold-limit", "1")
+		cli(t, dir, "on", "--mode", "hold", "--message", "Deploying")
+		waitOn(t, p.addr, true)
+		held := holdOne(t, p.addr)
+		p.waitLog(`status=503 .* site=\* outcome=blocked maintenance=true$`)
+		cli(t, dir, "off")
+		r := <-held
+		if r.err != nil || r.status != 200 || r.body != "app: app\n" {
+			t.Fatalf("held request after off: %d %q %v, want the application's 200", r.status, r.body, r.err)
+		}
+		p.waitLog(`status=200 .* site=\* outcome=held maintenance=false$`)
+	})
+	t.Run("timed out", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startServe(t, dir, "--upstream", up, "--hold-timeout", "300ms")
+		cli(t, dir, "on", "--mode", "hold", "--message", "Deploying")
+		waitOn(t, p.addr, true)
+		r := <-goGet(p.addr, "/")
+		if r.err != nil || r.status != 503 || !strings.Contains(r.body, "Deploying") {
+			t.Fatalf("held past the timeout: %d %v, want the maintenance answer", r.status, r.err)
+		}
+		if r.elapsed < 300*time.Millisecond {
+			t.Errorf("answered after %s, before the hold timeout", r.elapsed)
+		}
+		p.waitLog(`status=503 .* outcome=blocked maintenance=true$`)
+	})
+	t.Run("answered on stop", func(t *testing.T) {
+		dir := t.TempDir()
+		p := startServe(t, dir, "--upstream", up, "--hold-timeout", "1m", "--hold-limit", "1")
+		cli(t, dir, "on", "--mode", "hold")
+		waitOn(t, p.addr, true)
+		held := holdOne(t, p.addr)
+		p.signal(syscall.SIGTERM)
+		r := <-held
+		if r.err != nil || r.status != 503 {
+			t.Fatalf("held request on stop: %d %v, want the maintenance answer", r.status, r.err)
+		}
+		if err := p.wait(); err != nil {
+			t.Errorf("serve exited with %v, want 0", err)
+		}
+	})
+}
+
+func TestServeHoldFlags(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:m.db", getenv: func(string) string { return "" }}
+	c, err := loadServeConfig(e, []string{"--demo", "--hold-timeout", "2m", "--hold-limit", "5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.gate.HoldTimeout != 2*time.Minute || c.gate.HoldLimit != 5 {
+		t.Errorf("hold timeout %s, limit %d; want 2m, 5", c.gate.HoldTimeout, c.gate.HoldLimit)
+	}
+}
