@@ -266,7 +266,7 @@ func parseSession(key []byte, value string, now time.Time) (name, epoch string, 
 	if len(p) != 4 {
 		return "", "", false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(p[0])
+	b, err := base64.RawURLEncoding.Strict().DecodeString(p[0])
 	if err != nil {
 		return "", "", false
 	}

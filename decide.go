@@ -34,7 +34,7 @@ func (o Outcome) String() string {
 }
 
 // decide runs steps 1-6 of the decision for a request of site ss, which is on.
-func (g *Gate) decide(ss *siteSnap, r *http.Request) Outcome {
+func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 	// 2. read-only mode lets safe methods through; errors mode everything.
 	switch ss.mode {
 	case ModeReadOnly:
@@ -67,8 +67,15 @@ func (g *Gate) decide(ss *siteSnap, r *http.Request) Outcome {
 			}
 		}
 	}
-	// 6. the application's own bypass (staff).
+	// 5. bypass links: the signed cookie or the header.
+	if s.auth != nil && g.bypassed(s.auth, ss, r) {
+		return Bypassed
+	}
+	// 6. the application's own bypass (staff), or a signed-in admin.
 	if g.opts.Bypass != nil && g.opts.Bypass(r) {
+		return Bypassed
+	}
+	if s.auth != nil && g.staff(s.auth, r) {
 		return Bypassed
 	}
 	return Blocked
@@ -107,6 +114,10 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			g.serveStatus(w, r, s.site(r.Host))
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, BypassPath) {
+			g.serveBypass(w, r, s)
+			return
+		}
 		ss := s.onSite(r.Host)
 		if ss == nil {
 			if s.announce {
@@ -121,7 +132,7 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		o := g.decide(ss, r)
+		o := g.decide(s, ss, r)
 		if o == Blocked && router != nil {
 			if h, _ := router.Handler(r); isForceOff(h) {
 				o = Exempt

@@ -2,9 +2,11 @@ package maintenance
 
 import (
 	"errors"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParsePattern checks that ParsePattern never panics, that its errors
@@ -263,6 +265,30 @@ func FuzzOnSite(f *testing.F) {
 		}
 		if got := s.onSite(host); got != want {
 			t.Fatalf("onSite(%q) = %v, want %v", host, name(got), name(want))
+		}
+	})
+}
+
+// FuzzCredentials checks that the cookie and session parsers never panic,
+// that only values signed with the key pass, and that a header value with
+// several cookies finds the right one.
+func FuzzCredentials(f *testing.F) {
+	key := NewKey()
+	u := &User{Name: "alice", Hash: "$2a$04$aaaaaaaaaaaaaaaaaaaaaa"}
+	exp := time.Unix(4102444800, 0)
+	good := SessionValue(key, u, exp)
+	f.Add(good, "a=b; "+SessionCookie+"="+good)
+	f.Add("YWxpY2U.4102444800.0011.sig", SessionCookie+`="x"`)
+	f.Add("", ";;=;")
+	st := &State{Users: []User{*u}}
+	now := time.Unix(4102444000, 0)
+	f.Fuzz(func(t *testing.T, value, header string) {
+		if got, ok := VerifySession(key, st, value, now); ok && value != good {
+			t.Fatalf("VerifySession(%q) = %v, true for a value never signed", value, got)
+		}
+		v := cookieValue(http.Header{"Cookie": {header}}, SessionCookie)
+		if v != "" && !strings.Contains(header, v) {
+			t.Fatalf("cookieValue(%q) = %q, not in the header", header, v)
 		}
 	})
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// Bypass, when it returns true, lets a request through (staff, superusers).
 	// It is called only for requests that would otherwise be blocked.
 	Bypass func(*http.Request) bool
+	// BlockStaff, when true, stops admin sessions from passing: people
+	// signed in to the admin page get the maintenance answer like everyone
+	// else (SPEC §2 step 6). Bypass links and the Bypass hook still pass.
+	BlockStaff bool
 	// Templates is a directory of page templates: 503.html for every site and
 	// HOST/503.html for one site (a wildcard's "*" is written "_", as in
 	// _.example.com/503.html). Templates are parsed and checked by New.
@@ -88,6 +92,11 @@ type Gate struct {
 	regressed atomic.Pointer[string]
 	// kick asks the sync loop for a heartbeat (after a swap).
 	kick chan struct{}
+	// key is the store's server key, once read; it checks bypass cookies
+	// and admin sessions.
+	key atomic.Pointer[[]byte]
+	// uses counts bypass link uses until the next heartbeat writes them.
+	uses uses
 
 	// buildMu serializes snapshot builds; last is the state of the last
 	// one, and timer rebuilds it at its next window boundary.

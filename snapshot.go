@@ -38,6 +38,8 @@ type snapshot struct {
 	// announce is true when some site that is off announces a coming
 	// window: its requests then carry a Status for banners.
 	announce bool
+	// auth has the bypass links and admin users; nil when there are none.
+	auth *authSnap
 	// next is the first window boundary after the snapshot was built (a
 	// site going down or back up by itself); zero when there is none. The
 	// gate builds a new snapshot then, so no request reads the clock.
@@ -268,6 +270,7 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 		s.def = b.site(def, def)
 	}
 	s.next, s.announce = b.next, b.announce
+	s.auth = buildAuth(st)
 	// hostIs relies on names without ':'; an IPv6 site takes the full lookup.
 	s.onFew = !s.def.on && len(s.on) <= maxOnFew && !slices.ContainsFunc(s.on, func(e onEntry) bool { return strings.Contains(e.name, ":") })
 	if !s.onFew {

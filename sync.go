@@ -43,6 +43,7 @@ func (g *Gate) connect(ctx context.Context, sites []string) (watch <-chan struct
 	if st, err = g.store.Load(ctx); err != nil {
 		return fail(fmt.Errorf("loading the state: %w", err))
 	}
+	g.loadKey(ctx)
 	var missing []string
 	for _, n := range sites {
 		if st.Site(n) == nil {
@@ -108,6 +109,7 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 		case <-retry:
 		case <-heartbeat.C:
 			g.beat(ctx)
+			g.flushUses(ctx)
 		case <-g.kick:
 			// After a swap, report the new version soon, but not at the
 			// very moment every other gate is reading the same change.
@@ -140,6 +142,7 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 				failed(fmt.Errorf("loading the state: %w", err))
 				continue
 			}
+			g.loadKey(ctx)
 			g.apply(st)
 		}
 		backoff = minBackoff
@@ -317,6 +320,7 @@ func (g *Gate) beat(ctx context.Context) {
 func (g *Gate) forget() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	g.flushUses(ctx)
 	g.store.ForgetGate(ctx, g.id)
 }
 
