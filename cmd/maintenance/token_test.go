@@ -46,7 +46,7 @@ func TestParseSecretID(t *testing.T) {
 // TestCreateLongLabel shows that a label that is too long is rejected
 // before the store is opened, and that no secret is printed then.
 func TestCreateLongLabel(t *testing.T) {
-	for _, cmd := range [][]string{{"token", "create"}} {
+	for _, cmd := range [][]string{{"token", "create"}, {"bypass", "create"}} {
 		t.Run(cmd[0], func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "m.db")
 			args := append([]string{"--store", "sqlite:" + path}, cmd...)
