@@ -66,6 +66,8 @@ type Admin struct {
 	opts     Options
 	log      *slog.Logger
 	now      func() time.Time
+	throttle *throttle
+	pages    *pages
 	handler  http.Handler
 
 	keyMu sync.Mutex
@@ -92,6 +94,11 @@ func New(store maintenance.Store, opts Options) (*Admin, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.throttle = newThrottle(a.now)
+	var err error
+	if a.pages, err = loadPages(); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
 	cop := http.NewCrossOriginProtection()
 	for _, o := range opts.TrustedOrigins {
 		if err := cop.AddTrustedOrigin(o); err != nil {
@@ -101,6 +108,7 @@ func New(store maintenance.Store, opts Options) (*Admin, error) {
 	cop.SetDenyHandler(http.HandlerFunc(a.denyCrossOrigin))
 	mux := http.NewServeMux()
 	a.routeAPI(mux)
+	a.routePages(mux)
 	a.handler = cop.Handler(mux)
 	return a, nil
 }
@@ -141,5 +149,9 @@ func (a *Admin) clientIP(r *http.Request) netip.Addr {
 
 // denyCrossOrigin answers a write that http.CrossOriginProtection refused.
 func (a *Admin) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	writeProblem(w, r, a.log, errCrossOrigin)
+	if isAPI(r) {
+		writeProblem(w, r, a.log, errCrossOrigin)
+		return
+	}
+	a.pageError(w, r, errCrossOrigin)
 }
