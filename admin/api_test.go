@@ -380,13 +380,22 @@ func TestAPIAuth(t *testing.T) {
 		{"not bearer", "Basic " + f.token, `Bearer realm="maintenance", error="invalid_token"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, rq := range []struct{ method, path string }{{"GET", "sites"}, {"POST", "sites/*/on"}, {"DELETE", "bypass/abcd1234"}} {
-				r := f.api(rq.method, rq.path, nil, "Authorization", tc.auth)
+			for route, needsToken := range admin.APIRoutes() {
+				if !needsToken {
+					continue
+				}
+				method, path, _ := strings.Cut(route, " ")
+				path = strings.NewReplacer("{site}", testSite, "{id}", "1").Replace(strings.TrimPrefix(path, "/"))
+				var body any
+				if method == "POST" || method == "PUT" {
+					body = map[string]any{}
+				}
+				r := f.api(method, path, body, "Authorization", tc.auth)
 				if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") != tc.wantChallenge {
-					t.Errorf("%s %s: %d, WWW-Authenticate %q; want 401, %q", rq.method, rq.path, r.status, r.header.Get("WWW-Authenticate"), tc.wantChallenge)
+					t.Errorf("%s %s: %d, WWW-Authenticate %q; want 401, %q", method, path, r.status, r.header.Get("WWW-Authenticate"), tc.wantChallenge)
 				}
 				if p := r.problem(t); p["status"] != float64(401) {
-					t.Errorf("problem %v", p)
+					t.Errorf("%s %s: problem %v", method, path, p)
 				}
 			}
 		})
@@ -546,6 +555,23 @@ func TestAPIValidation(t *testing.T) {
 			t.Errorf("%d, want 415", r.status)
 		}
 	})
+}
+
+// TestAPIReadsChangeNothing sends every GET of the API.
+func TestAPIReadsChangeNothing(t *testing.T) {
+	f := newFixture(t, admin.Options{})
+	before, n := f.load(), len(f.events())
+	for route := range admin.APIRoutes() {
+		method, path, _ := strings.Cut(route, " ")
+		if method != "GET" {
+			continue
+		}
+		path = strings.NewReplacer("{site}", testSite, "{id}", "1").Replace(strings.TrimPrefix(path, "/"))
+		if r := f.api(method, path, nil); r.status != http.StatusOK {
+			t.Errorf("GET %s: %d %s", path, r.status, r.body)
+		}
+	}
+	f.unchanged(before, n)
 }
 
 func TestAPIRouting(t *testing.T) {
