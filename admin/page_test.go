@@ -587,3 +587,33 @@ func TestPreview(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestFleetAndWindowNotes(t *testing.T) {
+	f := newFixture(t, admin.Options{})
+	b := f.browser()
+	b.signIn()
+	b.get(admin.PagePrefix).lacks(t, `id="gates"`)
+	v := f.load().Version
+	now := time.Now()
+	for _, g := range []maintenance.GateInfo{
+		{ID: "web-1", Host: "web-1", Version: v, Started: now, LastSeen: now},
+		{ID: "web-2", Host: "web-2", Version: v - 1, Started: now, LastSeen: now, StoreError: "connection refused"},
+	} {
+		if err := f.store.Heartbeat(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.get(admin.PagePrefix).has(t, `id="gates"`, "1/2 gates", "the others have not followed yet", "1 cannot reach the store")
+
+	// A window in progress keeps a site that is not switched on down.
+	f.update(maintenance.AddWindow(testSite, maintenance.Window{From: now.Add(-time.Minute), Until: now.Add(time.Hour), Message: "planned"}))
+	p := b.get(admin.PagePrefix)
+	p.has(t, `id="on-shop.example.com" checked`, "In maintenance", "planned")
+	p = b.get(sitePath)
+	p.has(t, `id="window-note"`, "A scheduled window is in progress")
+	// Saving the list's row unchanged keeps the window.
+	b.post(sitePath+"/switch", url.Values{"on": {"1"}, "view": {"list"}, "version": {f.version()}})
+	if s := f.load().Site(testSite); s.On || len(s.Schedule) != 1 {
+		t.Errorf("after saving the ticked row: %+v, want the window and no switch", s)
+	}
+}

@@ -150,6 +150,14 @@ type pageData struct {
 	Actions []string
 	Status  int
 	Preview bool
+	// Gates sums up the running gates: how many serve Version.
+	Gates *gatesSummary
+}
+
+// gatesSummary says whether the fleet follows the state.
+type gatesSummary struct {
+	Total, Current int
+	Errors         int
 }
 
 // Val returns what the user typed in field of form when the page shows
@@ -471,6 +479,19 @@ func (a *Admin) sitesPage(p *page) error {
 }
 
 func (a *Admin) renderSites(p *page, status int, d *pageData) error {
+	// The registry of gates says whether the fleet has followed; a store
+	// that cannot tell does not stop the page.
+	if gs, err := a.store.Gates(p.r.Context()); err == nil && len(gs) > 0 {
+		d.Gates = &gatesSummary{Total: len(gs)}
+		for _, g := range gs {
+			if g.Version >= p.st.Version {
+				d.Gates.Current++
+			}
+			if g.StoreError != "" {
+				d.Gates.Errors++
+			}
+		}
+	}
 	for i := range p.st.Sites {
 		d.Sites = append(d.Sites, newSiteRow(&p.st.Sites[i], p.now))
 	}
