@@ -202,6 +202,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"bad header", maintenance.Options{ForwardedHeader: "X-Real-IP"}, `forwarded header "X-Real-IP"`},
 		{"missing templates", maintenance.Options{Templates: filepath.Join(broken, "nope")}, "templates directory"},
 		{"broken template", maintenance.Options{Templates: broken}, "Nope"},
+		{"negative hold limit", maintenance.Options{HoldLimit: -1}, "hold limit -1"},
+		{"negative hold timeout", maintenance.Options{HoldTimeout: -time.Second}, "hold timeout -1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
