@@ -473,6 +473,9 @@ func TestAPIIfMatch(t *testing.T) {
 	if r = f.api("POST", "sites/shop.example.com/on", map[string]any{"message": "again"}, "If-Match", `"1", `+next); r.status != http.StatusOK {
 		t.Errorf("If-Match list: %d %s", r.status, r.body)
 	}
+	if r = f.api("POST", "sites/shop.example.com/on", map[string]any{"mode": "hold"}, "If-Match", "*"); r.status != http.StatusOK || f.load().Site(testSite).Mode != maintenance.ModeHold {
+		t.Errorf("mode hold with If-Match *: %d %s", r.status, r.body)
+	}
 	if r = f.api("POST", "sites/shop.example.com/off", nil, "If-Match", "*"); r.status != http.StatusOK {
 		t.Errorf("If-Match *: %d %s", r.status, r.body)
 	}
