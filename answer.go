@@ -24,6 +24,11 @@ const DefaultMessage = "This site is down for scheduled maintenance. Thank you f
 // StatusPath answers the state of the request's site as JSON, on every gate.
 const StatusPath = "/_maintenance/status"
 
+// HealthPath answers, on every gate and whatever the maintenance state, that
+// the gate is alive: 200 with {"status":"ok","version":N}, and
+// "store_error" while the gate cannot reach its store (it still serves).
+const HealthPath = "/_maintenance/health"
+
 // ReservedPrefix is never blocked: the gate's own endpoints live under it.
 const ReservedPrefix = "/_maintenance/"
 

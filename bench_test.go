@@ -124,6 +124,34 @@ func BenchmarkGate(b *testing.B) {
 	})
 }
 
+// nopObserver counts requests, so that BenchmarkGateObserver measures
+// what an Observer costs the gate, not the observer's own work.
+type nopObserver struct{ n int }
+
+func (o *nopObserver) Observe(r *http.Request, site string, out Outcome) { o.n++ }
+
+// BenchmarkGateObserver: what Options.Observer adds to the Off and On
+// benchmarks of BenchmarkGate (a lookup of the request's site, which the
+// off path otherwise skips, and a call).
+func BenchmarkGateObserver(b *testing.B) {
+	r := benchRequest("site42.example.com", "/products/17", "198.51.100.9:4242")
+	opts := Options{Observer: &nopObserver{}}
+	b.Run("Off/AllSitesOff", func(b *testing.B) {
+		runBench(b, testGate(b, benchState(b), opts).Handler(bare), r, 200)
+	})
+	b.Run("Off/OtherSitesOn", func(b *testing.B) {
+		g := testGate(b, benchState(b, "site1.example.com", "*.tenant3.example.net"), opts)
+		runBench(b, g.Handler(bare), r, 200)
+	})
+	b.Run("Off/WildcardHost", func(b *testing.B) {
+		g := testGate(b, benchState(b, "site1.example.com"), opts)
+		runBench(b, g.Handler(bare), benchRequest("a.b.tenant7.example.net", "/", "198.51.100.9:1"), 200)
+	})
+	b.Run("On/Answer", func(b *testing.B) {
+		runBench(b, testGate(b, benchState(b, "site42.example.com"), opts).Handler(bare), r, 503)
+	})
+}
+
 func TestGateOffDoesNotAllocate(t *testing.T) {
 	g := testGate(t, benchState(t, "site1.example.com"), Options{})
 	h := g.Handler(bare)
@@ -131,6 +159,10 @@ func TestGateOffDoesNotAllocate(t *testing.T) {
 	w := &benchWriter{h: make(http.Header)}
 	if n := testing.AllocsPerRun(100, func() { w.reset(); h.ServeHTTP(w, r) }); n != 0 {
 		t.Errorf("maintenance off: %v allocs per request, want 0", n)
+	}
+	h = testGate(t, benchState(t, "site1.example.com"), Options{Observer: &nopObserver{}}).Handler(bare)
+	if n := testing.AllocsPerRun(100, func() { w.reset(); h.ServeHTTP(w, r) }); n != 0 {
+		t.Errorf("maintenance off, with an observer: %v allocs per request, want 0", n)
 	}
 	g = testGate(t, benchState(t, "site42.example.com"), Options{})
 	h = g.Handler(bare)

@@ -168,8 +168,7 @@ func (g *Gate) countUse(id string) {
 // flushUses adds the uses counted since the last flush to the store's
 // counts. Counts that cannot be written are kept for the next flush.
 func (g *Gate) flushUses(ctx context.Context) {
-	sec, ok := g.store.(Secrets)
-	if !ok {
+	if g.store == nil {
 		return
 	}
 	g.uses.mu.Lock()
@@ -183,7 +182,7 @@ func (g *Gate) flushUses(ctx context.Context) {
 	if len(n) == 0 {
 		return
 	}
-	if err := sec.CountUses(ctx, n); err != nil {
+	if err := g.store.CountUses(ctx, n); err != nil {
 		g.cfg.logger.Debug("maintenance: counting bypass link uses failed; kept for the next try", "err", err)
 		for id, v := range n {
 			g.uses.mu.Lock()
@@ -200,11 +199,10 @@ func (g *Gate) loadKey(ctx context.Context) {
 	if g.key.Load() != nil {
 		return
 	}
-	sec, ok := g.store.(Secrets)
-	if !ok {
+	if g.store == nil {
 		return
 	}
-	k, err := sec.Key(ctx)
+	k, err := g.store.Key(ctx)
 	if err != nil {
 		g.cfg.logger.Warn("maintenance: cannot read the server key from the store; bypass cookies and admin sessions do not pass until it is read", "err", err)
 		return

@@ -2,8 +2,11 @@ package maintenance
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Outcome says why the gate passed or blocked a request.
@@ -19,11 +22,15 @@ const (
 	AllowedIP
 	// Bypassed: the Bypass hook let the request through.
 	Bypassed
-	// Blocked: the request got the maintenance answer.
+	// Held: the site was on in mode hold; the request waited and then
+	// went on to the application.
+	Held
+	// Blocked: the request got the maintenance answer (after a wait, in
+	// mode hold).
 	Blocked
 )
 
-var outcomeNames = [...]string{"passed", "exempt", "allowed-ip", "bypass", "blocked"}
+var outcomeNames = [...]string{"passed", "exempt", "allowed-ip", "bypass", "held", "blocked"}
 
 // String returns the outcome's name, as used in logs and metrics.
 func (o Outcome) String() string {
@@ -31,6 +38,17 @@ func (o Outcome) String() string {
 		return outcomeNames[o]
 	}
 	return "unknown"
+}
+
+// Observer is told the outcome of every request the gate decides.
+type Observer interface {
+	// Observe is called once per request, before the request goes on to
+	// the application or gets the maintenance answer, with the name of
+	// the declared site the request belongs to (an exact name, a
+	// wildcard or "*"). It is not called for the gate's own status and
+	// health endpoints. It must be safe for concurrent use and fast: it
+	// runs on every request.
+	Observe(r *http.Request, site string, o Outcome)
 }
 
 // decide runs steps 1-6 of the decision for a request of site ss, which is on.
@@ -100,18 +118,25 @@ func hasDotSegment(p string) bool {
 	return false
 }
 
+// router is a mux that tells which handler serves a request, for ForceOff.
+type router interface {
+	Handler(*http.Request) (http.Handler, string)
+}
+
 // Handler wraps next: requests of sites in maintenance get the maintenance
 // answer unless a rule lets them through. Routes wrapped with ForceOff are
 // recognized when next is an *http.ServeMux (or any router with the same
 // Handler(*http.Request) (http.Handler, string) method).
 func (g *Gate) Handler(next http.Handler) http.Handler {
-	router, _ := next.(interface {
-		Handler(*http.Request) (http.Handler, string)
-	})
+	rt, _ := next.(router)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := g.snap.Load()
-		if r.URL.Path == StatusPath {
+		switch r.URL.Path {
+		case StatusPath:
 			g.serveStatus(w, r, s.site(r.Host))
+			return
+		case HealthPath:
+			g.serveHealth(w, r, s)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, BypassPath) {
@@ -120,6 +145,9 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 		}
 		ss := s.onSite(r.Host)
 		if ss == nil {
+			if g.opts.Observer != nil {
+				g.opts.Observer.Observe(r, s.site(r.Host).name, Passed)
+			}
 			if s.announce {
 				if a := s.site(r.Host); !a.status.Starts.IsZero() {
 					r = r.WithContext(context.WithValue(r.Context(), statusKey{}, a.status))
@@ -132,23 +160,121 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		o := g.decide(s, ss, r)
-		if o == Blocked && router != nil {
-			if h, _ := router.Handler(r); isForceOff(h) {
-				o = Exempt
-			}
+		o := g.decideRoute(s, ss, r, rt)
+		if o == Blocked && ss.mode == ModeHold {
+			g.hold(w, r, next, rt, ss)
+			return
 		}
+		g.observe(r, ss.name, o)
 		if o == Blocked {
 			ss.ans.write(w, r)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), statusKey{}, ss.status))
-		if s.replaceErrors || ss.mode == ModeErrors {
-			g.serveReplacingErrors(w, r, next, ss)
-			return
-		}
-		next.ServeHTTP(w, r)
+		g.passOn(w, r, next, s, ss)
 	})
+}
+
+// decideRoute is decide, with a route wrapped in ForceOff exempt.
+func (g *Gate) decideRoute(s *snapshot, ss *siteSnap, r *http.Request, rt router) Outcome {
+	o := g.decide(s, ss, r)
+	if o == Blocked && rt != nil {
+		if h, _ := rt.Handler(r); isForceOff(h) {
+			o = Exempt
+		}
+	}
+	return o
+}
+
+// observe tells the observer, if any, the outcome of r.
+func (g *Gate) observe(r *http.Request, site string, o Outcome) {
+	if g.opts.Observer != nil {
+		g.opts.Observer.Observe(r, site, o)
+	}
+}
+
+// passOff serves a request whose site is off in snapshot s.
+func (g *Gate) passOff(w http.ResponseWriter, r *http.Request, next http.Handler, s *snapshot) {
+	ss := s.site(r.Host)
+	if !ss.status.Starts.IsZero() {
+		r = r.WithContext(context.WithValue(r.Context(), statusKey{}, ss.status))
+	}
+	if s.replaceErrors {
+		g.serveReplacingErrors(w, r, next, ss)
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// passOn serves a request that a rule lets through while its site ss is on.
+func (g *Gate) passOn(w http.ResponseWriter, r *http.Request, next http.Handler, s *snapshot, ss *siteSnap) {
+	r = r.WithContext(context.WithValue(r.Context(), statusKey{}, ss.status))
+	if s.replaceErrors || ss.mode == ModeErrors {
+		g.serveReplacingErrors(w, r, next, ss)
+		return
+	}
+	next.ServeHTTP(w, r)
+}
+
+// hold makes a request that site ss (on, in mode hold) would block wait
+// for the next snapshot, and decides it again on each one: it goes on to
+// next once a rule lets it through (the site is off, say), and gets the
+// maintenance answer when the site is on in another mode, when
+// Options.HoldTimeout runs out, when the client goes away, or at once when
+// Options.HoldLimit requests are held already. Close releases held requests:
+// they are decided on the last snapshot, with no more waiting.
+func (g *Gate) hold(w http.ResponseWriter, r *http.Request, next http.Handler, rt router, ss *siteSnap) {
+	if g.closed.Load() {
+		g.observe(r, ss.name, Blocked)
+		ss.ans.write(w, r)
+		return
+	}
+	if g.held.Add(1) > int64(g.opts.HoldLimit) {
+		g.held.Add(-1)
+		g.observe(r, ss.name, Blocked)
+		ss.ans.write(w, r)
+		return
+	}
+	timeout := time.NewTimer(g.opts.HoldTimeout)
+	var (
+		s   *snapshot
+		cur *siteSnap
+		o   Outcome
+	)
+	for {
+		// Changed before Load: a swap in between closes ch.
+		ch := g.Changed()
+		s = g.snap.Load()
+		if cur = s.onSite(r.Host); cur == nil {
+			break
+		}
+		if o = g.decideRoute(s, cur, r, rt); o != Blocked || cur.mode != ModeHold || g.closed.Load() {
+			break
+		}
+		select {
+		case <-ch:
+			continue
+		case <-g.closing:
+			continue // decided once more, on the last snapshot
+		case <-timeout.C:
+		case <-r.Context().Done():
+		}
+		break
+	}
+	timeout.Stop()
+	// The place is free before the application runs: the limit counts
+	// waiting requests only.
+	g.held.Add(-1)
+	switch {
+	case cur == nil:
+		g.observe(r, s.site(r.Host).name, Held)
+		g.passOff(w, r, next, s)
+	case o != Blocked:
+		g.observe(r, cur.name, Held)
+		g.passOn(w, r, next, s, cur)
+	default:
+		g.observe(r, cur.name, Blocked)
+		cur.ans.write(w, r)
+	}
 }
 
 // serveStatus answers GET/HEAD /_maintenance/status with the site's state.
@@ -166,6 +292,40 @@ func (g *Gate) serveStatus(w http.ResponseWriter, r *http.Request, ss *siteSnap)
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		w.Write(ss.statusJSON.b)
+	}
+}
+
+// health is the body of HealthPath's answer.
+type health struct {
+	Status     string `json:"status"`
+	Version    int64  `json:"version"`
+	StoreError string `json:"store_error,omitempty"`
+}
+
+// serveHealth answers GET/HEAD /_maintenance/health: 200 while the gate
+// runs, whatever the maintenance state, and also while it cannot reach its
+// store (it then serves its last state, and says why in store_error): a load
+// balancer must keep the node, which still serves the page.
+func (g *Gate) serveHealth(w http.ResponseWriter, r *http.Request, s *snapshot) {
+	h := w.Header()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h["Allow"] = []string{"GET, HEAD"}
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	v := health{Status: "ok", Version: s.version}
+	if err := g.StoreError(); err != nil {
+		v.StoreError = err.Error()
+	}
+	b, _ := json.Marshal(v)
+	b = append(b, '\n')
+	h[hdrContentType] = hdrStatusJSON
+	h["Cache-Control"] = hdrNoStore
+	h["X-Content-Type-Options"] = hdrNoSniff
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(b)
 	}
 }
 

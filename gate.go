@@ -67,7 +67,23 @@ type Options struct {
 	MaxDuration time.Duration
 	// Logger receives store errors and warnings; nil means slog.Default().
 	Logger *slog.Logger
+	// HoldLimit is the most requests a gate holds at once while sites are
+	// on in mode hold (see ModeHold); past it, a request gets the
+	// maintenance answer at once. 0 means DefaultHoldLimit.
+	HoldLimit int
+	// HoldTimeout is how long a request waits in mode hold before it gets
+	// the maintenance answer. 0 means DefaultHoldTimeout.
+	HoldTimeout time.Duration
+	// Observer, when set, is told the outcome of every request the gate
+	// decides (metrics.Metrics is one). Nil costs nothing.
+	Observer Observer
 }
+
+// The defaults of Options.HoldLimit and Options.HoldTimeout.
+const (
+	DefaultHoldLimit   = 10000
+	DefaultHoldTimeout = 30 * time.Second
+)
 
 // Gate is net/http middleware that puts sites into maintenance. It decides
 // every request from an immutable snapshot of the store's state, swapped
@@ -109,6 +125,13 @@ type Gate struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	closed atomic.Bool
+	// closing is closed by Close, to release held requests.
+	closing chan struct{}
+
+	// held counts the requests waiting in mode hold.
+	held atomic.Int64
+	// synced is when the state was last read from the store (Unix ns).
+	synced atomic.Int64
 }
 
 // New starts a gate on store: it checks opts, declares opts.Sites, loads the
@@ -141,7 +164,7 @@ func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
 // canonical names of opts.Sites.
 func newGate(store Store, opts Options) (*Gate, []string, error) {
 	g := &Gate{store: store, opts: opts, changed: make(chan struct{}), done: make(chan struct{}),
-		id: gateID(), started: time.Now().UTC(), kick: make(chan struct{}, 1)}
+		closing: make(chan struct{}), id: gateID(), started: time.Now().UTC(), kick: make(chan struct{}, 1)}
 	g.cfg.logger = opts.Logger
 	if g.cfg.logger == nil {
 		g.cfg.logger = slog.Default()
@@ -157,6 +180,18 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 	g.cfg.release = g.opts.Release
 	if opts.MaxDuration < 0 {
 		return nil, nil, invalidf("max duration %s: accepted: a positive duration, or 0 for no limit", opts.MaxDuration)
+	}
+	switch {
+	case opts.HoldLimit < 0:
+		return nil, nil, invalidf("hold limit %d: accepted: a positive number of requests, or 0 for %d", opts.HoldLimit, DefaultHoldLimit)
+	case opts.HoldLimit == 0:
+		g.opts.HoldLimit = DefaultHoldLimit
+	}
+	switch {
+	case opts.HoldTimeout < 0:
+		return nil, nil, invalidf("hold timeout %s: accepted: a positive duration, or 0 for %s", opts.HoldTimeout, DefaultHoldTimeout)
+	case opts.HoldTimeout == 0:
+		g.opts.HoldTimeout = DefaultHoldTimeout
 	}
 	switch h := http.CanonicalHeaderKey(opts.ForwardedHeader); h {
 	case "":
@@ -258,12 +293,43 @@ func (g *Gate) WaitVersion(ctx context.Context, v int64) error {
 	}
 }
 
-// Close stops watching the store. It does not close the store. It is
-// idempotent.
+// SiteOf returns the name of the declared site that requests with this
+// Host header value belong to: an exact name, a wildcard or "*". It is the
+// name the Observer is given, for labels of bounded cardinality.
+func (g *Gate) SiteOf(host string) string { return g.snap.Load().site(host).name }
+
+// State returns a copy of the state the gate serves, as it read it from the
+// store (or its state cache, or its failure policy); nil before any.
+func (g *Gate) State() *State {
+	g.buildMu.Lock()
+	defer g.buildMu.Unlock()
+	if g.last == nil {
+		return nil
+	}
+	return g.last.Clone()
+}
+
+// Synced returns when the gate last read the whole state from the store
+// (at each change, and every GateHeartbeat as a safety net), whether or not
+// it changed anything; zero when it never has (it serves its state cache or
+// its failure policy). The time since then says how stale the state it
+// serves may be.
+func (g *Gate) Synced() time.Time {
+	if ns := g.synced.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
+// Close stops watching the store, and releases the requests held in mode
+// hold: each is decided once more on the last snapshot, and goes on or gets
+// the maintenance answer with no more waiting. It does not close the store.
+// It is idempotent.
 func (g *Gate) Close() error {
 	if g.closed.Swap(true) {
 		return nil
 	}
+	close(g.closing)
 	g.cancel()
 	<-g.done
 	g.buildMu.Lock()

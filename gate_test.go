@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,6 +202,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"bad header", maintenance.Options{ForwardedHeader: "X-Real-IP"}, `forwarded header "X-Real-IP"`},
 		{"missing templates", maintenance.Options{Templates: filepath.Join(broken, "nope")}, "templates directory"},
 		{"broken template", maintenance.Options{Templates: broken}, "Nope"},
+		{"negative hold limit", maintenance.Options{HoldLimit: -1}, "hold limit -1"},
+		{"negative hold timeout", maintenance.Options{HoldTimeout: -time.Second}, "hold timeout -1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,4 +220,80 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if after.Version != before.Version {
 		t.Errorf("bad options changed the store: version %d -> %d", before.Version, after.Version)
 	}
+}
+
+// TestBypassLinkThroughStore follows a bypass link from its creation in the
+// store to a visitor who passes, its uses counted in the store, and its
+// revocation.
+func TestBypassLinkThroughStore(t *testing.T) {
+	st, _ := openStore(t)
+	update(t, st, maintenance.On([]string{"shop.example.com"}, maintenance.OnOptions{}))
+	secret, id := maintenance.NewSecret()
+	s := update(t, st, maintenance.CreateBypass(maintenance.BypassLink{ID: id, Site: "shop.example.com", Hash: maintenance.HashSecret(secret)}, time.Hour))
+	g, err := maintenance.New(t.Context(), st, maintenance.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	waitVersion(t, g, s.Version)
+	app := httptest.NewServer(g.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") })))
+	defer app.Close()
+
+	jar := &cookieJar{}
+	c := &http.Client{Jar: jar}
+	get := func(path string) (int, string) {
+		t.Helper()
+		r, _ := http.NewRequest("GET", app.URL+path, nil)
+		r.Host = "shop.example.com"
+		resp, err := c.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/"); code != 503 {
+		t.Fatalf("before the link: %d, want 503", code)
+	}
+	if code, body := get(maintenance.BypassPath + secret); code != 200 || body != "app" {
+		t.Fatalf("after following the link: %d %q, want the app", code, body)
+	}
+	if code, _ := get("/cart"); code != 200 {
+		t.Fatalf("with the cookie: %d, want 200", code)
+	}
+	// Revoking it reaches the gate with the next snapshot.
+	s = update(t, st, maintenance.RevokeBypass(id))
+	waitVersion(t, g, s.Version)
+	if code, _ := get("/cart"); code != 503 {
+		t.Fatalf("after the revocation: %d, want 503", code)
+	}
+	// The uses (the visit, the redirect it answered with, and /cart) reach
+	// the store when the gate stops, or with its next heartbeat.
+	g.Close()
+	uses, err := st.Uses(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uses[id] != 3 {
+		t.Errorf("uses %v, want %s: 3", uses, id)
+	}
+}
+
+// cookieJar keeps the cookies of one host, whatever the Host header says.
+type cookieJar struct {
+	mu      sync.Mutex
+	cookies []*http.Cookie
+}
+
+func (j *cookieJar) SetCookies(_ *url.URL, cs []*http.Cookie) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.cookies = append(j.cookies, cs...)
+}
+
+func (j *cookieJar) Cookies(*url.URL) []*http.Cookie {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cookies
 }

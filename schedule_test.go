@@ -73,7 +73,7 @@ func TestScheduleChanges(t *testing.T) {
 		{"overlap", AddWindow("", Window{From: now.Add(90 * time.Minute), Until: now.Add(3 * time.Hour)}), "overlaps window 1"},
 		{"end before start", AddWindow("", Window{From: now.Add(3 * time.Hour), Until: now.Add(2*time.Hour + 30*time.Minute)}), "not after the start"},
 		{"ended", AddWindow("", Window{From: now.Add(-2 * time.Hour), Until: now.Add(-time.Hour)}), "in the past"},
-		{"bad mode", AddWindow("", Window{From: now.Add(5 * time.Hour), Until: now.Add(6 * time.Hour), Mode: "hold"}), `mode "hold"`},
+		{"bad mode", AddWindow("", Window{From: now.Add(5 * time.Hour), Until: now.Add(6 * time.Hour), Mode: "paused"}), `mode "paused"`},
 		{"unknown site", AddWindow("nope.example.com", w), "not declared"},
 		{"unknown window", RemoveWindow("", 7), "no scheduled window 7"},
 	}

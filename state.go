@@ -24,6 +24,12 @@ const (
 	// (5xx, panics, an upstream that is down) with the maintenance answer,
 	// as during a deploy (SPEC §6).
 	ModeErrors Mode = "errors"
+	// ModeHold holds the requests that would get the maintenance answer
+	// until the site is off again, for cut-overs of a few seconds: they
+	// wait (at most Options.HoldTimeout, and Options.HoldLimit of them
+	// at once), then go on to the application, or get the maintenance
+	// answer when the wait runs out.
+	ModeHold Mode = "hold"
 )
 
 // ParseMode validates a mode name. The empty string means ModeFull.
@@ -31,10 +37,10 @@ func ParseMode(s string) (Mode, error) {
 	switch Mode(s) {
 	case "", ModeFull:
 		return ModeFull, nil
-	case ModeReadOnly, ModeErrors:
+	case ModeReadOnly, ModeErrors, ModeHold:
 		return Mode(s), nil
 	}
-	return "", invalidf("mode %q: accepted: full, read-only, errors", s)
+	return "", invalidf("mode %q: accepted: full, read-only, errors, hold", s)
 }
 
 // DefaultStatus is the status code of the maintenance answer.

@@ -5,10 +5,13 @@ import (
 	"time"
 )
 
-// Store keeps the state and the audit log, shared by every gate of a fleet.
-// Implementations live in subpackages (sqlite, file, ...) and must pass the
-// storetest suite.
+// Store keeps the state and the audit log, shared by every gate of a fleet,
+// and the secrets that are not state: the server key and the use counts of
+// bypass links. Implementations live in subpackages (sqlite, file, ...) and
+// must pass the storetest suite.
 type Store interface {
+	Secrets
+
 	// Load returns the current state, normalized (sorted, "*" declared).
 	// It returns an error wrapping ErrClosed after Close, or an I/O error.
 	Load(ctx context.Context) (*State, error)
@@ -21,7 +24,9 @@ type Store interface {
 	// nothing.
 	Update(ctx context.Context, c Change) (*State, error)
 
-	// Events returns audit events, newest first.
+	// Events returns audit events, newest first: those that match every
+	// field set in f, at most f.Limit. A negative Limit or Before returns an
+	// error wrapping ErrInvalid.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 
 	// Watch returns a channel that receives a value soon after any change,
@@ -48,22 +53,47 @@ type Store interface {
 	Close() error
 }
 
-// Secrets is the part of a store that keeps what is not state: the server
+// Secrets is the part of a Store that keeps what is not state: the server
 // key and the use counts of bypass links. Neither is a change: no version,
-// no event, no Watch signal.
+// no event, no Watch signal. Every method returns an error wrapping
+// ErrClosed after Close; no error or log line shows the key.
 type Secrets interface {
 	// Key returns the store's server key (KeySize random bytes), which signs
 	// bypass cookies and admin sessions. The first call on a new store
 	// creates it; every caller of the store, in any process, gets the same
-	// key.
+	// key, even callers racing on a new store.
 	Key(ctx context.Context) ([]byte, error)
 
-	// CountUses adds n[id] to the use count of each bypass link id.
+	// CountUses adds n[id] to the use count of each bypass link id,
+	// atomically: concurrent callers, in any process, lose no count. Zero
+	// counts are skipped. An empty ID, one longer than 32 bytes or a
+	// negative count returns an error wrapping ErrInvalid (see CheckUses)
+	// and writes nothing.
 	CountUses(ctx context.Context, n map[string]int64) error
 
 	// Uses returns the use counts of bypass links, by ID. Links never used
 	// are absent.
 	Uses(ctx context.Context) (map[string]int64, error)
+}
+
+// maxUseID is the longest link ID that CountUses accepts: the longest that
+// a bypass link may have.
+const maxUseID = 32
+
+// CheckUses validates the argument of Secrets.CountUses, for stores to call
+// before they write anything: every ID is 1 to 32 bytes and every count is
+// 0 or more. The error wraps ErrInvalid; it gives the length of a bad ID,
+// never the ID itself, which might be a secret passed by mistake.
+func CheckUses(n map[string]int64) error {
+	for id, c := range n {
+		if id == "" || len(id) > maxUseID {
+			return invalidf("bypass link ID of %d bytes: accepted: 1 to %d bytes, like 8d1e0f2c", len(id), maxUseID)
+		}
+		if c < 0 {
+			return invalidf("use count %d of bypass link %q: accepted: 0 or more", c, id)
+		}
+	}
+	return nil
 }
 
 // GateTTL is how long a gate that stops sending heartbeats stays listed.

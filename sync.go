@@ -157,6 +157,7 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 // start later. It is logged as an error and reported to the registry, where
 // `maintenance status` shows it, until the next change.
 func (g *Gate) apply(st *State) {
+	g.synced.Store(time.Now().UnixNano())
 	if was := g.setStoreErr(nil); was != "" {
 		g.cfg.logger.Info("maintenance: the store is reachable again", "version", st.Version)
 	}

@@ -55,6 +55,25 @@
 // next write (live gates send their entries again within
 // maintenance.GateHeartbeat); one with a newer format (GatesFormat) is
 // refused. A missing gates file lists no gates.
+//
+// # Secrets
+//
+// The server key and the use counts of bypass links (maintenance.Secrets)
+// are not state either, and live in sidecar files too. PATH.key holds the
+// key, base64, and is only ever readable by its owner (0600):
+//
+//	{"format":1,"key":"q3J5...="}
+//
+// The first Key call writes it under PATH.lock, by an atomic replace, unless
+// it exists; it is never rewritten. PATH.uses holds the use count of each
+// link, by ID, rewritten under PATH.lock by every CountUses:
+//
+//	{"format":1,"uses":{
+//	"8d1e0f2c":42
+//	}}
+//
+// A key or uses file that cannot be read is an error, and is kept; one with a
+// newer format (SecretsFormat) is refused.
 package file
 
 import (
@@ -302,15 +321,19 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Events returns audit events, newest first: at most MaxEvents are kept. It
-// returns an error wrapping maintenance.ErrInvalid for a negative limit, and
-// one wrapping maintenance.ErrClosed after Close.
+// Events returns audit events, newest first, those that match every field
+// set in f: at most MaxEvents are kept. It returns an error wrapping
+// maintenance.ErrInvalid for a negative limit or Before, and one wrapping
+// maintenance.ErrClosed after Close.
 func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]maintenance.Event, error) {
 	if s.closed.Load() {
 		return nil, s.errClosed("listing events")
 	}
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("listing events: limit %d: %w", f.Limit, maintenance.ErrInvalid)
+	}
+	if f.Before < 0 {
+		return nil, fmt.Errorf("listing events: before %d: %w", f.Before, maintenance.ErrInvalid)
 	}
 	if f.Limit == 0 {
 		f.Limit = maintenance.DefaultEventLimit
@@ -330,7 +353,8 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 		if err := json.Unmarshal(d.Events[i], &e); err != nil {
 			return nil, fmt.Errorf("listing events: reading %s: decoding an event: %w", s.name, err)
 		}
-		if f.Site == "" || e.Site == f.Site {
+		if (f.Site == "" || e.Site == f.Site) && (f.Actor == "" || e.Actor == f.Actor) &&
+			(f.Action == "" || e.Action == f.Action) && (f.Before == 0 || e.ID < f.Before) {
 			evs = append(evs, e)
 		}
 	}

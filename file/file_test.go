@@ -71,7 +71,8 @@ func dirNames(t *testing.T, dir string) []string {
 }
 
 // TestReadsCreateNothing opens, reads and watches a missing file, makes a
-// change that fails and forgets a gate that is not listed: no file appears.
+// change that fails, forgets a gate that is not listed and counts no uses:
+// no file appears.
 func TestReadsCreateNothing(t *testing.T) {
 	path := newPath(t)
 	st := mustOpen(t, path)
@@ -97,6 +98,12 @@ func TestReadsCreateNothing(t *testing.T) {
 	}
 	if err := st.ForgetGate(t.Context(), "absent"); err != nil {
 		t.Errorf("ForgetGate of an absent gate = %v", err)
+	}
+	if uses, err := st.Uses(t.Context()); err != nil || len(uses) != 0 {
+		t.Errorf("Uses of a missing file = %v, %v; want none", uses, err)
+	}
+	if err := st.CountUses(t.Context(), map[string]int64{"8d1e0f2c": 0}); err != nil {
+		t.Errorf("CountUses of nothing = %v", err)
 	}
 	cancel()
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {

@@ -143,16 +143,17 @@ func (s *Store) updateGates(ctx context.Context, edit func([]maintenance.GateInf
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.gatesPath, data, s.gatesMode()); err != nil {
+	if err := writeAtomic(s.gatesPath, data, sidecarMode(s.gatesPath, s.path)); err != nil {
 		return fmt.Errorf("writing %s: %w", s.gatesName(), err)
 	}
 	return nil
 }
 
-// gatesMode is the mode of the gates file when it is written: the mode it
-// has, else the store file's, else newFileMode.
-func (s *Store) gatesMode() fs.FileMode {
-	for _, p := range []string{s.gatesPath, s.path} {
+// sidecarMode is the mode of a sidecar file (gates, uses) when it is
+// written: the mode of the first of paths that exists (the file itself,
+// then the store file), else newFileMode.
+func sidecarMode(paths ...string) fs.FileMode {
+	for _, p := range paths {
 		if fi, err := os.Stat(p); err == nil {
 			return fi.Mode().Perm()
 		}

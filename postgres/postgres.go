@@ -9,6 +9,12 @@
 // and sends a NOTIFY on the schema's channel before it commits: the
 // notification is delivered if and only if the change is committed.
 //
+// The secrets (maintenance.Secrets) are tables of the schema too, written
+// without a notification: server_key holds the server key in its one row,
+// inserted by the first Key call, and bypass_uses the use count of each
+// bypass link. The key is as readable as the schema: grant access to it to
+// the gates' role only.
+//
 // Watch listens on that channel on one dedicated connection per Store,
 // shared by all its watchers, and reconnects when it is lost (see Watch).
 //
@@ -98,7 +104,8 @@ var _ maintenance.Store = (*Store)(nil)
 
 // queries are the statements of a store, with its schema.
 type queries struct {
-	load, lock, write, event, notify, events, siteEvents, heartbeat, gates, forget string
+	load, lock, write, event, notify, events, heartbeat, gates, forget string
+	key, insertKey, countUses, uses                                    string
 }
 
 func newQueries(ident string) queries {
@@ -106,19 +113,27 @@ func newQueries(ident string) queries {
 		load:  `SELECT version, doc FROM ` + ident + `.state WHERE id = 1`,
 		lock:  `SELECT version, doc FROM ` + ident + `.state WHERE id = 1 FOR UPDATE`,
 		write: `UPDATE ` + ident + `.state SET version = $1, doc = $2 WHERE id = 1`,
-		event: `INSERT INTO ` + ident + `.events (version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		notify:     `SELECT pg_notify($1, $2)`,
-		events:     `SELECT id, version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after FROM ` + ident + `.events ORDER BY id DESC LIMIT $1`,
-		siteEvents: `SELECT id, version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after FROM ` + ident + `.events WHERE site = $2 ORDER BY id DESC LIMIT $1`,
+		event: `INSERT INTO ` + ident + `.events (version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after, target)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		notify: `SELECT pg_notify($1, $2)`,
+		// events is completed by Events with its conditions, order and limit.
+		events: `SELECT id, version, "time", actor, source, reason, action, site, "before", "after", release_before, release_after, target FROM ` + ident + `.events`,
 		// Expired entries locked by another heartbeat are left to it, so
 		// that concurrent heartbeats never wait for each other.
 		heartbeat: `WITH expired AS (DELETE FROM ` + ident + `.gates WHERE id IN (
 				SELECT id FROM ` + ident + `.gates WHERE last_seen < $4 AND id <> $1 FOR UPDATE SKIP LOCKED))
 			INSERT INTO ` + ident + `.gates (id, info, last_seen) VALUES ($1, $2, $3)
 			ON CONFLICT (id) DO UPDATE SET info = excluded.info, last_seen = excluded.last_seen`,
-		gates:  `SELECT info FROM ` + ident + `.gates WHERE last_seen >= $1`,
-		forget: `DELETE FROM ` + ident + `.gates WHERE id = $1`,
+		gates:     `SELECT info FROM ` + ident + `.gates WHERE last_seen >= $1`,
+		forget:    `DELETE FROM ` + ident + `.gates WHERE id = $1`,
+		key:       `SELECT key FROM ` + ident + `.server_key WHERE id = 1`,
+		insertKey: `INSERT INTO ` + ident + `.server_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
+		// The IDs come sorted, so that concurrent calls lock the rows in
+		// the same order and never deadlock.
+		countUses: `INSERT INTO ` + ident + `.bypass_uses AS u (id, uses)
+			SELECT id, uses FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS n(id, uses, i) ORDER BY i
+			ON CONFLICT (id) DO UPDATE SET uses = u.uses + excluded.uses`,
+		uses: `SELECT id, uses FROM ` + ident + `.bypass_uses`,
 	}
 }
 
@@ -382,7 +397,7 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 		if err != nil {
 			return nil, nil, err
 		}
-		b.Queue(s.q.event, e.Version, e.Time, e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after, e.ReleaseBefore, e.ReleaseAfter)
+		b.Queue(s.q.event, e.Version, e.Time, e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after, e.ReleaseBefore, e.ReleaseAfter, e.Target)
 	}
 	// Sent in the transaction, a notification is delivered when, and only
 	// when, the transaction commits.
@@ -408,9 +423,10 @@ func siteJSON(s *maintenance.SiteState) (any, error) {
 	return b, nil
 }
 
-// Events returns audit events, newest first. It returns an error wrapping
-// maintenance.ErrInvalid for a negative limit, and one wrapping
-// maintenance.ErrClosed after Close.
+// Events returns audit events, newest first, those that match every field
+// set in f. It returns an error wrapping maintenance.ErrInvalid for a
+// negative limit or Before, and one wrapping maintenance.ErrClosed after
+// Close.
 func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]maintenance.Event, error) {
 	if s.closed.Load() {
 		return nil, s.wrap("listing events", maintenance.ErrClosed)
@@ -418,16 +434,41 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("listing events: limit %d: %w", f.Limit, maintenance.ErrInvalid)
 	}
+	if f.Before < 0 {
+		return nil, fmt.Errorf("listing events: before %d: %w", f.Before, maintenance.ErrInvalid)
+	}
 	if f.Limit == 0 {
 		f.Limit = maintenance.DefaultEventLimit
 	}
-	query, args := s.q.events, []any{f.Limit}
 	if f.Site != "" {
 		if n, err := maintenance.ParseSite(f.Site); err == nil {
 			f.Site = n
 		}
-		query, args = s.q.siteEvents, append(args, f.Site)
 	}
+	var where []string
+	var args []any
+	for _, c := range []struct {
+		set bool
+		col string
+		op  string
+		arg any
+	}{
+		{f.Site != "", "site", "=", f.Site},
+		{f.Actor != "", "actor", "=", f.Actor},
+		{f.Action != "", "action", "=", f.Action},
+		{f.Before > 0, "id", "<", f.Before},
+	} {
+		if c.set {
+			args = append(args, c.arg)
+			where = append(where, fmt.Sprintf("%s %s $%d", c.col, c.op, len(args)))
+		}
+	}
+	query := s.q.events
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	query += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	var evs []maintenance.Event
@@ -452,7 +493,7 @@ func (s *Store) events(ctx context.Context, query string, args []any) ([]mainten
 	for rows.Next() {
 		var e maintenance.Event
 		var before, after []byte
-		if err := rows.Scan(&e.ID, &e.Version, &e.Time, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after, &e.ReleaseBefore, &e.ReleaseAfter); err != nil {
+		if err := rows.Scan(&e.ID, &e.Version, &e.Time, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after, &e.ReleaseBefore, &e.ReleaseAfter, &e.Target); err != nil {
 			return nil, err
 		}
 		e.Time = e.Time.UTC()

@@ -409,3 +409,79 @@ func TestHeartbeatDropsExpired(t *testing.T) {
 		t.Errorf("rows of the gates table (-got +want):\n%s", diff)
 	}
 }
+
+// TestMigrateFromV2 opens a schema made by a program that knew only the
+// first two migrations, with an event in it: Open adds the event targets and
+// the secrets' tables, and keeps the state and the events.
+func TestMigrateFromV2(t *testing.T) {
+	server := testenv.Postgres(t)
+	schema := newSchema(t, server)
+	ident := pgx.Identifier{schema}.Sanitize()
+	conn := connect(t, server)
+	ctx := t.Context()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, q := range []string{
+		`CREATE SCHEMA ` + ident,
+		`SET LOCAL search_path TO ` + ident,
+		`CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i, name := range []string{"0001_init.sql", "0002_release_events.sql"} {
+		b, err := os.ReadFile("migrations/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, string(b)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, i+1, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`UPDATE state SET version = 1, doc = '{"sites":[{"site":"shop.example.com","on":true}]}'`,
+		`INSERT INTO events (version, "time", actor, source, reason, action, site) VALUES (1, now(), 'alice', 'cli', '', 'on', 'shop.example.com')`,
+	} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	st := mustOpen(t, withSchema(t, server, schema))
+	if got, err := st.Load(ctx); err != nil || got.Version != 1 || got.Site("shop.example.com") == nil {
+		t.Fatalf("Load after the upgrade = %+v, %v; want version 1 with shop.example.com", got, err)
+	}
+	if key, err := st.Key(ctx); err != nil || len(key) != maintenance.KeySize {
+		t.Errorf("Key after the upgrade = %d bytes, %v; want %d bytes", len(key), err, maintenance.KeySize)
+	}
+	if err := st.CountUses(ctx, map[string]int64{"8d1e0f2c": 2}); err != nil {
+		t.Errorf("CountUses after the upgrade: %v", err)
+	}
+	if uses, err := st.Uses(ctx); err != nil || uses["8d1e0f2c"] != 2 {
+		t.Errorf("Uses after the upgrade = %v, %v; want 8d1e0f2c used twice", uses, err)
+	}
+	if _, err := st.Update(ctx, maintenance.AddUser("alice", "$2a$12$not.a.real.hash")); err != nil {
+		t.Fatalf("adding a user after the upgrade: %v", err)
+	}
+	evs, err := st.Events(ctx, maintenance.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][2]string
+	for _, e := range evs {
+		got = append(got, [2]string{e.Action, e.Target})
+	}
+	if diff := cmp.Diff(got, [][2]string{{"user add", "user alice"}, {"on", ""}}); diff != "" {
+		t.Errorf("events after the upgrade, as (action, target) (-got +want):\n%s", diff)
+	}
+}

@@ -31,11 +31,15 @@
 //	{P}eventid  the counter that numbers events (INCR)
 //	{P}gates    hash: gate ID -> JSON maintenance.GateInfo
 //	{P}gateseen sorted set: gate ID scored by its LastSeen in Unix milliseconds
+//	{P}key      the server key (maintenance.KeySize bytes), set by the first Key call
+//	{P}uses     hash: bypass link ID -> use count (HINCRBY)
 //	{P}changed  the pub/sub channel of changes (not a key)
 //
 // A database without these keys (new, or flushed by a restart without
 // persistence) holds version 0 with only "*" declared; reads never create
-// them.
+// them. A server that loses its data loses the server key too: the next Key
+// call makes a new one, which ends every bypass cookie and admin session.
+// The key is as readable as the database: protect it with a password or ACL.
 //
 // # Changes
 //
@@ -93,7 +97,7 @@ type Store struct {
 	name   string // the URL without its password, for messages
 
 	// Keys and channel, each starting with the hash tag "{prefix}".
-	stateKey, eventsKey, eventIDKey, gatesKey, gateSeenKey, channel string
+	stateKey, eventsKey, eventIDKey, gatesKey, gateSeenKey, keyKey, usesKey, channel string
 
 	// ctx is cancelled by Close; it ends the watchers.
 	ctx    context.Context
@@ -123,6 +127,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	tag := "{" + prefix + "}"
 	s.stateKey, s.eventsKey, s.eventIDKey = tag+"state", tag+"events", tag+"eventid"
 	s.gatesKey, s.gateSeenKey, s.channel = tag+"gates", tag+"gateseen", tag+"changed"
+	s.keyKey, s.usesKey = tag+"key", tag+"uses"
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -389,10 +394,11 @@ func updateArgs(read int64, next *maintenance.State, evs []maintenance.Event, ch
 	return args, nil
 }
 
-// Events returns audit events, newest first; the store keeps the newest
-// MaxEvents. With a site, it reads the list from the newest event until it
-// has found f.Limit events of the site. It returns an error wrapping
-// maintenance.ErrInvalid for a negative limit, and one wrapping
+// Events returns audit events, newest first, those that match every field
+// set in f; the store keeps the newest MaxEvents. With a filter other than
+// the limit, it reads the list from the newest event until it has found
+// f.Limit events that match. It returns an error wrapping
+// maintenance.ErrInvalid for a negative limit or Before, and one wrapping
 // maintenance.ErrClosed after Close.
 func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]maintenance.Event, error) {
 	if s.closed.Load() {
@@ -400,6 +406,9 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	}
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("listing events: limit %d: %w", f.Limit, maintenance.ErrInvalid)
+	}
+	if f.Before < 0 {
+		return nil, fmt.Errorf("listing events: before %d: %w", f.Before, maintenance.ErrInvalid)
 	}
 	if f.Limit == 0 {
 		f.Limit = maintenance.DefaultEventLimit
@@ -409,13 +418,18 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 			f.Site = n
 		}
 	}
+	match := func(e *maintenance.Event) bool {
+		return (f.Site == "" || e.Site == f.Site) && (f.Actor == "" || e.Actor == f.Actor) &&
+			(f.Action == "" || e.Action == f.Action) && (f.Before == 0 || e.ID < f.Before)
+	}
+	filtered := f.Site != "" || f.Actor != "" || f.Action != "" || f.Before != 0
 	var evs []maintenance.Event
 	// Events are read in chunks. An event pushed meanwhile shifts the list,
 	// so a chunk may repeat events of the previous one: IDs decrease along
 	// the list, and an ID not below the last one seen is a repeat.
 	last := int64(-1)
 	chunk := f.Limit
-	if f.Site != "" {
+	if filtered {
 		chunk = max(4*f.Limit, 100)
 	}
 	for start := 0; len(evs) < f.Limit && start < maxEvents; {
@@ -432,7 +446,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 				continue
 			}
 			last = e.ID
-			if f.Site == "" || e.Site == f.Site {
+			if match(&e) {
 				evs = append(evs, e)
 				if len(evs) == f.Limit {
 					break

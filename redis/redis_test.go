@@ -213,9 +213,18 @@ func TestKeys(t *testing.T) {
 	if err := a.Heartbeat(t.Context(), maintenance.GateInfo{ID: "g1", LastSeen: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := a.Key(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.CountUses(t.Context(), map[string]int64{"8d1e0f2c": 1}); err != nil {
+		t.Fatal(err)
+	}
 
 	pa := prefixOf(t, ka)
-	want := []string{"{" + pa + "}eventid", "{" + pa + "}events", "{" + pa + "}gates", "{" + pa + "}gateseen", "{" + pa + "}state"}
+	var want []string
+	for _, k := range []string{"eventid", "events", "gates", "gateseen", "key", "state", "uses"} {
+		want = append(want, "{"+pa+"}"+k)
+	}
 	if got := keysOf(t, c, pa); !slices.Equal(got, want) {
 		t.Errorf("keys of prefix %s = %q, want %q", pa, got, want)
 	}
@@ -228,6 +237,9 @@ func TestKeys(t *testing.T) {
 	}
 	if gates, err := b.Gates(t.Context()); err != nil || len(gates) != 0 {
 		t.Errorf("gates of b = %+v, %v; want none", gates, err)
+	}
+	if uses, err := b.Uses(t.Context()); err != nil || len(uses) != 0 {
+		t.Errorf("uses of b = %v, %v; want none", uses, err)
 	}
 }
 

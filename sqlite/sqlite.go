@@ -18,6 +18,12 @@
 // that table only (and drops the rows older than maintenance.GateTTL): it
 // moves data_version but not the state's version, so it wakes no watcher.
 //
+// The secrets (maintenance.Secrets) are tables of their own too: server_key
+// holds the server key in its one row, inserted by the first Key call, and
+// bypass_uses the use count of each bypass link. Like heartbeats, they are
+// not changes. The key is as readable as the database file: give the file a
+// mode that only the gates' user can read.
+//
 // The schema is created and upgraded by Open from numbered SQL files embedded
 // in the package, each in one transaction, recorded in schema_migrations.
 package sqlite
@@ -32,6 +38,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -247,8 +254,8 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 	if _, err := tx.ExecContext(ctx, `UPDATE state SET version = ?, doc = ? WHERE id = 1`, next.Version, doc); err != nil {
 		return nil, nil, fmt.Errorf("writing the state: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (version, time, actor, source, reason, action, site, "before", "after", release_before, release_after)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO events (version, time, actor, source, reason, action, site, "before", "after", release_before, release_after, target)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return nil, nil, fmt.Errorf("writing events: %w", err)
 	}
@@ -263,7 +270,7 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 			return nil, nil, err
 		}
 		if _, err := ins.ExecContext(ctx, e.Version, e.Time.UTC().Format(time.RFC3339Nano),
-			e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after, e.ReleaseBefore, e.ReleaseAfter); err != nil {
+			e.Actor, e.Source, e.Reason, e.Action, e.Site, before, after, e.ReleaseBefore, e.ReleaseAfter, e.Target); err != nil {
 			return nil, nil, fmt.Errorf("writing the event of %s: %w", e.Site, err)
 		}
 	}
@@ -285,9 +292,10 @@ func siteJSON(s *maintenance.SiteState) (any, error) {
 	return string(b), nil
 }
 
-// Events returns audit events, newest first. It returns an error wrapping
-// maintenance.ErrInvalid for a negative limit, and one wrapping
-// maintenance.ErrClosed after Close.
+// Events returns audit events, newest first, those that match every field
+// set in f. It returns an error wrapping maintenance.ErrInvalid for a
+// negative limit or Before, and one wrapping maintenance.ErrClosed after
+// Close.
 func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]maintenance.Event, error) {
 	if s.closed.Load() {
 		return nil, s.wrap("listing events", maintenance.ErrClosed)
@@ -295,20 +303,38 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("listing events: limit %d: %w", f.Limit, maintenance.ErrInvalid)
 	}
+	if f.Before < 0 {
+		return nil, fmt.Errorf("listing events: before %d: %w", f.Before, maintenance.ErrInvalid)
+	}
 	if f.Limit == 0 {
 		f.Limit = maintenance.DefaultEventLimit
 	}
-	const cols = `SELECT id, version, time, actor, source, reason, action, site, "before", "after", release_before, release_after FROM events`
-	var rows *sql.Rows
-	var err error
 	if f.Site != "" {
-		if n, perr := maintenance.ParseSite(f.Site); perr == nil {
+		if n, err := maintenance.ParseSite(f.Site); err == nil {
 			f.Site = n
 		}
-		rows, err = s.db.QueryContext(ctx, cols+` WHERE site = ? ORDER BY id DESC LIMIT ?`, f.Site, f.Limit)
-	} else {
-		rows, err = s.db.QueryContext(ctx, cols+` ORDER BY id DESC LIMIT ?`, f.Limit)
 	}
+	var where []string
+	var args []any
+	for _, c := range []struct {
+		set  bool
+		cond string
+		arg  any
+	}{
+		{f.Site != "", "site = ?", f.Site},
+		{f.Actor != "", "actor = ?", f.Actor},
+		{f.Action != "", "action = ?", f.Action},
+		{f.Before > 0, "id < ?", f.Before},
+	} {
+		if c.set {
+			where, args = append(where, c.cond), append(args, c.arg)
+		}
+	}
+	query := `SELECT id, version, time, actor, source, reason, action, site, "before", "after", release_before, release_after, target FROM events`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, query+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
 	if err != nil {
 		return nil, s.wrap("listing events", err)
 	}
@@ -318,7 +344,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 		var e maintenance.Event
 		var at string
 		var before, after []byte
-		if err := rows.Scan(&e.ID, &e.Version, &at, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after, &e.ReleaseBefore, &e.ReleaseAfter); err != nil {
+		if err := rows.Scan(&e.ID, &e.Version, &at, &e.Actor, &e.Source, &e.Reason, &e.Action, &e.Site, &before, &after, &e.ReleaseBefore, &e.ReleaseAfter, &e.Target); err != nil {
 			return nil, s.wrap("listing events", err)
 		}
 		if e.Time, err = time.Parse(time.RFC3339Nano, at); err != nil {

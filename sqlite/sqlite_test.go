@@ -337,7 +337,8 @@ func TestGatesStaleRowsDropped(t *testing.T) {
 }
 
 // TestMigrateFromV1 opens a database made by a program that knew only the
-// first migration: Open adds the gates table and keeps the state.
+// first migration: Open adds the later tables and columns and keeps the
+// state.
 func TestMigrateFromV1(t *testing.T) {
 	path := newPath(t)
 	initSQL, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
@@ -375,6 +376,21 @@ func TestMigrateFromV1(t *testing.T) {
 	if gates, err := st.Gates(t.Context()); err != nil || len(gates) != 1 || gates[0].Version != 3 {
 		t.Errorf("Gates after the upgrade = %+v, %v; want gate g at version 3", gates, err)
 	}
+	if key, err := st.Key(t.Context()); err != nil || len(key) != maintenance.KeySize {
+		t.Errorf("Key after the upgrade = %d bytes, %v; want %d bytes", len(key), err, maintenance.KeySize)
+	}
+	if err := st.CountUses(t.Context(), map[string]int64{"8d1e0f2c": 2}); err != nil {
+		t.Errorf("CountUses after the upgrade: %v", err)
+	}
+	if uses, err := st.Uses(t.Context()); err != nil || uses["8d1e0f2c"] != 2 {
+		t.Errorf("Uses after the upgrade = %v, %v; want 8d1e0f2c used twice", uses, err)
+	}
+	if _, err := st.Update(t.Context(), maintenance.AddUser("alice", "$2a$12$not.a.real.hash")); err != nil {
+		t.Fatalf("adding a user after the upgrade: %v", err)
+	}
+	if evs, err := st.Events(t.Context(), maintenance.EventFilter{}); err != nil || len(evs) != 1 || evs[0].Target != "user alice" {
+		t.Errorf("Events after the upgrade = %+v, %v; want one event about user alice", evs, err)
+	}
 	var names []string
 	rows, err := db.Query(`SELECT name FROM schema_migrations ORDER BY version`)
 	if err != nil {
@@ -388,7 +404,7 @@ func TestMigrateFromV1(t *testing.T) {
 		}
 		names = append(names, n)
 	}
-	if diff := cmp.Diff(names, []string{"0001_init.sql", "0002_gates.sql", "0003_release_events.sql"}); diff != "" {
+	if diff := cmp.Diff(names, []string{"0001_init.sql", "0002_gates.sql", "0003_release_events.sql", "0004_auth.sql"}); diff != "" {
 		t.Errorf("schema_migrations (-got +want):\n%s", diff)
 	}
 }

@@ -18,10 +18,10 @@ import (
 
 // Environment variables that make the test binary a helper process.
 const (
-	envRole  = "MAINTENANCE_STORETEST_HELPER" // "writer" or "watcher"
+	envRole  = "MAINTENANCE_STORETEST_HELPER" // "writer", "watcher", "key" or "counter"
 	envKey   = "MAINTENANCE_STORETEST_KEY"    // the store's key
-	envID    = "MAINTENANCE_STORETEST_ID"     // a writer's name, used in its patterns
-	envCount = "MAINTENANCE_STORETEST_COUNT"  // patterns a writer adds, or a watcher waits for
+	envID    = "MAINTENANCE_STORETEST_ID"     // a writer's or counter's name, used in its patterns or link IDs
+	envCount = "MAINTENANCE_STORETEST_COUNT"  // patterns a writer adds, a watcher waits for, or uses a counter counts
 )
 
 // helperDeadline bounds the whole work of a helper process.
@@ -36,7 +36,10 @@ const patternPrefix = "/storetest/"
 // A writer adds its patterns to "*" one change at a time. A watcher prints
 // "ready" once it watches, then waits, through Watch and Load, until it sees
 // the patterns of every writer, and prints "version N" with the version it
-// saw. Either exits with status 1 and a message on stderr when it fails.
+// saw. A key reader prints "key D", D the hex SHA-256 of the store's server
+// key (never the key itself). A counter counts one use of the links
+// sharedLink and its own, one call at a time. Each exits with status 1 and a
+// message on stderr when it fails.
 func HelperMain(open func(ctx context.Context, key string) (maintenance.Store, error)) {
 	role := os.Getenv(envRole)
 	if role == "" {
@@ -72,6 +75,15 @@ func runHelper(ctx context.Context, open func(ctx context.Context, key string) (
 		}
 		fmt.Printf("version %d\n", v)
 		return nil
+	case "key":
+		key, err := st.Key(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("key %s\n", keyDigest(key))
+		return nil
+	case "counter":
+		return countUses(ctx, st, id, n)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }

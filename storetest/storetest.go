@@ -22,12 +22,16 @@
 // The suite checks the contract written on maintenance.Store: atomic changes
 // that bump the version by one and write one event per changed site, no-op
 // changes that write nothing, bad input that changes nothing, several handles
-// and several processes sharing one store, Watch and Close semantics, and the
-// gate registry (Heartbeat, Gates, ForgetGate), which is not a change: no
-// version, no event, no Watch signal. Tests wait on channels or poll
-// conditions with deadlines; none sleeps. The one bounded wait that is an
-// assertion itself checks that heartbeats wake no watcher within a quiet
-// period of 300 ms, several poll intervals of the polling stores.
+// and several processes sharing one store, Watch and Close semantics, the
+// users, tokens and bypass links of the state and the targets of their
+// events, the event filters, and two things that are not changes (no
+// version, no event, no Watch signal): the gate registry (Heartbeat, Gates,
+// ForgetGate) and the secrets (maintenance.Secrets: one server key per store
+// however many processes race to make it, use counts that lose no
+// increment). Tests wait on channels or poll conditions with deadlines; none
+// sleeps. The one bounded wait that is an assertion itself checks that
+// heartbeats and secrets wake no watcher within a quiet period of 300 ms,
+// several poll intervals of the polling stores.
 package storetest
 
 import (
@@ -79,6 +83,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Watch", s.testWatch)
 	t.Run("Gates", s.testGates)
 	t.Run("Release", s.testRelease)
+	t.Run("Auth", s.testAuth)
+	t.Run("EventFilters", s.testEventFilters)
+	t.Run("Secrets", s.testSecrets)
 	t.Run("Close", s.testClose)
 }
 
@@ -827,6 +834,9 @@ func (s *suite) testClose(t *testing.T) {
 		{"Heartbeat", func() error { return st.Heartbeat(ctx, gate("closed", 1)) }},
 		{"Gates", func() error { _, err := st.Gates(ctx); return err }},
 		{"ForgetGate", func() error { return st.ForgetGate(ctx, "closed") }},
+		{"Key", func() error { _, err := st.Key(ctx); return err }},
+		{"CountUses", func() error { return st.CountUses(ctx, map[string]int64{"8d1e0f2c": 1}) }},
+		{"Uses", func() error { _, err := st.Uses(ctx); return err }},
 	} {
 		if err := tc.call(); !errors.Is(err, maintenance.ErrClosed) {
 			t.Errorf("%s after Close = %v, want an error wrapping %v", tc.name, err, maintenance.ErrClosed)

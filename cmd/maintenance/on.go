@@ -11,7 +11,7 @@ import (
 
 const onUsage = `Usage: maintenance on [--site HOST]... [--message TEXT] [--reason TEXT]
                       [--retry-after DUR] [--redirect URL] [--status CODE]
-                      [--mode full|read-only|errors]
+                      [--mode full|read-only|errors|hold]
                       [--from TIME] [--for DUR | --until TIME]
 
 Switches maintenance on for the sites named with --site, declaring the ones
@@ -33,7 +33,10 @@ Flags:
                      let GET, HEAD and OPTIONS through; errors: let every
                      request through, but replace server errors with the
                      maintenance page, with the site's error status (see
-                     "maintenance sites set")
+                     "maintenance sites set"); hold: make requests wait
+                     (for a cut-over of a few seconds) until the site is
+                     off, then pass them on; after the gate's hold timeout
+                     (serve --hold-timeout, default 30s) they get the page
   --from TIME        start later, at TIME (RFC 3339, like
                      2026-11-21T22:00:00Z or 2026-11-21T23:00:00+01:00): the
                      site stays up until then, and status and
@@ -122,7 +125,7 @@ func parseModeFlag(mode optString) (*maintenance.Mode, error) {
 	}
 	m, err := maintenance.ParseMode(mode.value)
 	if err == nil && mode.value == "" {
-		err = usageErrorf("mode \"\": accepted: full, read-only, errors")
+		err = usageErrorf("mode \"\": accepted: full, read-only, errors, hold")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("--mode: %w", err)

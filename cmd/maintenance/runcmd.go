@@ -20,7 +20,7 @@ func init() {
 }
 
 const runUsage = `Usage: maintenance run [--site HOST]... [--message TEXT] [--reason TEXT]
-                       [--mode full|read-only|errors] -- COMMAND [ARG]...
+                       [--mode full|read-only|errors|hold] -- COMMAND [ARG]...
 
 Switches maintenance on for the sites named with --site, declaring the ones
 that are new, or for every declared site, * included, when none is named

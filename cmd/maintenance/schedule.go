@@ -16,7 +16,7 @@ func init() {
 
 const scheduleUsage = `Usage: maintenance schedule ls [--site HOST] [--json]
        maintenance schedule add [--site HOST] --from TIME (--for DUR | --until TIME)
-                                [--message TEXT] [--mode full|read-only|errors]
+                                [--message TEXT] [--mode full|read-only|errors|hold]
                                 [--reason TEXT]
        maintenance schedule rm [--site HOST] ID
 

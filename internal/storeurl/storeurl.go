@@ -132,7 +132,7 @@ func (l *lazy) get(ctx context.Context) (maintenance.Store, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return nil, fmt.Errorf("store %s: %w", l.url, maintenance.ErrClosed)
+		return nil, fmt.Errorf("store %s: %w", Redact(l.url), maintenance.ErrClosed)
 	}
 	if l.st == nil {
 		st, err := Open(ctx, l.url)
@@ -198,6 +198,30 @@ func (l *lazy) ForgetGate(ctx context.Context, id string) error {
 		return err
 	}
 	return st.ForgetGate(ctx, id)
+}
+
+func (l *lazy) Key(ctx context.Context) ([]byte, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Key(ctx)
+}
+
+func (l *lazy) CountUses(ctx context.Context, n map[string]int64) error {
+	st, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return st.CountUses(ctx, n)
+}
+
+func (l *lazy) Uses(ctx context.Context) (map[string]int64, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Uses(ctx)
 }
 
 func (l *lazy) Close() error {

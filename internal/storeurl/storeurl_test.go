@@ -1,13 +1,33 @@
 package storeurl_test
 
 import (
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/storeurl"
+	"github.com/gomaint/maintenance/storetest"
 )
+
+func TestMain(m *testing.M) {
+	storetest.HelperMain(storeurl.OpenLazy)
+	os.Exit(m.Run())
+}
+
+// TestLazyStore runs the acceptance suite on a lazy store over SQLite: the
+// wrapper passes every method through, the secrets included.
+func TestLazyStore(t *testing.T) {
+	storetest.Run(t, storetest.Harness{
+		New: func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "m.db") },
+		Open: func(ctx context.Context, url string) (maintenance.Store, error) {
+			return storeurl.OpenLazy(ctx, url)
+		},
+	})
+}
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -57,5 +77,27 @@ func TestRedact(t *testing.T) {
 	}
 	if _, _, err := storeurl.Parse("mysql://root:s3cret@db/m"); err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("Parse error shows the password: %v", err)
+	}
+}
+
+// TestLazyClosedRedacts checks that the error of a closed lazy store names
+// the store without its password.
+func TestLazyClosedRedacts(t *testing.T) {
+	// Nothing listens on port 1: the store is not reachable, which a lazy
+	// store accepts.
+	const url = "postgres://app:s3cret@127.0.0.1:1/m?sslmode=disable&connect_timeout=1"
+	st, err := storeurl.OpenLazy(t.Context(), url)
+	if err != nil {
+		t.Fatalf("OpenLazy: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.Load(t.Context())
+	if !errors.Is(err, maintenance.ErrClosed) {
+		t.Fatalf("Load after Close = %v, want an error wrapping %v", err, maintenance.ErrClosed)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("the error shows the password: %v", err)
 	}
 }
