@@ -48,15 +48,13 @@ Output of ls, one line per link:
   8d1e0f2c  shop.example.com  QA team  2026-11-21T13:00:00Z  2026-11-22T01:00:00Z  root@build-1  3
 
 or "no bypass links". USES counts the requests that got through with the
-link; it is shown when the store counts them. With --json (stable: fields
-may be added, never changed):
+link, as the gates last wrote it (every 10 seconds, and when they stop).
+With --json (stable: fields may be added, never changed):
 
   {"links": [{"id": "8d1e0f2c", "site": "shop.example.com",
     "label": "QA team", "created": "2026-11-21T13:00:00Z",
     "expires": "2026-11-22T01:00:00Z", "created_by": "root@build-1",
     "uses": 3}]}
-
-where "uses" is null when the store does not count uses.
 
 Output of revoke: "bypass link 8d1e0f2c revoked". An unknown ID: exit 2.
 `
@@ -78,8 +76,9 @@ type bypassJSON struct {
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires"`
 	CreatedBy string    `json:"created_by"`
-	// Uses is null when the store does not count uses.
-	Uses *int64 `json:"uses"`
+	// Uses is the number of requests the link let through, as the gates
+	// last wrote it to the store.
+	Uses int64 `json:"uses"`
 }
 
 func runBypassLs(ctx context.Context, e *env, args []string) error {
@@ -102,26 +101,19 @@ func runBypassLs(ctx context.Context, e *env, args []string) error {
 		// but no longer let anyone through.
 		now := time.Now()
 		links := slices.DeleteFunc(state.Links, func(l maintenance.BypassLink) bool { return !l.Expires.After(now) })
-		var uses map[string]int64
-		if sec, ok := st.(maintenance.Secrets); ok {
-			if uses, err = sec.Uses(ctx); err != nil {
-				return fmt.Errorf("reading the use counts of bypass links: %w", err)
-			}
-			if uses == nil {
-				uses = map[string]int64{}
-			}
+		uses, err := st.Uses(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the use counts of bypass links: %w", err)
 		}
 		if asJSON {
 			out := struct {
 				Links []bypassJSON `json:"links"`
 			}{Links: []bypassJSON{}}
 			for _, l := range links {
-				j := bypassJSON{ID: l.ID, Site: l.Site, Label: l.Label, Created: l.Created.UTC(), Expires: l.Expires.UTC(), CreatedBy: l.CreatedBy}
-				if uses != nil {
-					n := uses[l.ID]
-					j.Uses = &n
-				}
-				out.Links = append(out.Links, j)
+				out.Links = append(out.Links, bypassJSON{
+					ID: l.ID, Site: l.Site, Label: l.Label, Created: l.Created.UTC(), Expires: l.Expires.UTC(),
+					CreatedBy: l.CreatedBy, Uses: uses[l.ID],
+				})
 			}
 			return writeJSON(e.stdout, out)
 		}
@@ -129,17 +121,9 @@ func runBypassLs(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintln(e.stdout, "no bypass links")
 			return nil
 		}
-		header := []string{"ID", "SITE", "LABEL", "CREATED", "EXPIRES", "CREATED BY"}
-		if uses != nil {
-			header = append(header, "USES")
-		}
-		t := newTable(e.stdout, header...)
+		t := newTable(e.stdout, "ID", "SITE", "LABEL", "CREATED", "EXPIRES", "CREATED BY", "USES")
 		for _, l := range links {
-			row := []string{l.ID, l.Site, l.Label, utcTime(l.Created), utcTime(l.Expires), l.CreatedBy}
-			if uses != nil {
-				row = append(row, strconv.FormatInt(uses[l.ID], 10))
-			}
-			t.row(row...)
+			t.row(l.ID, l.Site, l.Label, utcTime(l.Created), utcTime(l.Expires), l.CreatedBy, strconv.FormatInt(uses[l.ID], 10))
 		}
 		return t.flush()
 	})
