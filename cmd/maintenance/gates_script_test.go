@@ -24,9 +24,27 @@ import (
 //	                       2026-05-04T09:00:00Z), on host H (default web-1)
 //	waitgates N VERSION    wait until exactly N gates are listed, all serving
 //	                       VERSION (10s at most)
+//	declareas ACTOR HOST   declare site HOST as ACTOR, source "test", as
+//	                       another person or program would
 func init() {
 	scriptCmds["heartbeat"] = cmdHeartbeat
 	scriptCmds["waitgates"] = cmdWaitGates
+	scriptCmds["declareas"] = cmdDeclareAs
+}
+
+func cmdDeclareAs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: declareas ACTOR HOST")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st := scriptStore(ctx, ts)
+	defer st.Close()
+	c := maintenance.AddSites(args[1])
+	c.Actor, c.Source = args[0], "test"
+	_, err := st.Update(ctx, c)
+	ts.Check(err)
+	ts.Check(st.Close())
 }
 
 // scriptStore opens the store of $MAINTENANCE_STORE, whose path is relative

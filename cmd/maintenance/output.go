@@ -161,6 +161,9 @@ type eventJSON struct {
 	// Release is set only in the events of a change of the fleet's target
 	// release, whose site is "".
 	Release *releaseChangeJSON `json:"release,omitempty"`
+	// Target is set only in the events about an admin user, API token or
+	// bypass link: "user alice", "token 3f9c2a1b", "bypass 8d1e0f2c".
+	Target string `json:"target,omitempty"`
 }
 
 // releaseChangeJSON is the fleet's target release around a change of it;
@@ -305,7 +308,7 @@ func toSiteJSON(s *maintenance.SiteState) *siteJSON {
 func toEventJSON(ev *maintenance.Event) eventJSON {
 	j := eventJSON{
 		ID: ev.ID, Version: ev.Version, Time: ev.Time.UTC(), Actor: ev.Actor, Source: ev.Source,
-		Reason: ev.Reason, Action: ev.Action, Site: ev.Site,
+		Reason: ev.Reason, Action: ev.Action, Site: ev.Site, Target: ev.Target,
 	}
 	if ev.Before != nil {
 		j.Before = toSiteJSON(ev.Before)
@@ -320,9 +323,11 @@ func toEventJSON(ev *maintenance.Event) eventJSON {
 }
 
 // isReleaseEvent reports whether ev records a change of the fleet's target
-// release rather than of a site: every site event names its site.
+// release rather than of a site: every site event names its site, and the
+// events about users and tokens, which have no site either, name their
+// target and leave the release alone.
 func isReleaseEvent(ev *maintenance.Event) bool {
-	return ev.Site == ""
+	return ev.Site == "" && ev.Target == "" && ev.ReleaseBefore != ev.ReleaseAfter
 }
 
 // releaseWord is a target release for a human: the ID, or "none".
@@ -513,6 +518,8 @@ func summarize(ev *maintenance.Event) string {
 	switch {
 	case isReleaseEvent(ev):
 		return "release " + releaseWord(ev.ReleaseBefore) + " -> " + releaseWord(ev.ReleaseAfter)
+	case ev.Target != "":
+		return ev.Target
 	case b == nil && a == nil:
 		return ""
 	case b == nil:

@@ -173,7 +173,7 @@ Exit codes:
      the output)
   1  failed: the store is unreachable or unreadable, I/O error
   2  invalid usage or input (unknown command or flag, bad value, unknown
-     site, pattern or entry); nothing was changed
+     site, pattern, entry, user, token or link); nothing was changed
 
 Run 'maintenance help COMMAND' for the flags and output of a command.
 `)

@@ -18,11 +18,16 @@ import (
 	"testing"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/password"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestMain(m *testing.M) {
+	// The scripts run this binary as "maintenance": hash passwords at the
+	// lowest bcrypt cost there, so that user scripts take milliseconds.
+	password.Cost = bcrypt.MinCost
 	testscript.Main(m, map[string]func(){"maintenance": main})
 }
 

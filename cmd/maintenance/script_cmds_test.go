@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +27,13 @@ import (
 //	                       print "status N", the response headers and the body
 //	waitstatus [-H 'K: V']... URL N
 //	                       retry GET URL until it answers status N (10s at most)
+//	envfile NAME FILE [REGEXP]
+//	                       set $NAME to the content of FILE without the
+//	                       spaces around it, or to the first group of the
+//	                       first match of REGEXP in it (a secret or an ID
+//	                       that a command printed, to use later)
 func init() {
+	scriptCmds["envfile"] = cmdEnvFile
 	scriptCmds["upstream"] = cmdUpstream
 	scriptCmds["freeport"] = cmdFreeport
 	scriptCmds["http"] = cmdHTTP
@@ -60,6 +67,23 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 	}))
 	ts.Defer(srv.Close)
 	ts.Setenv(args[0], srv.URL)
+}
+
+func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: envfile NAME FILE [REGEXP]")
+	}
+	v := strings.TrimSpace(ts.ReadFile(args[1]))
+	if len(args) == 3 {
+		re, err := regexp.Compile(args[2])
+		ts.Check(err)
+		m := re.FindStringSubmatch(v)
+		if len(m) < 2 {
+			ts.Fatalf("envfile: no match for %q, with a group, in %s", args[2], args[1])
+		}
+		v = m[1]
+	}
+	ts.Setenv(args[0], v)
 }
 
 func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {

@@ -1,0 +1,220 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomaint/maintenance"
+)
+
+// maxBody is the largest request body accepted, in bytes.
+const maxBody = 64 << 10
+
+// input is a JSON object read field by field, so that every error names its
+// field and an absent field is told from one that is null.
+type input struct {
+	fields map[string]json.RawMessage
+	known  []string
+}
+
+// readInput reads the body of r as a JSON object. An empty body is an empty
+// object. A body that is not JSON is errBadJSON, one with another media type
+// errMediaType, one over maxBody an *http.MaxBytesError.
+func readInput(w http.ResponseWriter, r *http.Request) (*input, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, fmt.Errorf("the body is larger than %d bytes: %w", maxBody, err)
+		}
+		return nil, fmt.Errorf("%w: reading the body: %v", errBadJSON, err)
+	}
+	in := &input{fields: map[string]json.RawMessage{}}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return in, nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			return nil, fmt.Errorf("%w: Content-Type %q; accepted: application/json", errMediaType, ct)
+		}
+	} else {
+		return nil, fmt.Errorf("%w: no Content-Type; accepted: application/json (curl --json)", errMediaType)
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+		return nil, fmt.Errorf("%w: the body is not a JSON object", errBadJSON)
+	}
+	if err := json.Unmarshal(b, &in.fields); err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadJSON, err)
+	}
+	return in, nil
+}
+
+// raw returns the field and whether it is present; null counts as present.
+func (in *input) raw(name string) (json.RawMessage, bool) {
+	in.known = append(in.known, name)
+	v, ok := in.fields[name]
+	return v, ok
+}
+
+func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
+
+// str returns a string field: nil when absent, "" when null.
+func (in *input) str(name string) (*string, error) {
+	v, ok := in.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	s := ""
+	if !isNull(v) {
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, invalidField(name, "%s is not a string", name)
+		}
+	}
+	return &s, nil
+}
+
+// text returns a string field, "" when absent or null.
+func (in *input) text(name string) (string, error) {
+	p, err := in.str(name)
+	if p == nil {
+		return "", err
+	}
+	return *p, err
+}
+
+// integer returns an integer field: nil when absent, 0 when null.
+func (in *input) integer(name string) (*int, error) {
+	v, ok := in.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	n := 0
+	if !isNull(v) {
+		if err := json.Unmarshal(v, &n); err != nil {
+			return nil, invalidField(name, "%s is not an integer", name)
+		}
+	}
+	return &n, nil
+}
+
+// duration returns a duration field, given as whole seconds (90) or as a Go
+// duration ("1h30m"): nil when absent, 0 when null.
+func (in *input) duration(name string) (*time.Duration, error) {
+	v, ok := in.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	var d time.Duration
+	if isNull(v) {
+		return &d, nil
+	}
+	var n int64
+	if err := json.Unmarshal(v, &n); err == nil {
+		if n < 0 || n > int64(maxDuration/time.Second) {
+			return nil, invalidField(name, "%s %d is out of range; accepted: whole seconds (5400) or a duration (\"1h30m\")", name, n)
+		}
+		d = time.Duration(n) * time.Second
+		return &d, nil
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, invalidField(name, "%s is not a duration; accepted: whole seconds (5400) or a duration (\"1h30m\")", name)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return nil, invalidField(name, "%s %q is not a duration; accepted: whole seconds (5400) or a duration (\"1h30m\")", name, s)
+	}
+	return &d, nil
+}
+
+// maxDuration bounds durations given in seconds, far beyond any accepted
+// value, so that the conversion cannot overflow.
+const maxDuration = 100 * 365 * 24 * time.Hour
+
+// time returns an RFC 3339 time field: nil when absent, the zero time when
+// null.
+func (in *input) time(name string) (*time.Time, error) {
+	v, ok := in.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	var t time.Time
+	if isNull(v) {
+		return &t, nil
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, invalidField(name, "%s is not a time; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"", name)
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, invalidField(name, "%s %q is not a time; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"", name, s)
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+// strings returns a list of strings field, nil when absent or null.
+func (in *input) strings(name string) ([]string, error) {
+	v, ok := in.raw(name)
+	if !ok || isNull(v) {
+		return nil, nil
+	}
+	var l []string
+	if err := json.Unmarshal(v, &l); err != nil {
+		return nil, invalidField(name, "%s is not a list of strings", name)
+	}
+	return l, nil
+}
+
+// finish reports the first field (in name order) that no getter asked for.
+func (in *input) finish() error {
+	var unknown []string
+	for k := range in.fields {
+		if !slices.Contains(in.known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	known := slices.Clone(in.known)
+	slices.Sort(known)
+	known = slices.Compact(known)
+	accepted := strings.Join(known, ", ")
+	if accepted == "" {
+		accepted = "none"
+	}
+	return invalidField(unknown[0], "unknown field %q; accepted: %s", unknown[0], accepted)
+}
+
+// precheck applies c to an empty state without writing anything and names
+// field in the error, so that input the root package rejects is reported
+// with the field it came from. Checks that need the stored state (a site
+// that is not declared) are left to the store's Update.
+func precheck(field string, c maintenance.Change, now time.Time) error {
+	st := &maintenance.State{}
+	st.Normalize()
+	_, _, err := maintenance.Commit(st, c, now)
+	if errors.Is(err, maintenance.ErrNotFound) {
+		return nil
+	}
+	return inField(field, err)
+}
+
+// checkReason validates the reason of a change.
+func checkReason(reason string, now time.Time) error {
+	ch := maintenance.AddSites(maintenance.DefaultSite)
+	ch.Reason = reason
+	return precheck("reason", ch, now)
+}

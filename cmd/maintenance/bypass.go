@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gomaint/maintenance"
+)
+
+func init() {
+	register("bypass", command{runBypass, "create, list and revoke secret links that let a person through"})
+}
+
+const bypassUsage = `Usage: maintenance bypass ls [--json]
+       maintenance bypass create [--site HOST] [--ttl DUR] [--label TEXT]
+       maintenance bypass revoke ID
+
+Manages bypass links: secret links that let one person through a site in
+maintenance, like a tester checking the site before it opens again.
+Visiting the link on the site sets a signed cookie that lasts until the
+link expires, and redirects to /; API clients send the secret in the
+X-Maintenance-Bypass header instead. Only the secret's SHA-256 is kept, so
+the link is printed once, by create, and never again.
+
+  ls      list the links that have not expired, oldest first
+  create  create a link and print its path, /_maintenance/bypass/SECRET,
+          on standard output, alone on its line (a note on standard error
+          gives its ID and expiry); SECRET is 43 characters, base64url
+  revoke  delete the link ID (see ls): its cookies and header stop working
+          on every gate within a moment
+
+Flags of create:
+  --site HOST   the declared site the link opens (default *, which opens
+                every site)
+  --ttl DUR     how long the link and its cookies last: 1m to 2160h (90
+                days); default 12h
+  --label TEXT  who or what the link is for, like "QA team"
+
+Flags of ls:
+  --json        print JSON instead of text
+
+Output of ls, one line per link:
+
+  ID        SITE              LABEL    CREATED               EXPIRES               CREATED BY    USES
+  8d1e0f2c  shop.example.com  QA team  2026-11-21T13:00:00Z  2026-11-22T01:00:00Z  root@build-1  3
+
+or "no bypass links". USES counts the requests that got through with the
+link, as the gates last wrote it (every 10 seconds, and when they stop).
+With --json (stable: fields may be added, never changed):
+
+  {"links": [{"id": "8d1e0f2c", "site": "shop.example.com",
+    "label": "QA team", "created": "2026-11-21T13:00:00Z",
+    "expires": "2026-11-22T01:00:00Z", "created_by": "root@build-1",
+    "uses": 3}]}
+
+Output of revoke: "bypass link 8d1e0f2c revoked". An unknown ID: exit 2.
+`
+
+// runBypass implements "maintenance bypass".
+func runBypass(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "bypass", bypassUsage, args, map[string]func(context.Context, *env, []string) error{
+		"ls":     runBypassLs,
+		"create": runBypassCreate,
+		"revoke": runBypassRevoke,
+	})
+}
+
+// bypassJSON is a bypass link in "bypass ls --json": never its hash.
+type bypassJSON struct {
+	ID        string    `json:"id"`
+	Site      string    `json:"site"`
+	Label     string    `json:"label"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+	CreatedBy string    `json:"created_by"`
+	// Uses is the number of requests the link let through, as the gates
+	// last wrote it to the store.
+	Uses int64 `json:"uses"`
+}
+
+func runBypassLs(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("bypass ls", bypassUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("bypass ls", pos); err != nil {
+		return err
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		state, err := st.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the state: %w", err)
+		}
+		// Links that have expired stay in the state until its next change,
+		// but no longer let anyone through.
+		now := time.Now()
+		links := slices.DeleteFunc(state.Links, func(l maintenance.BypassLink) bool { return !l.Expires.After(now) })
+		uses, err := st.Uses(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the use counts of bypass links: %w", err)
+		}
+		if asJSON {
+			out := struct {
+				Links []bypassJSON `json:"links"`
+			}{Links: []bypassJSON{}}
+			for _, l := range links {
+				out.Links = append(out.Links, bypassJSON{
+					ID: l.ID, Site: l.Site, Label: l.Label, Created: l.Created.UTC(), Expires: l.Expires.UTC(),
+					CreatedBy: l.CreatedBy, Uses: uses[l.ID],
+				})
+			}
+			return writeJSON(e.stdout, out)
+		}
+		if len(links) == 0 {
+			fmt.Fprintln(e.stdout, "no bypass links")
+			return nil
+		}
+		t := newTable(e.stdout, "ID", "SITE", "LABEL", "CREATED", "EXPIRES", "CREATED BY", "USES")
+		for _, l := range links {
+			t.row(l.ID, l.Site, l.Label, utcTime(l.Created), utcTime(l.Expires), l.CreatedBy, strconv.FormatInt(uses[l.ID], 10))
+		}
+		return t.flush()
+	})
+}
+
+// ttlAccepted says which values --ttl accepts.
+const ttlAccepted = "accepted: a duration from 1m to 2160h (90 days), like 30m or 12h"
+
+func runBypassCreate(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("bypass create", bypassUsage)
+	var site, label string
+	var ttlFlag optString
+	fs.StringVar(&site, "site", "", "")
+	fs.StringVar(&label, "label", "", "")
+	fs.Var(&ttlFlag, "ttl", "")
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("bypass create", pos); err != nil {
+		return err
+	}
+	name, err := siteFlag(site)
+	if err != nil {
+		return err
+	}
+	ttl := maintenance.DefaultBypassTTL
+	if ttlFlag.set {
+		d, err := time.ParseDuration(ttlFlag.value)
+		if err == nil {
+			d, err = maintenance.ParseBypassTTL(d)
+		}
+		if err != nil {
+			return usageErrorf("--ttl %q: %s", ttlFlag.value, ttlAccepted)
+		}
+		ttl = d
+	}
+	secret, id := maintenance.NewSecret()
+	c := maintenance.CreateBypass(maintenance.BypassLink{ID: id, Site: name, Label: label, Hash: maintenance.HashSecret(secret)}, ttl)
+	// The label is checked on a state where the site is declared; an
+	// undeclared site is the store's to report.
+	if err := precheckOn(name, c, ""); err != nil {
+		return err
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		_, after, err := e.change(ctx, st, c, "")
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(after.Links, func(l maintenance.BypassLink) bool { return l.ID == id })
+		if i < 0 {
+			return fmt.Errorf("bypass create: the new link %s is missing from the state after the change", id)
+		}
+		l := after.Links[i]
+		fmt.Fprintln(e.stdout, maintenance.BypassPath+secret)
+		fmt.Fprintf(e.stderr, "maintenance: bypass link %s for %s created, valid until %s; it is shown only this once (only its hash is kept). Open it on the site, or send its last part in the %s header. Revoke it with: maintenance bypass revoke %s\n",
+			id, l.Site, utcTime(l.Expires), maintenance.BypassHeader, id)
+		return nil
+	})
+}
+
+func runBypassRevoke(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("bypass revoke", bypassUsage)
+	pos, err := fs.parse(args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErrorf("bypass revoke takes one ID, got %d arguments; run 'maintenance help bypass' for usage", len(pos))
+	}
+	id, err := parseSecretID("bypass", pos[0])
+	if err != nil {
+		return err
+	}
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		before, _, err := e.change(ctx, st, maintenance.RevokeBypass(id), "")
+		if err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(before.Links, func(l maintenance.BypassLink) bool { return l.ID == id }); i >= 0 && !before.Links[i].Expires.After(time.Now()) {
+			fmt.Fprintf(e.stdout, "bypass link %s had expired already\n", id)
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "bypass link %s revoked\n", id)
+		return nil
+	})
+}
