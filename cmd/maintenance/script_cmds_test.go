@@ -22,7 +22,7 @@ import (
 //	                       /status/NNN answers with status NNN; /hang never
 //	                       answers (until the client goes away)
 //	freeport NAME          set $NAME to a free loopback address
-//	http [-H 'K: V']... [-X METHOD] URL
+//	http [-H 'K: V']... [-X METHOD] [-d FILE] URL
 //	                       make one request (redirects are not followed) and
 //	                       print "status N", the response headers and the body
 //	waitstatus [-H 'K: V']... URL N
@@ -97,13 +97,18 @@ func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], addr)
 }
 
-// request parses [-H 'K: V']... [-X METHOD] URL [rest...] into a request.
+// request parses [-H 'K: V']... [-X METHOD] [-d BODY] URL [rest...] into a
+// request; -d reads the body from a file of the script's work directory
+// (without its final newline).
 func request(ts *testscript.TestScript, args []string) (*http.Request, []string) {
 	method := http.MethodGet
 	header := http.Header{}
-	for len(args) > 1 && (args[0] == "-H" || args[0] == "-X") {
+	var body io.Reader
+	for len(args) > 1 && (args[0] == "-H" || args[0] == "-X" || args[0] == "-d") {
 		if args[0] == "-X" {
 			method = args[1]
+		} else if args[0] == "-d" {
+			body = strings.NewReader(strings.TrimSuffix(ts.ReadFile(args[1]), "\n"))
 		} else {
 			k, v, ok := strings.Cut(args[1], ":")
 			if !ok {
@@ -116,7 +121,7 @@ func request(ts *testscript.TestScript, args []string) (*http.Request, []string)
 	if len(args) == 0 {
 		ts.Fatalf("no URL")
 	}
-	r, err := http.NewRequest(method, args[0], nil)
+	r, err := http.NewRequest(method, args[0], body)
 	ts.Check(err)
 	r.Header = header
 	if h := header.Get("Host"); h != "" {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/admin"
 	"github.com/gomaint/maintenance/internal/storeurl"
 	"github.com/gomaint/maintenance/metrics"
 	"github.com/gomaint/maintenance/proxy"
@@ -94,6 +96,13 @@ Flags:
                          metrics are not exposed to visitors): the sites'
                          state, requests by site and outcome, and the
                          upstreams' requests, errors and latency
+  --admin                mount the admin page (/_maintenance/admin/) and the
+                         JSON API (/_maintenance/api/v1/) on this listener;
+                         sign in as a user of 'maintenance user add', call
+                         the API with a token of 'maintenance token create'
+  --block-staff          signed-in admins get the maintenance answer like
+                         every visitor (by default their session lets them
+                         through the sites in maintenance)
   --log-format text|json the format of every log line on stderr (default
                          text)
   --access-log=false     no access log; by default every request is logged:
@@ -249,6 +258,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err := gen.gate.StoreError(); err != nil {
 		logger.Warn("the store cannot be read yet", "err", err)
 	}
+	if cfg.admin {
+		logger.Info("admin page on "+scheme+"://"+ln.Addr().String()+admin.PagePrefix, "api", scheme+"://"+ln.Addr().String()+admin.APIPrefix)
+		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsLoopback() {
+			logger.Warn("the admin page is reachable from other machines: serve listens on " + ln.Addr().String() + "; sign-in is required and throttled, but consider --listen 127.0.0.1:PORT and a tunnel")
+		}
+	}
 	if cfg.demo {
 		logger.Info(fmt.Sprintf("try it: open %s://%s, then run 'maintenance on --message \"Back in 5 minutes\"' and 'maintenance off' in another terminal", scheme, ln.Addr()))
 	}
@@ -367,6 +382,19 @@ func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	}
 	g.gate, g.proxy = gate, p
 	g.handler = gate.Handler(p)
+	if cfg.admin {
+		trusted := cfg.gate.TrustedProxies
+		a, err := admin.New(s.st, admin.Options{Logger: s.logger, Gate: gate, ClientIP: func(r *http.Request) netip.Addr {
+			ip, _ := maintenance.ClientIP(r, trusted, "")
+			return ip
+		}})
+		if err != nil {
+			gate.Close()
+			p.Close()
+			return nil, err
+		}
+		g.handler = withAdmin(a.Handler(), g.handler)
+	}
 	if cfg.accessLog {
 		g.handler = accessLog(g.handler, s.logger, gate.SiteOf, cfg.gate.TrustedProxies)
 	}
@@ -377,6 +405,20 @@ func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	s.live[g] = true
 	s.mu.Unlock()
 	return g, nil
+}
+
+// withAdmin serves the admin page and the JSON API (--admin) before the
+// gate, which would pass them to the application: their paths are under
+// the gate's reserved prefix.
+func withAdmin(adm, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; strings.HasPrefix(p, admin.PagePrefix) || strings.HasPrefix(p, admin.APIPrefix) ||
+			p == strings.TrimSuffix(admin.PagePrefix, "/") {
+			adm.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // close stops a generation's gate and proxy.

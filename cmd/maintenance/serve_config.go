@@ -57,6 +57,8 @@ var serveSettings = []serveSetting{
 	{name: "metrics-listen"},
 	{name: "log-format", def: "text"},
 	{name: "access-log", boolean: true, def: "true"},
+	{name: "admin", boolean: true, def: "false"},
+	{name: "block-staff", boolean: true, def: "false"},
 	{name: "store"},
 }
 
@@ -84,6 +86,7 @@ type serveConfig struct {
 	gate          maintenance.Options // without Logger
 	jsonLog       bool
 	accessLog     bool
+	admin         bool // mount the admin page and API
 	// origin says where each setting's value came from, for messages.
 	origin map[string]string
 }
@@ -381,6 +384,12 @@ func checkServeConfig(e *env, raw map[string][]rawValue) (*serveConfig, error) {
 		return nil, err
 	}
 	if c.accessLog, err = boolean("access-log"); err != nil {
+		return nil, err
+	}
+	if c.admin, err = boolean("admin"); err != nil {
+		return nil, err
+	}
+	if c.gate.BlockStaff, err = boolean("block-staff"); err != nil {
 		return nil, err
 	}
 	switch v, origin := one("log-format"); v {
