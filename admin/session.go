@@ -127,7 +127,8 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 	next := localNext(r.PostForm.Get("next"))
 	d := &pageData{Title: "Sign in", Next: next, Form: r.PostForm, FormName: "login"}
 	keys := a.throttleKeys(r, name)
-	if wait := a.throttle.wait(keys...); wait > 0 {
+	wait, at := a.throttle.begin(keys...)
+	if wait > 0 {
 		err := &throttledError{wait: wait}
 		a.log.Warn("admin: sign-in throttled", "user", name, "ip", a.clientIP(r))
 		d.Error = err.Error()
@@ -137,6 +138,7 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := a.store.Load(r.Context())
 	if err != nil {
+		a.throttle.takeBack(at, keys...)
 		a.pageError(w, r, fmt.Errorf("reading the state: %w", err))
 		return
 	}
@@ -146,15 +148,16 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 			u = &st.Users[i]
 		}
 	}
+	// begin counted the attempt as a failure already.
 	if !password.CheckUser(u, pw) {
-		a.throttle.fail(keys...)
 		a.log.Warn("admin: sign-in failed", "user", name, "ip", a.clientIP(r))
 		d.Error = "Wrong user name or password."
 		d.NoUsers = len(st.Users) == 0
 		a.render(w, r, http.StatusUnauthorized, "login", d)
 		return
 	}
-	a.throttle.succeed(keys[1])
+	a.throttle.forget(keys[1])
+	a.throttle.takeBack(at, keys[0])
 	if err := a.setSession(w, r, u); err != nil {
 		a.pageError(w, r, err)
 		return

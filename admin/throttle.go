@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -49,9 +50,13 @@ func (t *throttle) recent(key string, now time.Time) []time.Time {
 	return f
 }
 
-// wait returns how long the keys must wait before the next attempt; 0 lets
-// the attempt through.
-func (t *throttle) wait(keys ...string) time.Duration {
+// begin decides whether an attempt under keys may go on: it returns how
+// long the keys must wait, or 0 and the time at which it counted the attempt
+// as a failure of each key. Counting it at once, before the password is
+// checked, makes attempts sent together see each other: however many
+// arrive at once, at most MaxFailures are checked per window. A success
+// takes the count back (succeed).
+func (t *throttle) begin(keys ...string) (time.Duration, time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -63,24 +68,17 @@ func (t *throttle) wait(keys ...string) time.Duration {
 			w = max(w, f[len(f)-MaxFailures].Add(FailureWindow).Sub(now))
 		}
 	}
-	return w
-}
-
-// fail records a failed attempt for each key.
-func (t *throttle) fail(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
+	if w > 0 {
+		return w, time.Time{}
+	}
 	for _, k := range keys {
 		f := t.recent(k, now)
 		if f == nil && len(t.failures) >= maxThrottleKeys {
 			t.evict(now)
 		}
-		if len(f) >= MaxFailures {
-			f = f[1:] // only the last MaxFailures matter
-		}
 		t.failures[k] = append(f, now)
 	}
+	return 0, now
 }
 
 // evict makes room for one key.
@@ -96,9 +94,27 @@ func (t *throttle) evict(now time.Time) {
 	}
 }
 
-// succeed forgets the failures of key.
-func (t *throttle) succeed(key string) {
+// forget forgets the failures of key, after a success.
+func (t *throttle) forget(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.failures, key)
+}
+
+// takeBack takes back the failure that begin counted at for each key: the
+// attempt succeeded, or could not be checked.
+func (t *throttle) takeBack(at time.Time, keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		f := t.failures[k]
+		if i := slices.IndexFunc(f, at.Equal); i >= 0 {
+			f = slices.Delete(f, i, i+1)
+		}
+		if len(f) == 0 {
+			delete(t.failures, k)
+		} else {
+			t.failures[k] = f
+		}
+	}
 }
