@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -93,7 +94,19 @@ func (a *Admin) throttleKeys(r *http.Request, name string) []string {
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	return []string{"ip " + a.clientIP(r).String(), "user " + name}
+	return []string{"ip " + throttleNet(a.clientIP(r)), "user " + name}
+}
+
+// throttleNet is the network whose sign-in failures count together: an IPv4
+// address (also written as IPv4-mapped IPv6), or the /64 of an IPv6 one,
+// since one client usually holds a whole /64.
+func throttleNet(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 func (a *Admin) loginForm(w http.ResponseWriter, r *http.Request) {

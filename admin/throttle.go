@@ -7,10 +7,12 @@ import (
 )
 
 // Sign-in throttling: after MaxFailures failed sign-ins within
-// FailureWindow from one client address, or for one user name, further
+// FailureWindow from one client address (for IPv6, one /64: a client
+// usually holds all of it), or for one user name, further
 // attempts from it (or for it) are refused with 429 until the oldest of
-// those failures is FailureWindow old. Refused attempts do not check the
-// password and do not count.
+// those failures is FailureWindow old. An attempt counts as a failure from
+// the moment it is let through until its password matches; refused
+// attempts do not check the password and do not count.
 const (
 	MaxFailures   = 5
 	FailureWindow = 15 * time.Minute
