@@ -19,7 +19,7 @@ const (
 )
 
 // maxThrottleKeys bounds the memory of the throttle; past it, the keys
-// with no recent failure go first, then arbitrary ones.
+// with no recent failure go first, then those not refused yet (see evict).
 const maxThrottleKeys = 10000
 
 // throttle counts failed sign-ins per key ("ip 203.0.113.7", "user alice"),
@@ -83,16 +83,26 @@ func (t *throttle) begin(keys ...string) (time.Duration, time.Time) {
 	return 0, now
 }
 
-// evict makes room for one key.
+// evict makes room when the throttle is full: it forgets the keys with no
+// recent failure, then, down to nine tenths of the bound, the keys that are
+// not refused yet, and refused ones only when nothing else is left. So an
+// attacker who fills the throttle with new keys (user names, addresses) wins
+// no new tries on a key it got refused, and the scan runs once per tenth of
+// the bound, not on every new key.
 func (t *throttle) evict(now time.Time) {
 	for k := range t.failures {
 		t.recent(k, now)
 	}
-	for k := range t.failures {
-		if len(t.failures) < maxThrottleKeys {
-			return
+	low := maxThrottleKeys * 9 / 10
+	for _, refused := range []bool{false, true} {
+		for k, f := range t.failures {
+			if len(t.failures) <= low {
+				return
+			}
+			if (len(f) >= MaxFailures) == refused {
+				delete(t.failures, k)
+			}
 		}
-		delete(t.failures, k)
 	}
 }
 
