@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -93,7 +94,19 @@ func (a *Admin) throttleKeys(r *http.Request, name string) []string {
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	return []string{"ip " + a.clientIP(r).String(), "user " + name}
+	return []string{"ip " + throttleNet(a.clientIP(r)), "user " + name}
+}
+
+// throttleNet is the network whose sign-in failures count together: an IPv4
+// address (also written as IPv4-mapped IPv6), or the /64 of an IPv6 one,
+// since one client usually holds a whole /64.
+func throttleNet(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }
 
 func (a *Admin) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -127,7 +140,8 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 	next := localNext(r.PostForm.Get("next"))
 	d := &pageData{Title: "Sign in", Next: next, Form: r.PostForm, FormName: "login"}
 	keys := a.throttleKeys(r, name)
-	if wait := a.throttle.wait(keys...); wait > 0 {
+	wait, at := a.throttle.begin(keys...)
+	if wait > 0 {
 		err := &throttledError{wait: wait}
 		a.log.Warn("admin: sign-in throttled", "user", name, "ip", a.clientIP(r))
 		d.Error = err.Error()
@@ -137,6 +151,7 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := a.store.Load(r.Context())
 	if err != nil {
+		a.throttle.takeBack(at, keys...)
 		a.pageError(w, r, fmt.Errorf("reading the state: %w", err))
 		return
 	}
@@ -146,15 +161,16 @@ func (a *Admin) login(w http.ResponseWriter, r *http.Request) {
 			u = &st.Users[i]
 		}
 	}
+	// begin counted the attempt as a failure already.
 	if !password.CheckUser(u, pw) {
-		a.throttle.fail(keys...)
 		a.log.Warn("admin: sign-in failed", "user", name, "ip", a.clientIP(r))
 		d.Error = "Wrong user name or password."
 		d.NoUsers = len(st.Users) == 0
 		a.render(w, r, http.StatusUnauthorized, "login", d)
 		return
 	}
-	a.throttle.succeed(keys[1])
+	a.throttle.forget(keys[1])
+	a.throttle.takeBack(at, keys[0])
 	if err := a.setSession(w, r, u); err != nil {
 		a.pageError(w, r, err)
 		return

@@ -1,22 +1,25 @@
 package admin
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
 
 // Sign-in throttling: after MaxFailures failed sign-ins within
-// FailureWindow from one client address, or for one user name, further
+// FailureWindow from one client address (for IPv6, one /64: a client
+// usually holds all of it), or for one user name, further
 // attempts from it (or for it) are refused with 429 until the oldest of
-// those failures is FailureWindow old. Refused attempts do not check the
-// password and do not count.
+// those failures is FailureWindow old. An attempt counts as a failure from
+// the moment it is let through until its password matches; refused
+// attempts do not check the password and do not count.
 const (
 	MaxFailures   = 5
 	FailureWindow = 15 * time.Minute
 )
 
 // maxThrottleKeys bounds the memory of the throttle; past it, the keys
-// with no recent failure go first, then arbitrary ones.
+// with no recent failure go first, then those not refused yet (see evict).
 const maxThrottleKeys = 10000
 
 // throttle counts failed sign-ins per key ("ip 203.0.113.7", "user alice"),
@@ -49,9 +52,13 @@ func (t *throttle) recent(key string, now time.Time) []time.Time {
 	return f
 }
 
-// wait returns how long the keys must wait before the next attempt; 0 lets
-// the attempt through.
-func (t *throttle) wait(keys ...string) time.Duration {
+// begin decides whether an attempt under keys may go on: it returns how
+// long the keys must wait, or 0 and the time at which it counted the attempt
+// as a failure of each key. Counting it at once, before the password is
+// checked, makes attempts sent together see each other: however many
+// arrive at once, at most MaxFailures are checked per window. A success
+// takes the count back (succeed).
+func (t *throttle) begin(keys ...string) (time.Duration, time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -63,42 +70,63 @@ func (t *throttle) wait(keys ...string) time.Duration {
 			w = max(w, f[len(f)-MaxFailures].Add(FailureWindow).Sub(now))
 		}
 	}
-	return w
-}
-
-// fail records a failed attempt for each key.
-func (t *throttle) fail(keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
+	if w > 0 {
+		return w, time.Time{}
+	}
 	for _, k := range keys {
 		f := t.recent(k, now)
 		if f == nil && len(t.failures) >= maxThrottleKeys {
 			t.evict(now)
 		}
-		if len(f) >= MaxFailures {
-			f = f[1:] // only the last MaxFailures matter
-		}
 		t.failures[k] = append(f, now)
 	}
+	return 0, now
 }
 
-// evict makes room for one key.
+// evict makes room when the throttle is full: it forgets the keys with no
+// recent failure, then, down to nine tenths of the bound, the keys that are
+// not refused yet, and refused ones only when nothing else is left. So an
+// attacker who fills the throttle with new keys (user names, addresses) wins
+// no new tries on a key it got refused, and the scan runs once per tenth of
+// the bound, not on every new key.
 func (t *throttle) evict(now time.Time) {
 	for k := range t.failures {
 		t.recent(k, now)
 	}
-	for k := range t.failures {
-		if len(t.failures) < maxThrottleKeys {
-			return
+	low := maxThrottleKeys * 9 / 10
+	for _, refused := range []bool{false, true} {
+		for k, f := range t.failures {
+			if len(t.failures) <= low {
+				return
+			}
+			if (len(f) >= MaxFailures) == refused {
+				delete(t.failures, k)
+			}
 		}
-		delete(t.failures, k)
 	}
 }
 
-// succeed forgets the failures of key.
-func (t *throttle) succeed(key string) {
+// forget forgets the failures of key, after a success.
+func (t *throttle) forget(key string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.failures, key)
+}
+
+// takeBack takes back the failure that begin counted at for each key: the
+// attempt succeeded, or could not be checked.
+func (t *throttle) takeBack(at time.Time, keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		f := t.failures[k]
+		if i := slices.IndexFunc(f, at.Equal); i >= 0 {
+			f = slices.Delete(f, i, i+1)
+		}
+		if len(f) == 0 {
+			delete(t.failures, k)
+		} else {
+			t.failures[k] = f
+		}
+	}
 }
