@@ -297,14 +297,17 @@ func (g *Gate) serveStatus(w http.ResponseWriter, r *http.Request, ss *siteSnap)
 
 // health is the body of HealthPath's answer.
 type health struct {
-	Status     string `json:"status"`
-	Version    int64  `json:"version"`
-	StoreError string `json:"store_error,omitempty"`
+	Status  string `json:"status"`
+	Version int64  `json:"version"`
+	// Store is "ok", or "unreachable" while the gate serves its last
+	// state. The error itself (host names, ports) is for operators: the
+	// log, the metrics and `maintenance gates`, not a public endpoint.
+	Store string `json:"store"`
 }
 
 // serveHealth answers GET/HEAD /_maintenance/health: 200 while the gate
 // runs, whatever the maintenance state, and also while it cannot reach its
-// store (it then serves its last state, and says why in store_error): a load
+// store (it then serves its last state, and says "store":"unreachable"): a load
 // balancer must keep the node, which still serves the page.
 func (g *Gate) serveHealth(w http.ResponseWriter, r *http.Request, s *snapshot) {
 	h := w.Header()
@@ -313,9 +316,9 @@ func (g *Gate) serveHealth(w http.ResponseWriter, r *http.Request, s *snapshot) 
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	v := health{Status: "ok", Version: s.version}
-	if err := g.StoreError(); err != nil {
-		v.StoreError = err.Error()
+	v := health{Status: "ok", Version: s.version, Store: "ok"}
+	if g.StoreError() != nil {
+		v.Store = "unreachable"
 	}
 	b, _ := json.Marshal(v)
 	b = append(b, '\n')

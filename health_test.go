@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestHealth(t *testing.T) {
 		var body struct {
 			Status     string `json:"status"`
 			Version    *int64 `json:"version"`
-			StoreError string `json:"store_error"`
+			Store      string `json:"store"`
 		}
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatalf("%s: %v in %q", when, err, w.Body)
@@ -41,8 +42,11 @@ func TestHealth(t *testing.T) {
 		if w.Code != 200 || body.Status != "ok" || body.Version == nil || *body.Version != g.Version() {
 			t.Errorf("%s: %d %s, want 200 ok at version %d", when, w.Code, w.Body, g.Version())
 		}
-		if (body.StoreError != "") != (wantErr != "") {
-			t.Errorf("%s: store_error %q, want %s", when, body.StoreError, wantErr)
+		if want := map[bool]string{true: "unreachable", false: "ok"}[wantErr != ""]; body.Store != want {
+			t.Errorf("%s: store %q, want %q", when, body.Store, want)
+		}
+		if strings.Contains(w.Body.String(), "127.0.0.1") || strings.Contains(w.Body.String(), "dial") {
+			t.Errorf("%s: the store's error is public: %s", when, w.Body)
 		}
 		for k, want := range map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store", "Content-Length": strconv.Itoa(w.Body.Len())} {
 			if got := w.Header().Get(k); got != want {
