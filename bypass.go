@@ -3,6 +3,7 @@ package maintenance
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,12 +138,25 @@ func (g *Gate) serveBypass(w http.ResponseWriter, r *http.Request, s *snapshot) 
 		Expires:  l.Expires,
 		MaxAge:   int(time.Until(l.Expires) / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   g.overTLS(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 	g.countUse(l.ID)
 	h["Location"] = []string{"/"}
 	w.WriteHeader(http.StatusSeeOther)
+}
+
+// overTLS reports whether the visitor's connection is TLS: this one, or,
+// from a trusted proxy that terminates TLS, X-Forwarded-Proto: https.
+func (g *Gate) overTLS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(g.opts.TrustedProxies) == 0 || !strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && inPrefixes(g.opts.TrustedProxies, ap.Addr().Unmap())
 }
 
 // uses counts the uses of bypass links until the next flush to the store.

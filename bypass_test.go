@@ -3,6 +3,7 @@ package maintenance
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,15 @@ func TestBypassLinkSetsCookie(t *testing.T) {
 	h.ServeHTTP(rw, r)
 	if c := bypassCookie(t, rw); !c.Secure {
 		t.Error("cookie set over TLS is not Secure")
+	}
+
+	// Behind a trusted proxy that terminates TLS, too; not from others.
+	gp, _ := bypassGate(t, st, Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	for peer, want := range map[string]bool{"10.1.2.3:4567": true, "192.0.2.1:4567": false} {
+		w := do(gp.Handler(upstream), req{host: "shop.example.com", path: BypassPath + sec["shop"], peer: peer, header: map[string]string{"X-Forwarded-Proto": "https"}})
+		if c := bypassCookie(t, w); c.Secure != want {
+			t.Errorf("X-Forwarded-Proto: https from %s: Secure %v, want %v", peer, c.Secure, want)
+		}
 	}
 
 	// Revoked: the next snapshot has no link, and the cookie stops working.
