@@ -32,9 +32,9 @@ func TestHealth(t *testing.T) {
 		t.Helper()
 		w := get("GET")
 		var body struct {
-			Status     string `json:"status"`
-			Version    *int64 `json:"version"`
-			Store      string `json:"store"`
+			Status  string `json:"status"`
+			Version *int64 `json:"version"`
+			Store   string `json:"store"`
 		}
 		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 			t.Fatalf("%s: %v in %q", when, err, w.Body)
