@@ -90,6 +90,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := checkPath(abs); err != nil {
 		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
 	}
+	// A new database is readable by its owner only: it holds the server
+	// key, which signs admin sessions and bypass cookies, and the users'
+	// password hashes. SQLite gives its -wal and -shm files the same mode.
+	// An existing file keeps the mode its owner gave it.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: dsnParams}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

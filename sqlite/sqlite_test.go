@@ -408,3 +408,26 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Errorf("schema_migrations (-got +want):\n%s", diff)
 	}
 }
+
+// TestNewFileIsPrivate: a new database, which holds the server key and the
+// password hashes, is readable by its owner only.
+func TestNewFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Key(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", filepath.Base(p), m)
+		}
+	}
+}
