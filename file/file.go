@@ -32,7 +32,8 @@
 // temporary file in the same directory, fsyncs it, renames it over the file
 // and fsyncs the directory. Readers take no lock: they see the old file or the
 // new one, never a part of one. A change that changes nothing writes nothing.
-// The replaced file keeps the mode of the one it replaces; a new one gets 0644.
+// The replaced file keeps the mode of the one it replaces; a new one gets 0600
+// (it holds the admin users' password hashes).
 //
 // Watch polls the file's metadata (os.Stat) every PollInterval and signals
 // when the file was replaced or changed (os.SameFile, modification time,
@@ -102,7 +103,7 @@ var maxEvents = MaxEvents
 const PollInterval = 50 * time.Millisecond
 
 // newFileMode is the mode of a file created by the first write.
-const newFileMode fs.FileMode = 0o644
+const newFileMode fs.FileMode = 0o600
 
 // Store is a maintenance.Store in one JSON file. It is safe for concurrent
 // use, and several Stores, in one process or several, may share one file.

@@ -505,3 +505,26 @@ func TestGatesFileDamaged(t *testing.T) {
 		}
 	})
 }
+
+// TestNewFileIsPrivate: the file a first write creates holds the users'
+// password hashes, so only its owner reads it.
+func TestNewFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.json")
+	st, err := file.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := maintenance.AddSites("shop.example.com")
+	c.Actor, c.Source = "test", "test"
+	if _, err := st.Update(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := fi.Mode().Perm(); m != 0o600 {
+		t.Errorf("mode of a new store file = %v, want 0600", m)
+	}
+}
