@@ -126,11 +126,8 @@ func (a *Admin) authAPI(c *call, public bool) error {
 	if public {
 		return nil
 	}
-	st, err := a.store.Load(c.r.Context())
-	if err != nil {
-		return fmt.Errorf("reading the state: %w", err)
-	}
-	c.st = st
+	// The header is checked before the store is read: requests with no
+	// token cost no store read.
 	h := c.r.Header.Get("Authorization")
 	if h == "" {
 		return errNoToken
@@ -140,6 +137,11 @@ func (a *Admin) authAPI(c *call, public bool) error {
 	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return errBadToken
 	}
+	st, err := a.store.Load(c.r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the state: %w", err)
+	}
+	c.st = st
 	want := []byte(maintenance.HashSecret(tok))
 	var found *maintenance.Token
 	for i := range st.Tokens {
