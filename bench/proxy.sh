@@ -148,20 +148,26 @@ p_serve=$(free_port)
 p_caddy=$(free_port)
 p_nginx=$(free_port)
 p_serve503=$(free_port)
+p_servelog=$(free_port)
 p_go503=$(free_port)
 p_nginx503=$(free_port)
 
 start upstream "$tmp/upstream" -listen "127.0.0.1:$p_up"
 ready upstream "http://127.0.0.1:$p_up/" 200
 
+# Without its access log, as Caddy and nginx run here without theirs; a
+# second serve with it (one slog line per request to a file), beside.
 start serve "$tmp/maintenance" --store "sqlite:$tmp/serve.db" serve \
-	--listen "127.0.0.1:$p_serve" --upstream "http://127.0.0.1:$p_up"
+	--listen "127.0.0.1:$p_serve" --upstream "http://127.0.0.1:$p_up" --access-log=false
 ready serve "http://127.0.0.1:$p_serve/" 200
+start servelog "$tmp/maintenance" --store "sqlite:$tmp/serve.db" serve \
+	--listen "127.0.0.1:$p_servelog" --upstream "http://127.0.0.1:$p_up"
+ready servelog "http://127.0.0.1:$p_servelog/" 200
 
 # A second serve whose store is in maintenance from the start.
 "$tmp/maintenance" --store "sqlite:$tmp/serve503.db" on >/dev/null
 start serve503 "$tmp/maintenance" --store "sqlite:$tmp/serve503.db" serve \
-	--listen "127.0.0.1:$p_serve503" --upstream "http://127.0.0.1:$p_up"
+	--listen "127.0.0.1:$p_serve503" --upstream "http://127.0.0.1:$p_up" --access-log=false
 ready serve503 "http://127.0.0.1:$p_serve503/" 503
 
 # The bare Go 503 server and nginx answer serve's page with serve's headers.
@@ -250,10 +256,11 @@ ready nginx "http://127.0.0.1:$p_nginx503/" 503
 
 # --- measure ----------------------------------------------------------------
 
-cases=(upstream serve caddy nginx serve503 go503 nginx503)
+cases=(upstream serve servelog caddy nginx serve503 go503 nginx503)
 declare -A url label
 url[upstream]=http://127.0.0.1:$p_up/
 url[serve]=http://127.0.0.1:$p_serve/
+url[servelog]=http://127.0.0.1:$p_servelog/
 url[caddy]=http://127.0.0.1:$p_caddy/
 url[nginx]=http://127.0.0.1:$p_nginx/
 url[serve503]=http://127.0.0.1:$p_serve503/
@@ -261,6 +268,7 @@ url[go503]=http://127.0.0.1:$p_go503/
 url[nginx503]=http://127.0.0.1:$p_nginx503/
 label[upstream]="a. bare Go upstream, direct"
 label[serve]="b. maintenance serve, pass-through"
+label[servelog]="b. maintenance serve, pass-through, access log on"
 label[caddy]="c. Caddy reverse_proxy"
 label[nginx]="d. nginx proxy_pass, keepalive"
 label[serve503]="e. maintenance serve, 503 page"
@@ -367,6 +375,7 @@ END {
 	v = ratio("serve503", "go503", rps)
 	printf "| serve 503 / bare Go 503 req/s | %.2f | >= 0.90 | %s |\n", v, v >= 0.9 ? "met" : "NOT met"
 	printf "| serve / nginx req/s (beside) | %.2f | - | |\n", ratio("serve", "nginx", rps)
+	printf "| serve with access log / Caddy req/s (beside) | %.2f | - | |\n", ratio("servelog", "caddy", rps)
 	printf "| serve 503 / nginx 503 req/s (beside) | %.2f | - | |\n", ratio("serve503", "nginx503", rps)
 	printf "| serve / bare upstream req/s | %.2f | - | |\n", ratio("serve", "upstream", rps)
 }' "$results"
