@@ -660,64 +660,52 @@ func checkRule(field, value, note string, now time.Time) error {
 	return precheck("note", add("", sample, note), now)
 }
 
-func (a *Admin) apiAddIgnore(c *call) error {
+// ruleKind is what the ignore and allow routes differ in.
+type ruleKind struct {
+	route, field, example string
+	add            func(site, value, note string) maintenance.Change
+	remove         func(site, value string) maintenance.Change
+}
+
+var (
+	ignoreRules = ruleKind{"ignore", "pattern", "/health", maintenance.AddIgnore, maintenance.RemoveIgnore}
+	allowRules  = ruleKind{"allow", "entry", "10.0.0.0/8", maintenance.AddAllow, maintenance.RemoveAllow}
+)
+
+func (a *Admin) apiAddIgnore(c *call) error    { return a.addRule(c, ignoreRules) }
+func (a *Admin) apiRemoveIgnore(c *call) error { return a.removeRule(c, ignoreRules) }
+func (a *Admin) apiAddAllow(c *call) error     { return a.addRule(c, allowRules) }
+func (a *Admin) apiRemoveAllow(c *call) error  { return a.removeRule(c, allowRules) }
+
+// addRule adds (or re-notes) an ignore pattern or allow entry of the
+// path's site, from the body.
+func (a *Admin) addRule(c *call, k ruleKind) error {
 	n, err := pathSite(c.r)
 	if err != nil {
 		return err
 	}
-	p, note, reason, err := readRule(c.w, c.r, "pattern", c.now)
+	v, note, reason, err := readRule(c.w, c.r, k.field, c.now)
 	if err != nil {
 		return err
 	}
-	st, err := a.update(c, "pattern", maintenance.AddIgnore(n, p, note), reason)
+	st, err := a.update(c, k.field, k.add(n, v, note), reason)
 	if err != nil {
 		return err
 	}
 	return c.siteReply(http.StatusOK, st, n)
 }
 
-func (a *Admin) apiRemoveIgnore(c *call) error {
+// removeRule removes the rule named by the query parameter k.field.
+func (a *Admin) removeRule(c *call, k ruleKind) error {
 	n, err := pathSite(c.r)
 	if err != nil {
 		return err
 	}
 	q := c.r.URL.Query()
-	if !q.Has("pattern") {
-		return invalidField("pattern", "the query parameter pattern is missing: DELETE .../ignore?pattern=/health")
+	if !q.Has(k.field) {
+		return invalidField(k.field, "the query parameter "+k.field+" is missing: DELETE .../"+k.route+"?"+k.field+"="+k.example)
 	}
-	st, err := a.update(c, "pattern", maintenance.RemoveIgnore(n, q.Get("pattern")), q.Get("reason"))
-	if err != nil {
-		return err
-	}
-	return c.siteReply(http.StatusOK, st, n)
-}
-
-func (a *Admin) apiAddAllow(c *call) error {
-	n, err := pathSite(c.r)
-	if err != nil {
-		return err
-	}
-	e, note, reason, err := readRule(c.w, c.r, "entry", c.now)
-	if err != nil {
-		return err
-	}
-	st, err := a.update(c, "entry", maintenance.AddAllow(n, e, note), reason)
-	if err != nil {
-		return err
-	}
-	return c.siteReply(http.StatusOK, st, n)
-}
-
-func (a *Admin) apiRemoveAllow(c *call) error {
-	n, err := pathSite(c.r)
-	if err != nil {
-		return err
-	}
-	q := c.r.URL.Query()
-	if !q.Has("entry") {
-		return invalidField("entry", "the query parameter entry is missing: DELETE .../allow?entry=10.0.0.0/8")
-	}
-	st, err := a.update(c, "entry", maintenance.RemoveAllow(n, q.Get("entry")), q.Get("reason"))
+	st, err := a.update(c, k.field, k.remove(n, q.Get(k.field)), q.Get("reason"))
 	if err != nil {
 		return err
 	}
