@@ -663,8 +663,8 @@ func checkRule(field, value, note string, now time.Time) error {
 // ruleKind is what the ignore and allow routes differ in.
 type ruleKind struct {
 	route, field, example string
-	add            func(site, value, note string) maintenance.Change
-	remove         func(site, value string) maintenance.Change
+	add                   func(site, value, note string) maintenance.Change
+	remove                func(site, value string) maintenance.Change
 }
 
 var (
