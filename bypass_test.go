@@ -274,3 +274,36 @@ func TestPreview(t *testing.T) {
 		t.Errorf("preview: %d, body lacks the escaped message", w.Code)
 	}
 }
+
+// BenchmarkBypass measures the requests that steps 5 and 6 let through, and
+// the maintenance answer of a gate that has links and users (what they add
+// to a blocked request that carries no credentials).
+func BenchmarkBypass(b *testing.B) {
+	t := &testing.T{}
+	st, sec := authState(t)
+	g := testGate(b, st, Options{})
+	key := NewKey()
+	g.key.Store(&key)
+	h := g.Handler(bare)
+	var l *BypassLink
+	for i := range st.Links {
+		if st.Links[i].ID == sec["shop.id"] {
+			l = &st.Links[i]
+		}
+	}
+	req := func(k, v string) *http.Request {
+		r := benchRequest("shop.example.com", "/cart", "198.51.100.9:4242")
+		if k != "" {
+			r.Header.Set(k, v)
+		}
+		return r
+	}
+	b.Run("Header", func(b *testing.B) { runBench(b, h, req(BypassHeader, sec["shop"]), 200) })
+	b.Run("Cookie", func(b *testing.B) {
+		runBench(b, h, req("Cookie", "theme=dark; "+BypassCookie+"="+BypassCookieValue(key, l)), 200)
+	})
+	b.Run("StaffSession", func(b *testing.B) {
+		runBench(b, h, req("Cookie", SessionCookie+"="+SessionValue(key, st.user("alice"), time.Now().Add(time.Hour))), 200)
+	})
+	b.Run("AnswerNoCredentials", func(b *testing.B) { runBench(b, h, req("", ""), 503) })
+}
