@@ -958,3 +958,34 @@ func TestServeHoldFlags(t *testing.T) {
 		t.Errorf("hold timeout %s, limit %d; want 2m, 5", c.gate.HoldTimeout, c.gate.HoldLimit)
 	}
 }
+
+// A reload while a request is under way leaves two gates running until
+// that request is done (a stream may take hours): the scrape must still
+// work, with one set of series.
+func TestServeReloadMetrics(t *testing.T) {
+	dir := t.TempDir()
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	slow := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	})
+	p := startServe(t, dir, "--upstream", slow, "--metrics-listen", "127.0.0.1:0")
+	m := p.waitLog(`msg="metrics on (http://\S+/metrics)"`)
+	go http.Get("http://" + p.addr + "/")
+	<-started
+	p.signal(syscall.SIGHUP)
+	p.waitLog(`msg=reloaded `)
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("scrape after a reload with a request under way: %d\n%s", resp.StatusCode, body)
+	}
+	if n := strings.Count(string(body), "\nmaintenance_state_version "); n != 1 {
+		t.Errorf("%d maintenance_state_version series, want 1:\n%s", n, body)
+	}
+}
