@@ -989,3 +989,17 @@ func TestServeReloadMetrics(t *testing.T) {
 		t.Errorf("%d maintenance_state_version series, want 1:\n%s", n, body)
 	}
 }
+
+// An IPv4-mapped trusted proxy is the IPv4 prefix it maps, as the gate
+// takes it: the proxy and the access log, which use the same list, must
+// trust the same peers as the gate.
+func TestServeTrustedProxyMapped(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:m.db", getenv: func(string) string { return "" }}
+	c, err := loadServeConfig(e, []string{"--demo", "--trusted-proxy", "::ffff:10.0.0.0/104", "--trusted-proxy", "::ffff:192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.gate.TrustedProxies); got != "[10.0.0.0/8 192.0.2.1/32]" {
+		t.Errorf("trusted proxies %s, want [10.0.0.0/8 192.0.2.1/32]", got)
+	}
+}
