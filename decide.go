@@ -234,7 +234,18 @@ func (g *Gate) hold(w http.ResponseWriter, r *http.Request, next http.Handler, r
 		ss.ans.write(w, r)
 		return
 	}
+	// The place is given back by a panic too (a Bypass hook's, recovered
+	// by net/http), else the limit would shrink for good.
+	holding := true
+	free := func() {
+		if holding {
+			holding = false
+			g.held.Add(-1)
+		}
+	}
+	defer free()
 	timeout := time.NewTimer(g.opts.HoldTimeout)
+	defer timeout.Stop()
 	var (
 		s   *snapshot
 		cur *siteSnap
@@ -263,7 +274,7 @@ func (g *Gate) hold(w http.ResponseWriter, r *http.Request, next http.Handler, r
 	timeout.Stop()
 	// The place is free before the application runs: the limit counts
 	// waiting requests only.
-	g.held.Add(-1)
+	free()
 	switch {
 	case cur == nil:
 		g.observe(r, s.site(r.Host).name, Held)

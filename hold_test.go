@@ -337,3 +337,35 @@ func TestParseModeHold(t *testing.T) {
 		t.Errorf("ParseMode(pause) = %v, want %q", err, want)
 	}
 }
+
+// A Bypass hook that panics while a request is held (net/http recovers
+// the panic) must not keep its place: with HoldLimit 1, the next request
+// is still held.
+func TestHoldPanicFreesThePlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen sync.Map
+		_, g, _ := holdSetup(t, maintenance.Options{HoldLimit: 1, Bypass: func(r *http.Request) bool {
+			if r.Header.Get("X-Panic") != "" {
+				if _, again := seen.LoadOrStore(r, true); again {
+					panic("hook failed")
+				}
+			}
+			return false
+		}})
+		h := g.Handler(app)
+		r := shopRequest("/boom")
+		r.Header.Set("X-Panic", "1")
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the hook's panic did not reach the server")
+				}
+			}()
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		}()
+		q := send(h, shopRequest("/next"))
+		if !q.waiting() {
+			t.Fatalf("the next request was not held: status %d; the panicked request kept its place", q.w.Code)
+		}
+	})
+}

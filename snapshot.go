@@ -515,7 +515,13 @@ func trimHost(host string) (string, bool) {
 		if end < 0 {
 			return "", false
 		}
-		host = host[1:end]
+		// Sites name addresses canonically (ParseSite): [2001:DB8:0::1]
+		// is 2001:db8::1, as the proxy of serve routes it.
+		a, err := netip.ParseAddr(host[1:end])
+		if err != nil {
+			return "", false
+		}
+		return a.WithZone("").String(), true
 	} else if i := strings.IndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}

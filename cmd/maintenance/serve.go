@@ -219,6 +219,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	s.cur.Store(gen)
 	defer s.closeAll()
+	if s.metrics != nil {
+		s.metrics.Watch(gen.gate)
+	}
 	startMetrics()
 
 	srv := &http.Server{
@@ -398,9 +401,6 @@ func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	if cfg.accessLog {
 		g.handler = accessLog(g.handler, s.logger, gate.SiteOf, cfg.gate.TrustedProxies)
 	}
-	if s.metrics != nil {
-		s.metrics.Watch(gate)
-	}
 	s.mu.Lock()
 	s.live[g] = true
 	s.mu.Unlock()
@@ -502,6 +502,11 @@ func (s *server) reload(e *env, args []string, old *serveConfig) *serveConfig {
 		s.cert.Store(cfg.cert)
 	}
 	s.cur.Store(gen)
+	if s.metrics != nil {
+		// The old gate runs on until its requests are done: its series
+		// would be reported twice, and the scrape fail.
+		s.metrics.Replace(prev.gate, gen.gate)
+	}
 	s.retire(prev)
 	for _, r := range cfg.routes {
 		s.logger.Info("route", "site", r.Site, "upstream", r.Upstream.Redacted())

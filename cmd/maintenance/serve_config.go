@@ -527,6 +527,11 @@ func parseTrustedProxy(s string) (netip.Prefix, error) {
 	if m := p.Masked(); m != p {
 		return netip.Prefix{}, fmt.Errorf("host bits are set; did you mean %s?", m)
 	}
+	// As the gate takes it (peers are compared unmapped): the proxy and
+	// the access log use this list too.
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
 	return p, nil
 }
 

@@ -958,3 +958,48 @@ func TestServeHoldFlags(t *testing.T) {
 		t.Errorf("hold timeout %s, limit %d; want 2m, 5", c.gate.HoldTimeout, c.gate.HoldLimit)
 	}
 }
+
+// A reload while a request is under way leaves two gates running until
+// that request is done (a stream may take hours): the scrape must still
+// work, with one set of series.
+func TestServeReloadMetrics(t *testing.T) {
+	dir := t.TempDir()
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	slow := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	})
+	p := startServe(t, dir, "--upstream", slow, "--metrics-listen", "127.0.0.1:0")
+	m := p.waitLog(`msg="metrics on (http://\S+/metrics)"`)
+	go http.Get("http://" + p.addr + "/")
+	<-started
+	p.signal(syscall.SIGHUP)
+	p.waitLog(`msg=reloaded `)
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("scrape after a reload with a request under way: %d\n%s", resp.StatusCode, body)
+	}
+	if n := strings.Count(string(body), "\nmaintenance_state_version "); n != 1 {
+		t.Errorf("%d maintenance_state_version series, want 1:\n%s", n, body)
+	}
+}
+
+// An IPv4-mapped trusted proxy is the IPv4 prefix it maps, as the gate
+// takes it: the proxy and the access log, which use the same list, must
+// trust the same peers as the gate.
+func TestServeTrustedProxyMapped(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:m.db", getenv: func(string) string { return "" }}
+	c, err := loadServeConfig(e, []string{"--demo", "--trusted-proxy", "::ffff:10.0.0.0/104", "--trusted-proxy", "::ffff:192.0.2.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.gate.TrustedProxies); got != "[10.0.0.0/8 192.0.2.1/32]" {
+		t.Errorf("trusted proxies %s, want [10.0.0.0/8 192.0.2.1/32]", got)
+	}
+}
