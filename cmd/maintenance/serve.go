@@ -327,7 +327,10 @@ type server struct {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.cur.Load().ServeHTTP(w, r)
+	// A generation retired between the Load and the count may already be
+	// closed: the request goes to the one that replaced it.
+	for !s.cur.Load().serve(w, r) {
+	}
 }
 
 // generation is one configuration at work: a gate, a proxy and the
@@ -345,14 +348,25 @@ type generation struct {
 	once    sync.Once
 }
 
-func (g *generation) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// serve serves r unless g was retired before r was counted, and reports
+// whether it did. A request counted before the retirement keeps g open
+// until it is done.
+func (g *generation) serve(w http.ResponseWriter, r *http.Request) bool {
 	g.active.Add(1)
-	defer func() {
-		if g.active.Add(-1) == 0 && g.retired.Load() {
-			g.once.Do(func() { close(g.idle) })
-		}
-	}()
+	defer g.done()
+	if g.retired.Load() {
+		return false
+	}
 	g.handler.ServeHTTP(w, r)
+	return true
+}
+
+// done uncounts a request; the last one of a retired generation lets it
+// close.
+func (g *generation) done() {
+	if g.active.Add(-1) == 0 && g.retired.Load() {
+		g.once.Do(func() { close(g.idle) })
+	}
 }
 
 // newGeneration starts a gate and a proxy for cfg.

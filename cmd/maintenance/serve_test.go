@@ -1003,3 +1003,44 @@ func TestServeTrustedProxyMapped(t *testing.T) {
 		t.Errorf("trusted proxies %s, want [10.0.0.0/8 192.0.2.1/32]", got)
 	}
 }
+
+// TestRetiredGenerationServesNothing: a request that picked a generation
+// just before a reload retired it (and maybe closed its gate) goes to the
+// generation that replaced it; one counted before keeps the old one open.
+func TestRetiredGenerationServesNothing(t *testing.T) {
+	mk := func(name string) *generation {
+		return &generation{idle: make(chan struct{}), handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name)
+		})}
+	}
+	old, cur := mk("old"), mk("new")
+	s := &server{}
+	s.cur.Store(old)
+
+	// Counted before the reload: served by the old one, which stays open
+	// until the request is done.
+	old.active.Add(1)
+	s.cur.Store(cur)
+	old.retired.Store(true)
+	select {
+	case <-old.idle:
+		t.Fatal("the old generation closed with a request under way")
+	default:
+	}
+	old.done()
+	<-old.idle
+
+	// Picked before the reload, counted after: served by the new one.
+	w := httptest.NewRecorder()
+	if old.serve(w, httptest.NewRequest("GET", "/", nil)) || w.Body.Len() != 0 {
+		t.Fatalf("a retired generation served a request: %q", w.Body)
+	}
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Body.String() != "new" {
+		t.Errorf("served by %q, want the new generation", w.Body)
+	}
+	if n := old.active.Load(); n != 0 {
+		t.Errorf("the old generation counts %d requests, want 0", n)
+	}
+}
