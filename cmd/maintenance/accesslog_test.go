@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,4 +89,35 @@ func outcomeOf(t *testing.T, name string) maintenance.Outcome {
 	}
 	t.Fatalf("no outcome %q", name)
 	return 0
+}
+
+// TestAccessLogJSON: with --log-format json every request is one JSON
+// object with the same fields, the duration in seconds.
+func TestAccessLogJSON(t *testing.T) {
+	var buf bytes.Buffer
+	h := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		serveObserver{}.Observe(r, "shop.example.com", maintenance.Blocked)
+		w.WriteHeader(503)
+		io.WriteString(w, "down")
+	}))
+	h = accessLog(h, newServeLogger(&buf, true), func(string) string { return "*" }, nil)
+	r := httptest.NewRequest("GET", "/cart?token=s3cret", nil)
+	r.Host, r.RemoteAddr = "shop.example.com", "192.0.2.1:1234"
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("not one JSON object: %v: %q", err, buf.String())
+	}
+	for k, want := range map[string]any{"msg": "request", "method": "GET", "host": "shop.example.com", "path": "/cart",
+		"status": 503.0, "bytes": 4.0, "client": "192.0.2.1", "site": "shop.example.com", "outcome": "blocked", "maintenance": true} {
+		if got[k] != want {
+			t.Errorf("%s = %#v, want %#v", k, got[k], want)
+		}
+	}
+	if d, ok := got["duration"].(float64); !ok || d < 0 || d > 10 {
+		t.Errorf("duration = %#v, want seconds as a number", got["duration"])
+	}
+	if strings.Contains(buf.String(), "s3cret") {
+		t.Errorf("the query reached the log: %s", buf.String())
+	}
 }
