@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/file"
 	"github.com/gomaint/maintenance/metrics"
 	"github.com/gomaint/maintenance/sqlite"
 )
@@ -279,5 +281,58 @@ func BenchmarkObserveUpstream(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.ObserveUpstream("shop.example.com", 7*time.Millisecond, nil)
+	}
+}
+
+// TestStoreDown: while the gate cannot read its store, store_error is 1 and
+// the snapshot's age grows; both recover when the store is back.
+func TestStoreDown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.json")
+	st, err := file.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := maintenance.On(nil, maintenance.OnOptions{})
+	c.Actor, c.Source = "test", "test"
+	if _, err := st.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	g, err := maintenance.New(context.Background(), st, maintenance.Options{Observer: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	m.Watch(g)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 10s for %s", what)
+			}
+			<-time.After(10 * time.Millisecond)
+		}
+	}
+	wait("store_error 1", func() bool { return gather(t, reg, "maintenance_store_error")[0].value == 1 })
+	// The gate still serves its last state, and says so.
+	if on := gather(t, reg, "maintenance_site_on"); on[0].value != 1 {
+		t.Errorf("maintenance_site_on during the outage = %v, want the last state's 1", on)
+	}
+	wait("the snapshot's age to grow", func() bool { return gather(t, reg, "maintenance_snapshot_age_seconds")[0].value > 0.05 })
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wait("store_error 0", func() bool { return gather(t, reg, "maintenance_store_error")[0].value == 0 })
+	if age := gather(t, reg, "maintenance_snapshot_age_seconds")[0].value; age > 1 {
+		t.Errorf("maintenance_snapshot_age_seconds after the store is back = %v, want about 0", age)
 	}
 }
