@@ -291,3 +291,42 @@ func TestGateMaxDuration(t *testing.T) {
 		t.Errorf("a negative MaxDuration: %v, want ErrInvalid", err)
 	}
 }
+
+// blockingStore is a real store whose Load, once block is set, waits until
+// its context ends, as a read cut short by the gate's Close does.
+type blockingStore struct {
+	maintenance.Store
+	block   atomic.Bool
+	entered chan struct{}
+}
+
+func (s *blockingStore) Load(ctx context.Context) (*maintenance.State, error) {
+	if s.block.Load() {
+		select {
+		case s.entered <- struct{}{}:
+		default:
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.Store.Load(ctx)
+}
+
+// TestGateCloseIsNoOutage: a read that Close cuts short is not logged as
+// the store being unreachable.
+func TestGateCloseIsNoOutage(t *testing.T) {
+	st, _ := openStore(t)
+	bs := &blockingStore{Store: st, entered: make(chan struct{}, 1)}
+	var logs lockedBuffer
+	g, err := maintenance.New(t.Context(), bs, maintenance.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs.block.Store(true)
+	update(t, st, maintenance.On(nil, maintenance.OnOptions{})) // the gate reads it...
+	<-bs.entered                                                // ...and waits
+	g.Close()
+	if strings.Contains(logs.String(), "unreachable") {
+		t.Errorf("Close was logged as an outage:\n%s", logs.String())
+	}
+}

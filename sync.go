@@ -83,6 +83,9 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 	backoff := minBackoff
 	var retry, soon <-chan time.Time
 	failed := func(err error) {
+		if ctx.Err() != nil {
+			return // the gate is closing: a read it cut short is no outage
+		}
 		g.setStoreErr(err)
 		retry = time.After(jitter(backoff))
 		backoff = min(backoff*2, maxBackoff)
