@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -140,6 +141,40 @@ type EventFilter struct {
 
 // DefaultEventLimit is the number of events returned when a filter sets none.
 const DefaultEventLimit = 20
+
+// Check returns f as stores apply it: the default limit when none is set,
+// and the site in canonical form (a name that does not parse is kept: it
+// matches nothing). A negative Limit or Before is an error wrapping
+// ErrInvalid.
+func (f EventFilter) Check() (EventFilter, error) {
+	if f.Limit < 0 {
+		return f, fmt.Errorf("limit %d: %w", f.Limit, ErrInvalid)
+	}
+	if f.Before < 0 {
+		return f, fmt.Errorf("before %d: %w", f.Before, ErrInvalid)
+	}
+	if f.Limit == 0 {
+		f.Limit = DefaultEventLimit
+	}
+	if f.Site != "" {
+		if n, err := ParseSite(f.Site); err == nil {
+			f.Site = n
+		}
+	}
+	return f, nil
+}
+
+// Filters reports whether f selects events (any field but Limit is set).
+func (f EventFilter) Filters() bool {
+	return f.Site != "" || f.Actor != "" || f.Action != "" || f.Before != 0
+}
+
+// Match reports whether e matches every field set in f, for stores that
+// filter events in memory. Call it on a checked filter.
+func (f EventFilter) Match(e *Event) bool {
+	return (f.Site == "" || e.Site == f.Site) && (f.Actor == "" || e.Actor == f.Actor) &&
+		(f.Action == "" || e.Action == f.Action) && (f.Before == 0 || e.ID < f.Before)
+}
 
 // Event is an audit record: one per site changed by a change.
 type Event struct {

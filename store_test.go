@@ -39,3 +39,31 @@ func TestCheckUses(t *testing.T) {
 		})
 	}
 }
+
+func TestEventFilterCheck(t *testing.T) {
+	f, err := maintenance.EventFilter{Site: "Shop.Example.COM"}.Check()
+	if err != nil || f.Limit != maintenance.DefaultEventLimit || f.Site != "shop.example.com" {
+		t.Errorf("Check() = %+v, %v; want the default limit and the canonical site", f, err)
+	}
+	for _, bad := range []maintenance.EventFilter{{Limit: -1}, {Before: -1}} {
+		if _, err := bad.Check(); !errors.Is(err, maintenance.ErrInvalid) {
+			t.Errorf("Check(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	e := &maintenance.Event{ID: 5, Site: "shop.example.com", Actor: "alice", Action: "on"}
+	for _, tc := range []struct {
+		f    maintenance.EventFilter
+		want bool
+	}{
+		{maintenance.EventFilter{}, true},
+		{maintenance.EventFilter{Site: "shop.example.com", Actor: "alice", Action: "on", Before: 6}, true},
+		{maintenance.EventFilter{Site: "*"}, false},
+		{maintenance.EventFilter{Actor: "bob"}, false},
+		{maintenance.EventFilter{Action: "off"}, false},
+		{maintenance.EventFilter{Before: 5}, false},
+	} {
+		if got := tc.f.Match(e); got != tc.want || tc.f.Filters() == (tc.f == maintenance.EventFilter{}) {
+			t.Errorf("%+v: Match = %v, want %v; Filters = %v", tc.f, got, tc.want, tc.f.Filters())
+		}
+	}
+}

@@ -330,19 +330,9 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if s.closed.Load() {
 		return nil, s.errClosed("listing events")
 	}
-	if f.Limit < 0 {
-		return nil, fmt.Errorf("listing events: limit %d: %w", f.Limit, maintenance.ErrInvalid)
-	}
-	if f.Before < 0 {
-		return nil, fmt.Errorf("listing events: before %d: %w", f.Before, maintenance.ErrInvalid)
-	}
-	if f.Limit == 0 {
-		f.Limit = maintenance.DefaultEventLimit
-	}
-	if f.Site != "" {
-		if n, err := maintenance.ParseSite(f.Site); err == nil {
-			f.Site = n
-		}
+	f, err := f.Check()
+	if err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
 	}
 	d, err := s.read(false)
 	if err != nil {
@@ -354,8 +344,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 		if err := json.Unmarshal(d.Events[i], &e); err != nil {
 			return nil, fmt.Errorf("listing events: reading %s: decoding an event: %w", s.name, err)
 		}
-		if (f.Site == "" || e.Site == f.Site) && (f.Actor == "" || e.Actor == f.Actor) &&
-			(f.Action == "" || e.Action == f.Action) && (f.Before == 0 || e.ID < f.Before) {
+		if f.Match(&e) {
 			evs = append(evs, e)
 		}
 	}

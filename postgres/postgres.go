@@ -431,19 +431,9 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if s.closed.Load() {
 		return nil, s.wrap("listing events", maintenance.ErrClosed)
 	}
-	if f.Limit < 0 {
-		return nil, fmt.Errorf("listing events: limit %d: %w", f.Limit, maintenance.ErrInvalid)
-	}
-	if f.Before < 0 {
-		return nil, fmt.Errorf("listing events: before %d: %w", f.Before, maintenance.ErrInvalid)
-	}
-	if f.Limit == 0 {
-		f.Limit = maintenance.DefaultEventLimit
-	}
-	if f.Site != "" {
-		if n, err := maintenance.ParseSite(f.Site); err == nil {
-			f.Site = n
-		}
+	f, err := f.Check()
+	if err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
 	}
 	var where []string
 	var args []any
@@ -472,7 +462,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	var evs []maintenance.Event
-	err := retryRead(ctx, func() error {
+	err = retryRead(ctx, func() error {
 		var err error
 		evs, err = s.events(ctx, query, args)
 		return err

@@ -404,25 +404,11 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if s.closed.Load() {
 		return nil, s.wrap("listing events", maintenance.ErrClosed)
 	}
-	if f.Limit < 0 {
-		return nil, fmt.Errorf("listing events: limit %d: %w", f.Limit, maintenance.ErrInvalid)
+	f, err := f.Check()
+	if err != nil {
+		return nil, fmt.Errorf("listing events: %w", err)
 	}
-	if f.Before < 0 {
-		return nil, fmt.Errorf("listing events: before %d: %w", f.Before, maintenance.ErrInvalid)
-	}
-	if f.Limit == 0 {
-		f.Limit = maintenance.DefaultEventLimit
-	}
-	if f.Site != "" {
-		if n, err := maintenance.ParseSite(f.Site); err == nil {
-			f.Site = n
-		}
-	}
-	match := func(e *maintenance.Event) bool {
-		return (f.Site == "" || e.Site == f.Site) && (f.Actor == "" || e.Actor == f.Actor) &&
-			(f.Action == "" || e.Action == f.Action) && (f.Before == 0 || e.ID < f.Before)
-	}
-	filtered := f.Site != "" || f.Actor != "" || f.Action != "" || f.Before != 0
+	filtered := f.Filters()
 	var evs []maintenance.Event
 	// Events are read in chunks. An event pushed meanwhile shifts the list,
 	// so a chunk may repeat events of the previous one: IDs decrease along
@@ -446,7 +432,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 				continue
 			}
 			last = e.ID
-			if match(&e) {
+			if f.Match(&e) {
 				evs = append(evs, e)
 				if len(evs) == f.Limit {
 					break
