@@ -893,3 +893,69 @@ func (s *suite) testRelease(t *testing.T) {
 		t.Errorf("error status after on and off = %d, want 500", got)
 	}
 }
+
+// notAChange checks that writes which are not changes (heartbeats,
+// secrets) leave a store's state, events and watchers alone: w is one
+// handle, wr the one that writes.
+type notAChange struct {
+	t                 *testing.T
+	w, wr             maintenance.Store
+	what              string
+	state, events     []byte
+	other, sameHandle <-chan struct{}
+}
+
+// newNotAChange records the state and events, and starts a watcher on
+// each handle.
+func newNotAChange(t *testing.T, w, wr maintenance.Store, what string) *notAChange {
+	t.Helper()
+	n := &notAChange{t: t, w: w, wr: wr, what: what,
+		state: mustJSON(t, load(t, w)), events: mustJSON(t, events(t, w, maintenance.EventFilter{Limit: eventsAll}))}
+	for name, h := range map[string]*<-chan struct{}{"other handle": &n.other, "same handle": &n.sameHandle} {
+		st := w
+		if h == &n.sameHandle {
+			st = wr
+		}
+		ch, err := st.Watch(t.Context())
+		if err != nil {
+			t.Fatalf("Watch through the %s: %v", name, err)
+		}
+		*h = ch
+	}
+	return n
+}
+
+// quiet fails the test if either watcher signals within d.
+func (n *notAChange) quiet(when string, d time.Duration) {
+	n.t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-deadline.C:
+			return
+		case _, ok := <-n.other:
+			n.t.Fatalf("Watch through another handle signalled (open %v) %s; %s are not changes", ok, when, n.what)
+		case _, ok := <-n.sameHandle:
+			n.t.Fatalf("Watch through the handle that writes the %s signalled (open %v) %s; %s are not changes", n.what, ok, when, n.what)
+		}
+	}
+}
+
+// check checks that the state and the events are as they were through both
+// handles, and that a real change still reaches both watchers.
+func (n *notAChange) check() {
+	t := n.t
+	t.Helper()
+	for name, h := range map[string]maintenance.Store{"other handle": n.w, "same handle": n.wr} {
+		if got := mustJSON(t, load(t, h)); !bytes.Equal(got, n.state) {
+			t.Errorf("state through the %s changed by %s:\ngot  %s\nwant %s", name, n.what, got, n.state)
+		}
+		if got := mustJSON(t, events(t, h, maintenance.EventFilter{Limit: eventsAll})); !bytes.Equal(got, n.events) {
+			t.Errorf("events through the %s changed by %s:\ngot  %s\nwant %s", name, n.what, got, n.events)
+		}
+	}
+	v := update(t, n.wr, maintenance.On(nil, maintenance.OnOptions{})).Version
+	awaitVersion(t, n.other, n.w, v)
+	awaitVersion(t, n.sameHandle, n.wr, v)
+}
