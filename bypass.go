@@ -52,14 +52,14 @@ func (g *Gate) bypassed(a *authSnap, ss *siteSnap, r *http.Request) bool {
 	if len(a.byID) == 0 {
 		return false
 	}
-	key := g.key.Load()
-	now := time.Now()
+	// The clock is read only for a request that names a link.
 	if v := r.Header[BypassHeader]; len(v) > 0 && v[0] != "" {
-		if l := a.byHash[HashSecret(v[0])]; l != nil && l.opens(ss.name, now) {
+		if l := a.byHash[HashSecret(v[0])]; l != nil && l.opens(ss.name, time.Now()) {
 			g.countUse(l.ID)
 			return true
 		}
 	}
+	key := g.key.Load()
 	if key == nil {
 		return false
 	}
@@ -72,7 +72,7 @@ func (g *Gate) bypassed(a *authSnap, ss *siteSnap, r *http.Request) bool {
 		return false
 	}
 	l := a.byID[id]
-	if l == nil || !l.opens(ss.name, now) {
+	if l == nil || !l.opens(ss.name, time.Now()) {
 		return false
 	}
 	exp, sig, ok := strings.Cut(rest, ".")
