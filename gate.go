@@ -205,14 +205,9 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 	// unmapped too (::ffff:10.0.0.0/104 is 10.0.0.0/8).
 	g.opts.TrustedProxies = make([]netip.Prefix, 0, len(opts.TrustedProxies))
 	for _, p := range opts.TrustedProxies {
-		if !p.IsValid() || p != p.Masked() || p.Addr().Zone() != "" {
-			return nil, nil, invalidf("trusted proxy %q: accepted: a CIDR prefix without host bits, like 10.0.0.0/8", p)
-		}
-		if p.Addr().Is4In6() {
-			if p.Bits() < 96 {
-				return nil, nil, invalidf("trusted proxy %q: an IPv4-mapped prefix needs at least /96", p)
-			}
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		p, err := TrustedPrefix(p)
+		if err != nil {
+			return nil, nil, err
 		}
 		g.opts.TrustedProxies = append(g.opts.TrustedProxies, p)
 	}

@@ -140,6 +140,16 @@ func NewTransport(timeout time.Duration) *http.Transport {
 // maintenance.ErrInvalid.
 func New(o Options) (*Proxy, error) {
 	p := &Proxy{exact: map[string]*route{}, wild: map[string]*route{}, logger: o.Logger}
+	// Peers are compared unmapped, as the gate compares them.
+	trusted := make([]netip.Prefix, 0, len(o.TrustedProxies))
+	for _, t := range o.TrustedProxies {
+		t, err := maintenance.TrustedPrefix(t)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		trusted = append(trusted, t)
+	}
+	o.TrustedProxies = trusted
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}

@@ -123,6 +123,8 @@ func TestNewErrors(t *testing.T) {
 		{"bad upstream", proxy.Options{Routes: []proxy.Route{{Site: "a.com", Upstream: bad}}}},
 		{"two for one site", proxy.Options{Routes: []proxy.Route{{Site: "a.com", Upstream: up}, {Site: "A.com", Upstream: up}}}},
 		{"default twice", proxy.Options{Upstream: up, Routes: []proxy.Route{{Site: "*", Upstream: up}}}},
+		{"trusted proxy with host bits", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 8)}}},
+		{"short IPv4-mapped trusted proxy", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/90")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,7 +150,8 @@ func TestParseUpstream(t *testing.T) {
 
 func TestForwardingHeaders(t *testing.T) {
 	up := echo(t, "up")
-	p := mustNew(t, proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	// Given IPv4-mapped, as the gate takes it: 10.0.0.0/8.
+	p := mustNew(t, proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}})
 	tests := []struct {
 		name, remote, host string
 		in                 map[string]string

@@ -527,10 +527,10 @@ func parseTrustedProxy(s string) (netip.Prefix, error) {
 	if m := p.Masked(); m != p {
 		return netip.Prefix{}, fmt.Errorf("host bits are set; did you mean %s?", m)
 	}
-	// As the gate takes it (peers are compared unmapped): the proxy and
-	// the access log use this list too.
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	// As the gate takes it: the proxy and the access log use this list too.
+	// (Parsed and masked, the prefix can only fail the IPv4-mapped rule.)
+	if p, err = maintenance.TrustedPrefix(p); err != nil {
+		return netip.Prefix{}, errors.New("an IPv4-mapped prefix needs at least /96")
 	}
 	return p, nil
 }

@@ -1002,6 +1002,10 @@ func TestServeTrustedProxyMapped(t *testing.T) {
 	if got := fmt.Sprint(c.gate.TrustedProxies); got != "[10.0.0.0/8 192.0.2.1/32]" {
 		t.Errorf("trusted proxies %s, want [10.0.0.0/8 192.0.2.1/32]", got)
 	}
+	_, err = loadServeConfig(e, []string{"--demo", "--trusted-proxy", "::ffff:0:0/90"})
+	if err == nil || !strings.Contains(err.Error(), `--trusted-proxy "::ffff:0:0/90": an IPv4-mapped prefix needs at least /96`) {
+		t.Errorf("a short IPv4-mapped prefix: %v", err)
+	}
 }
 
 // TestRetiredGenerationServesNothing: a request that picked a generation
