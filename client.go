@@ -29,10 +29,9 @@ func TrustedPrefix(p netip.Prefix) (netip.Prefix, error) {
 	if !p.IsValid() || p != p.Masked() || p.Addr().Zone() != "" {
 		return p, invalidf("trusted proxy %q: accepted: a CIDR prefix without host bits, like 10.0.0.0/8", p)
 	}
+	// Masked, an IPv4-mapped address keeps its ::ffff: only with 96 bits
+	// or more.
 	if p.Addr().Is4In6() {
-		if p.Bits() < 96 {
-			return p, invalidf("trusted proxy %q: an IPv4-mapped prefix needs at least /96", p)
-		}
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	return p, nil

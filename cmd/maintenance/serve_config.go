@@ -528,9 +528,8 @@ func parseTrustedProxy(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("host bits are set; did you mean %s?", m)
 	}
 	// As the gate takes it: the proxy and the access log use this list too.
-	// (Parsed and masked, the prefix can only fail the IPv4-mapped rule.)
 	if p, err = maintenance.TrustedPrefix(p); err != nil {
-		return netip.Prefix{}, errors.New("an IPv4-mapped prefix needs at least /96")
+		return netip.Prefix{}, err
 	}
 	return p, nil
 }

@@ -1002,9 +1002,9 @@ func TestServeTrustedProxyMapped(t *testing.T) {
 	if got := fmt.Sprint(c.gate.TrustedProxies); got != "[10.0.0.0/8 192.0.2.1/32]" {
 		t.Errorf("trusted proxies %s, want [10.0.0.0/8 192.0.2.1/32]", got)
 	}
-	_, err = loadServeConfig(e, []string{"--demo", "--trusted-proxy", "::ffff:0:0/90"})
-	if err == nil || !strings.Contains(err.Error(), `--trusted-proxy "::ffff:0:0/90": an IPv4-mapped prefix needs at least /96`) {
-		t.Errorf("a short IPv4-mapped prefix: %v", err)
+	_, err = loadServeConfig(e, []string{"--demo", "--trusted-proxy", "::ffff:10.0.0.1/104"})
+	if err == nil || !strings.Contains(err.Error(), `--trusted-proxy "::ffff:10.0.0.1/104": host bits are set; did you mean ::ffff:10.0.0.0/104?`) {
+		t.Errorf("an IPv4-mapped prefix with host bits: %v", err)
 	}
 }
 
