@@ -257,7 +257,8 @@ func negotiate(accept, dest string) format {
 	return formatText
 }
 
-// parseQ parses a quality value ("1", "0.8", "0.125"); anything else is 0.
+// parseQ parses a quality value (RFC 9110 §12.4.2: "1", "0.8", "0.125",
+// "1.000"); anything else, "1.5" included, is 0.
 func parseQ(v string) float64 {
 	if v == "" || len(v) > 5 || (v[0] != '0' && v[0] != '1') || len(v) > 1 && v[1] != '.' {
 		return 0
@@ -265,7 +266,7 @@ func parseQ(v string) float64 {
 	q, scale := float64(v[0]-'0'), 0.1
 	for i := 2; i < len(v); i++ {
 		c := v[i]
-		if c < '0' || c > '9' {
+		if c < '0' || c > '9' || q >= 1 && c != '0' {
 			return 0
 		}
 		q += float64(c-'0') * scale

@@ -350,13 +350,13 @@ func lookupLang(r string, tags []string, excluded uint64) int {
 				return i
 			}
 		}
-		j := strings.LastIndexByte(cut, '-')
+		j := strings.LastIndexAny(cut, "-_")
 		if j < 0 {
 			break
 		}
 		cut = cut[:j]
 		// A single-letter subtag ("x" of "de-x-foo") goes with what follows.
-		if k := strings.LastIndexByte(cut, '-'); k >= 0 && len(cut)-k == 2 {
+		if k := strings.LastIndexAny(cut, "-_"); k >= 0 && len(cut)-k == 2 {
 			cut = cut[:k]
 		}
 	}
