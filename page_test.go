@@ -31,12 +31,12 @@ func TestPickLang(t *testing.T) {
 		{"sv", ui, ""},
 		{"sv, fr;q=0.5", ui, "fr"},
 		{"fr;q=0.5, de;q=0.8", ui, "de"},
-		{"fr, de", ui, "fr"},                // a tie: the first listed
-		{"fr;q=0.8, de;q=0.8", ui, "fr"},    // the same
-		{"fr;q=0.8, de;q=0.81", ui, "de"},   // three decimals count
-		{"de;q=0, en", ui, "en"},            // excluded
-		{"en;q=0, de-CH;q=0, *", ui, ""},    // a wildcard picks nothing by itself
-		{"de;q=0, de-CH", ui, ""},           // de excluded: de-CH finds nothing
+		{"fr, de", ui, "fr"},                 // a tie: the first listed
+		{"fr;q=0.8, de;q=0.8", ui, "fr"},     // the same
+		{"fr;q=0.8, de;q=0.81", ui, "de"},    // three decimals count
+		{"de;q=0, en", ui, "en"},             // excluded
+		{"en;q=0, de-CH;q=0, *", ui, ""},     // a wildcard picks nothing by itself
+		{"de;q=0, de-CH", ui, ""},            // de excluded: de-CH finds nothing
 		{"pl;q=garbage, it;q=0.1", ui, "it"}, // a bad q is 0
 		{"ja;q=1.5, nl;q=0.9", ui, "nl"},     // so is one over 1... parsed as 0
 		{"  es ; q=0.9 ,pt", ui, "pt"},
