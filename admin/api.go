@@ -386,6 +386,9 @@ func readOn(w http.ResponseWriter, r *http.Request, now time.Time, withSites boo
 	if o.opts.Message, err = in.str("message"); err != nil {
 		return nil, err
 	}
+	if o.opts.Messages, err = in.messages("messages"); err != nil {
+		return nil, err
+	}
 	mode, err := in.str("mode")
 	if err != nil {
 		return nil, err
@@ -454,6 +457,7 @@ func (o *onInput) check(now time.Time, forSet bool) error {
 		opts  maintenance.OnOptions
 	}{
 		{"message", maintenance.OnOptions{Message: o.opts.Message}},
+		{"messages", maintenance.OnOptions{Messages: o.opts.Messages}},
 		{"status", maintenance.OnOptions{Status: o.opts.Status}},
 		{"retry_after", maintenance.OnOptions{RetryAfter: o.opts.RetryAfter}},
 		{"redirect", maintenance.OnOptions{Redirect: o.opts.Redirect}},

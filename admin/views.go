@@ -20,7 +20,9 @@ type siteView struct {
 	SwitchedOn bool   `json:"switched_on"`
 	Mode       string `json:"mode"` // "" when off
 	Message    string `json:"message"`
-	Reason     string `json:"reason"`
+	// Messages are the message in other languages; absent when none.
+	Messages map[string]string `json:"messages,omitempty"`
+	Reason   string            `json:"reason"`
 	// Since is when the site was last switched on or off.
 	Since      *time.Time   `json:"since"`
 	ChangedBy  string       `json:"changed_by"`
@@ -85,6 +87,7 @@ func toSiteView(s *maintenance.SiteState, now time.Time) *siteView {
 		On:         e.On,
 		SwitchedOn: s.On,
 		Message:    e.Message,
+		Messages:   e.Messages,
 		Reason:     e.Reason,
 		Since:      timePtr(s.ChangedAt),
 		ChangedBy:  s.ChangedBy,
