@@ -382,6 +382,11 @@ func AddWindow(site string, w Window) Change {
 			w.Reason = reason
 		}
 		w.From, w.Until = w.From.UTC(), w.Until.UTC()
+		m, err := canonicalMessages(w.Messages)
+		if err != nil {
+			return err
+		}
+		w.Messages = m
 		w.ID = 1
 		for _, x := range s.Schedule {
 			w.ID = max(w.ID, x.ID+1)

@@ -231,6 +231,16 @@ func TestAnswerLanguages(t *testing.T) {
 	if _, _, page := answerOf(t, g, upstream, "GET", nav, "ja"); !strings.Contains(page, `lang="de">Zurück um 14 Uhr`) {
 		t.Errorf("with translations only, a Japanese visitor got:\n%s", page)
 	}
+	// A scheduled window has its own translations.
+	now := time.Now()
+	g = testGate(t, stateOf(t, AddWindow("", Window{From: now.Add(-time.Minute), Until: now.Add(time.Hour), Message: "DB upgrade",
+		Messages: map[string]string{"DE": "Datenbank-Update"}})), Options{})
+	if _, _, page := answerOf(t, g, upstream, "GET", nav, "de"); !strings.Contains(page, ">Datenbank-Update</p>") || !strings.Contains(page, "Geplante Wartungsarbeiten") {
+		t.Errorf("a window's message in German:\n%s", page)
+	}
+	if _, _, err := Commit(stateOf(t), AddWindow("", Window{From: now, Until: now.Add(time.Hour), Messages: map[string]string{"deutsch": "x"}}), now); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a window with a bad language: %v", err)
+	}
 	// Setting the message alone drops the translations, which would say
 	// something else.
 	st := stateOf(t, On(nil, OnOptions{Message: ptr("a"), Messages: map[string]string{"de": "b"}}), On(nil, OnOptions{Message: ptr("c")}))

@@ -130,6 +130,8 @@ type Window struct {
 	From    time.Time `json:"from"`
 	Until   time.Time `json:"until"`
 	Message string    `json:"message,omitempty"`
+	// Messages are the message in other languages, as SiteState.Messages.
+	Messages map[string]string `json:"messages,omitempty"`
 	// Mode is the mode during the window; empty means ModeFull.
 	Mode   Mode   `json:"mode,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -165,7 +167,7 @@ func (s *SiteState) Effective(t time.Time) SiteState {
 		return e
 	}
 	if w := s.window(t); w != nil {
-		e.On, e.Mode, e.Message, e.Reason, e.From, e.Until = true, w.Mode, w.Message, w.Reason, w.From, w.Until
+		e.On, e.Mode, e.Message, e.Messages, e.Reason, e.From, e.Until = true, w.Mode, w.Message, w.Messages, w.Reason, w.From, w.Until
 		e.Status, e.RetryAfter, e.Redirect = 0, 0, ""
 		return e
 	}
@@ -204,6 +206,9 @@ func (st *State) Clone() *State {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
 		s.Schedule = slices.Clone(s.Schedule)
+		for j := range s.Schedule {
+			s.Schedule[j].Messages = maps.Clone(s.Schedule[j].Messages)
+		}
 		s.Messages = maps.Clone(s.Messages)
 		c.Sites[i] = s
 	}
@@ -326,6 +331,9 @@ func (st *State) Validate() error {
 				return err
 			}
 			if err := validateMessage("message", w.Message); err != nil {
+				return err
+			}
+			if err := validateMessages(w.Messages); err != nil {
 				return err
 			}
 			if err := validateMessage("reason", w.Reason); err != nil {

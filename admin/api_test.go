@@ -618,6 +618,16 @@ func TestAPIMessages(t *testing.T) {
 	if v := f.load().Version; v != version {
 		t.Errorf("bad messages changed the state: version %d, was %d", v, version)
 	}
+	// A window takes them too.
+	r = f.api("POST", "sites/shop.example.com/schedule", map[string]any{"from": "2099-01-01T00:00:00Z", "for": "1h",
+		"message": "DB upgrade", "messages": map[string]string{"fr": "Mise à jour"}})
+	if r.status != http.StatusCreated && r.status != http.StatusOK || !strings.Contains(string(r.body), `"fr": "Mise à jour"`) && !strings.Contains(string(r.body), `"fr":"Mise à jour"`) {
+		t.Errorf("window with messages: %d %s", r.status, r.body)
+	}
+	if r = f.api("POST", "sites/shop.example.com/schedule", map[string]any{"from": "2099-02-01T00:00:00Z", "for": "1h",
+		"messages": map[string]string{"français": "x"}}); r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), `"field":"messages"`) {
+		t.Errorf("window with a bad language: %d %s", r.status, r.body)
+	}
 	// null removes them.
 	r = f.api("POST", "sites/shop.example.com/on", map[string]any{"messages": nil})
 	s.Messages = nil

@@ -56,7 +56,9 @@ type windowJSON struct {
 	Until   time.Time `json:"until"`
 	Mode    string    `json:"mode"`
 	Message string    `json:"message"`
-	Reason  string    `json:"reason"`
+	// Messages are the message in other languages; absent when none.
+	Messages map[string]string `json:"messages,omitempty"`
+	Reason   string            `json:"reason"`
 	// Active is true while the window is in progress.
 	Active bool `json:"active"`
 }
@@ -73,7 +75,7 @@ type nextJSON struct {
 func toWindowJSON(w *maintenance.Window, now time.Time) windowJSON {
 	return windowJSON{
 		ID: w.ID, From: w.From.UTC(), Until: w.Until.UTC(), Mode: string(windowMode(w)),
-		Message: w.Message, Reason: w.Reason, Active: windowState(w, now) == "now",
+		Message: w.Message, Messages: w.Messages, Reason: w.Reason, Active: windowState(w, now) == "now",
 	}
 }
 
