@@ -111,6 +111,17 @@ func BenchmarkGate(b *testing.B) {
 		r.Header.Set("Accept", "application/json")
 		runBench(b, g.Handler(bare), r, 503)
 	})
+	b.Run("On/AnswerGerman", func(b *testing.B) {
+		r := benchRequest("site42.example.com", "/", "198.51.100.9:4242")
+		r.Header.Set("Accept-Language", "de-CH,de;q=0.9,en-US;q=0.8,en;q=0.7")
+		runBench(b, g.Handler(bare), r, 503)
+	})
+	b.Run("On/AnswerFavicon", func(b *testing.B) {
+		r := benchRequest("site42.example.com", "/favicon.ico", "198.51.100.9:4242")
+		r.Header.Set("Accept", "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8")
+		r.Header.Set("Sec-Fetch-Dest", "image")
+		runBench(b, g.Handler(bare), r, 503)
+	})
 	b.Run("On/AllowedIP", func(b *testing.B) {
 		runBench(b, g.Handler(bare), benchRequest("site42.example.com", "/", "10.18.3.4:1"), 200)
 	})

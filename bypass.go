@@ -237,5 +237,5 @@ func (g *Gate) Preview(w http.ResponseWriter, r *http.Request, site string) {
 	}
 	st := ss.state
 	st.On = true
-	answerFor(&st, g.cfg.pages.forSite(st.Site)).write(w, r)
+	answerFor(&st, g.cfg.pages.forSite(st.Site), reasonOf(st.Mode)).write(w, r)
 }

@@ -8,7 +8,12 @@ import (
 // OnOptions are the options of switching sites on. A nil field keeps the
 // site's current value when it is already on, and the default when it is off.
 type OnOptions struct {
-	Message    *string
+	Message *string
+	// Messages, when not nil, replace the message's translations, by
+	// language tag ("de", "pt-BR"; see ParseLang): a visitor whose
+	// Accept-Language prefers one of them gets it. Setting Message alone
+	// removes the translations (they would say something else).
+	Messages   map[string]string
 	Mode       *Mode
 	Status     *int
 	RetryAfter *time.Duration
@@ -46,6 +51,14 @@ func On(sites []string, o OnOptions) Change {
 			}
 			if o.Message != nil {
 				s.Message = *o.Message
+				s.Messages = nil
+			}
+			if o.Messages != nil {
+				m, err := canonicalMessages(o.Messages)
+				if err != nil {
+					return err
+				}
+				s.Messages = m
 			}
 			if o.Mode != nil {
 				m, err := ParseMode(string(*o.Mode))
@@ -73,6 +86,30 @@ func On(sites []string, o OnOptions) Change {
 		return nil
 	}
 	return c
+}
+
+// canonicalMessages returns translations with their tags in canonical form
+// (ParseLang), or nil when there are none. Two tags for one language are an
+// error.
+func canonicalMessages(in map[string]string) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	if len(in) > MaxMessages {
+		return nil, invalidf("messages in %d languages; accepted: at most %d", len(in), MaxMessages)
+	}
+	out := make(map[string]string, len(in))
+	for tag, text := range in {
+		c, err := ParseLang(tag)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[c]; dup {
+			return nil, invalidf("language %q: given twice", c)
+		}
+		out[c] = text
+	}
+	return out, nil
 }
 
 // Off returns a change that switches the named sites off, or every site when
@@ -104,6 +141,7 @@ func Off(sites []string) Change {
 }
 
 func clearActivation(s *SiteState) {
+	s.Messages = nil
 	s.Mode, s.Message, s.Reason, s.Status, s.RetryAfter, s.Redirect = "", "", "", 0, 0, ""
 	s.From, s.Until = time.Time{}, time.Time{}
 }
@@ -344,6 +382,11 @@ func AddWindow(site string, w Window) Change {
 			w.Reason = reason
 		}
 		w.From, w.Until = w.From.UTC(), w.Until.UTC()
+		m, err := canonicalMessages(w.Messages)
+		if err != nil {
+			return err
+		}
+		w.Messages = m
 		w.ID = 1
 		for _, x := range s.Schedule {
 			w.ID = max(w.ID, x.ID+1)

@@ -377,11 +377,16 @@ func isForceOff(h http.Handler) bool {
 func (g *Gate) ForceOn(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ss := g.snap.Load().site(r.Host)
-		if ss.ans != nil {
+		if ss.ans != nil && ss.ans.why == reasonFull {
 			ss.ans.write(w, r)
 			return
 		}
-		st := ss.state
-		answerFor(&st, g.cfg.pages.forSite(st.Site)).write(w, r)
+		a := ss.forcedAns.Load()
+		if a == nil {
+			st := ss.state
+			a = answerFor(&st, g.cfg.pages.forSite(st.Site), reasonForced)
+			ss.forcedAns.Store(a)
+		}
+		a.write(w, r)
 	})
 }

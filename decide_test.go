@@ -226,30 +226,60 @@ func TestForceOnForceOff(t *testing.T) {
 }
 
 func TestNegotiate(t *testing.T) {
+	const (
+		chromeNav     = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8"
+		chromeImage   = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+		firefoxImage  = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
+		chromeStyle   = "text/css,*/*;q=0.1"
+		oldBrowserImg = "image/webp,image/*,*/*;q=0.8"
+	)
 	tests := []struct {
-		accept string
-		want   format
+		accept, dest string
+		want         format
 	}{
-		{"", formatHTML},
-		{"*/*", formatHTML},
-		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", formatHTML},
-		{"application/json", formatJSON},
-		{"application/problem+json", formatJSON},
-		{"application/vnd.api+json", formatJSON},
-		{"application/json, text/plain, */*", formatJSON},
-		{"text/html;q=0.5, application/json", formatJSON},
-		{"text/html, application/json;q=0.5", formatHTML},
-		{"application/json, text/html", formatHTML},
-		{"application/json;q=0", formatText},
-		{"text/plain", formatText},
-		{"image/png", formatText},
-		{"text/*", formatHTML},
-		{"TEXT/HTML", formatHTML},
-		{"application/json;q=garbage, text/html;q=0.1", formatHTML},
+		{"", "", formatHTML},
+		{"*/*", "", formatHTML},
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "", formatHTML},
+		{"application/json", "", formatJSON},
+		{"application/problem+json", "", formatJSON},
+		{"application/vnd.api+json", "", formatJSON},
+		{"application/json, text/plain, */*", "", formatJSON},
+		{"text/html;q=0.5, application/json", "", formatJSON},
+		{"text/html, application/json;q=0.5", "", formatHTML},
+		{"application/json, text/html", "", formatHTML},
+		{"application/json;q=0", "", formatText},
+		{"text/plain", "", formatText},
+		{"image/png", "", formatText},
+		{"text/*", "", formatHTML},
+		{"TEXT/HTML", "", formatHTML},
+		{"application/json;q=garbage, text/html;q=0.1", "", formatHTML},
+		// Resources that are not pages get the short answer.
+		{chromeNav, "document", formatHTML},
+		{chromeNav, "iframe", formatHTML},
+		{chromeImage, "image", formatText},
+		{firefoxImage, "image", formatText},
+		{chromeStyle, "style", formatText},
+		{"*/*", "script", formatText},
+		{"*/*", "font", formatText},
+		{"", "image", formatText},
+		{"text/html", "image", formatText},
+		{"application/json", "script", formatJSON},
+		{"application/manifest+json", "manifest", formatJSON},
+		// Without Sec-Fetch-Dest, an Accept that names other types but
+		// not HTML is a resource.
+		{oldBrowserImg, "", formatText},
+		{chromeStyle, "", formatText},
+		{"application/javascript, */*;q=0.8", "", formatText},
+		{"image/*;q=0, */*", "", formatHTML},
+		// fetch() and XHR: HTML only when asked for by name.
+		{"*/*", "empty", formatText},
+		{"", "empty", formatText},
+		{"text/html", "empty", formatHTML},
+		{"application/json", "empty", formatJSON},
 	}
 	for _, tt := range tests {
-		if got := negotiate(tt.accept); got != tt.want {
-			t.Errorf("negotiate(%q) = %d, want %d", tt.accept, got, tt.want)
+		if got := negotiate(tt.accept, tt.dest); got != tt.want {
+			t.Errorf("negotiate(%q, %q) = %d, want %d", tt.accept, tt.dest, got, tt.want)
 		}
 	}
 }
@@ -319,7 +349,7 @@ func checkAnswerHeaders(t *testing.T, w *httptest.ResponseRecorder, status int, 
 	if w.Code != status {
 		t.Errorf("status = %d, want %d", w.Code, status)
 	}
-	want := map[string]string{"Content-Type": ctype, "Cache-Control": "no-store", "Vary": "Accept", "Retry-After": retry}
+	want := map[string]string{"Content-Type": ctype, "Cache-Control": "no-store", "Vary": "Accept, Accept-Language, Sec-Fetch-Dest", "Retry-After": retry}
 	for k, v := range want {
 		if got := w.Header().Get(k); got != v {
 			t.Errorf("%s = %q, want %q", k, got, v)

@@ -354,10 +354,23 @@ func loadPages(dir string) (*pages, error) {
 		if err != nil {
 			return nil, invalidf("template %s: %v", path, err)
 		}
-		sample := PageData{Site: "shop.example.com", Message: DefaultMessage, Status: DefaultStatus,
-			EndsAt: time.Now().Add(time.Hour), SecondsLeft: 3600, RetryAfter: 3600, Path: "/", StatusURL: StatusPath}
-		if err := t.Execute(discard{}, sample); err != nil {
-			return nil, invalidf("template %s: %v", path, err)
+		// With an end and without: a template that uses .EndsAt
+		// unguarded fails here, not on a request.
+		for _, end := range []*PageTime{{time.Now().Add(time.Hour)}, nil} {
+			for _, why := range []reason{reasonFull, reasonReadOnly, reasonRelease} {
+				a := answerFor(&SiteState{Site: "shop.example.com", RetryAfter: time.Hour}, nil, why)
+				for _, unsafe := range []bool{false, true} {
+					sample := a.pageData(catalogs[0], -1, unsafe)
+					if sample.EndsAt = end; end == nil {
+						sample.SecondsLeft = 0
+					} else {
+						sample.SecondsLeft = 3600
+					}
+					if err := t.Execute(discard{}, sample); err != nil {
+						return nil, invalidf("template %s: %v", path, err)
+					}
+				}
+			}
 		}
 		return t, nil
 	}

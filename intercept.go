@@ -120,9 +120,13 @@ func (g *Gate) errorAnswer(ss *siteSnap) *answer {
 	st := ss.state
 	st.Status, st.Redirect = st.ErrorStatus, ""
 	if !st.On {
-		st.Message, st.RetryAfter = "", 0
+		st.Message, st.Messages, st.RetryAfter = "", nil, 0
 	}
-	a := answerFor(&st, g.cfg.pages.forSite(st.Site))
+	why := reasonRelease
+	if ss.on && ss.mode == ModeErrors {
+		why = reasonErrors
+	}
+	a := answerFor(&st, g.cfg.pages.forSite(st.Site), why)
 	ss.errAns.Store(a)
 	return a
 }

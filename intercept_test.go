@@ -42,13 +42,13 @@ func TestDeployErrors(t *testing.T) {
 		{"broken, releases match", []Change{SetRelease("v1")}, "v1", broken, 500, "Traceback"},
 		{"broken, no target release", nil, "v1", broken, 500, "Traceback"},
 		{"broken, gate without release", []Change{SetRelease("v2")}, "", broken, 500, "Traceback"},
-		{"broken, release mismatch", []Change{SetRelease("v2")}, "v1", broken, 503, "We&rsquo;ll be back soon"},
+		{"broken, release mismatch", []Change{SetRelease("v2")}, "v1", broken, 503, "updating the site"},
 		{"broken, mode errors", []Change{On(nil, OnOptions{Mode: ptr(ModeErrors), Message: ptr("Deploying")})}, "", broken, 503, "Deploying"},
-		{"broken, mismatch, configured status", []Change{SetRelease("v2"), SetErrorStatus("", 500)}, "v1", broken, 500, "We&rsquo;ll be back soon"},
-		{"broken, mode errors, configured status", []Change{SetErrorStatus("", 502), On(nil, OnOptions{Mode: ptr(ModeErrors)})}, "", broken, 502, "back soon"},
+		{"broken, mismatch, configured status", []Change{SetRelease("v2"), SetErrorStatus("", 500)}, "v1", broken, 500, "updating the site"},
+		{"broken, mode errors, configured status", []Change{SetErrorStatus("", 502), On(nil, OnOptions{Mode: ptr(ModeErrors)})}, "", broken, 502, "updating the site"},
 		{"broken, site off while * in errors", []Change{AddSites("shop.example.com"), On([]string{"*"}, OnOptions{Mode: ptr(ModeErrors)})}, "", broken, 500, "Traceback"},
-		{"panic, release mismatch", []Change{SetRelease("v2")}, "v1", panicking, 503, "back soon"},
-		{"panic, mode errors", []Change{On(nil, OnOptions{Mode: ptr(ModeErrors)})}, "", panicking, 503, "back soon"},
+		{"panic, release mismatch", []Change{SetRelease("v2")}, "v1", panicking, 503, "updating the site"},
+		{"panic, mode errors", []Change{On(nil, OnOptions{Mode: ptr(ModeErrors)})}, "", panicking, 503, "updating the site"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,7 +156,7 @@ func TestErrorWriterInformational(t *testing.T) {
 	}))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://shop.example.com/", nil))
-	if !strings.Contains(rec.Body.String(), "back soon") {
+	if !strings.Contains(rec.Body.String(), "updating the site") {
 		t.Errorf("after 103 Early Hints, a 503 was not replaced: %q", rec.Body)
 	}
 }

@@ -86,8 +86,10 @@ type siteSnap struct {
 	ans                        *answer
 	status                     *Status
 	statusJSON                 body
-	// errAns replaces server errors (deploy-error mode); built on first use.
-	errAns atomic.Pointer[answer]
+	// errAns replaces server errors (deploy-error mode); forcedAns answers
+	// the routes of Gate.ForceOn while the site is not in mode full. Both
+	// are built on first use.
+	errAns, forcedAns atomic.Pointer[answer]
 }
 
 // matcher matches a request against ignore patterns.
@@ -149,7 +151,23 @@ type Status struct {
 	// Until is when the maintenance ends by itself; zero when unknown.
 	Until   time.Time `json:"until,omitzero"`
 	Version int64     `json:"version"`
+	// Reasons lists why this gate serves the maintenance page for the
+	// site now (ReasonFull, ReasonReadOnly, ReasonHold: the site's mode
+	// while it is on; ReasonErrors: on in mode errors; ReasonRelease: this
+	// gate's release differs from the fleet's target), so that a page
+	// served for one reason knows when that reason is over. Empty, never
+	// nil, when there is none. It is shared: do not modify it.
+	Reasons []string `json:"reasons"`
 }
+
+// Shared Reasons of Status.
+var (
+	noReasons      = []string{}
+	releaseReasons = []string{ReasonRelease}
+	modeReasons    = map[reason][]string{
+		reasonFull: {ReasonFull}, reasonReadOnly: {ReasonReadOnly}, reasonHold: {ReasonHold}, reasonErrors: {ReasonErrors},
+	}
+)
 
 // pages chooses the page template of a site.
 type pages struct {
@@ -184,9 +202,27 @@ type buildConfig struct {
 // answerKey is what a site's maintenance answer depends on.
 type answerKey struct {
 	site, message, redirect string
-	status                  int
-	retryAfter              time.Duration
-	until                   time.Time
+	// messages are the translations, encoded (messagesKey).
+	messages    string
+	mode        Mode
+	status      int
+	retryAfter  time.Duration
+	from, until time.Time
+}
+
+// messagesKey encodes translations for an answerKey.
+func messagesKey(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, tag := range sortedKeys(m) {
+		b.WriteString(tag)
+		b.WriteByte(0)
+		b.WriteString(m[tag])
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // build carries the caches of one build.
@@ -195,6 +231,7 @@ type build struct {
 	now      time.Time
 	next     time.Time // the first window boundary after now
 	announce bool      // some site that is off announces a window
+	release  bool      // the gate's release differs from the target
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
 }
@@ -215,13 +252,13 @@ func (b *build) pattern(v string) (Pattern, error) {
 }
 
 func (b *build) answer(st *SiteState) *answer {
-	k := answerKey{st.Site, st.Message, st.Redirect, st.Status, st.RetryAfter, st.Until}
+	k := answerKey{st.Site, st.Message, st.Redirect, messagesKey(st.Messages), st.Mode, st.Status, st.RetryAfter, st.From, st.Until}
 	if a, ok := b.answers[k]; ok {
 		return a
 	}
 	a, ok := b.cfg.answers[k]
 	if !ok {
-		a = answerFor(st, b.cfg.pages.forSite(st.Site))
+		a = answerFor(st, b.cfg.pages.forSite(st.Site), reasonOf(st.Mode))
 	}
 	b.answers[k] = a
 	return a
@@ -238,7 +275,7 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 		exact:         make(map[string]*siteSnap, len(st.Sites)),
 		wild:          make(map[string]*siteSnap),
 	}
-	b := &build{cfg: cfg, now: now, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
+	b := &build{cfg: cfg, now: now, release: s.replaceErrors, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
 	defer func() { cfg.patterns, cfg.answers = b.patterns, b.answers }()
 	var def *SiteState
 	if d := st.Site(DefaultSite); d != nil {
@@ -387,7 +424,15 @@ func (b *build) site(stored, def *SiteState) *siteSnap {
 	if ss.mode == "" {
 		ss.mode = ModeFull
 	}
-	ss.status = &Status{Site: st.Site, On: ss.on, Version: st.Version}
+	ss.status = &Status{Site: st.Site, On: ss.on, Version: st.Version, Reasons: noReasons}
+	switch {
+	case ss.on && b.release:
+		ss.status.Reasons = []string{reasonOf(ss.mode).String(), ReasonRelease}
+	case ss.on:
+		ss.status.Reasons = modeReasons[reasonOf(ss.mode)]
+	case b.release:
+		ss.status.Reasons = releaseReasons
+	}
 	if ss.on {
 		ss.status.Mode, ss.status.Message, ss.status.Until = ss.mode, st.Message, st.Until
 		ss.status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)

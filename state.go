@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -54,6 +55,11 @@ type SiteState struct {
 	Mode Mode `json:"mode,omitempty"`
 	// Message is shown to visitors on the maintenance page.
 	Message string `json:"message,omitempty"`
+	// Messages are the message in other languages, by language tag (in
+	// the form ParseLang returns: "de", "pt-BR"): a visitor whose
+	// Accept-Language prefers one of them gets it instead of Message. At
+	// most MaxMessages.
+	Messages map[string]string `json:"messages,omitempty"`
 	// Reason is for operators (audit log, status); never shown to visitors.
 	Reason string `json:"reason,omitempty"`
 	// Status is the maintenance answer's status code; 0 means DefaultStatus.
@@ -124,6 +130,8 @@ type Window struct {
 	From    time.Time `json:"from"`
 	Until   time.Time `json:"until"`
 	Message string    `json:"message,omitempty"`
+	// Messages are the message in other languages, as SiteState.Messages.
+	Messages map[string]string `json:"messages,omitempty"`
 	// Mode is the mode during the window; empty means ModeFull.
 	Mode   Mode   `json:"mode,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -159,7 +167,7 @@ func (s *SiteState) Effective(t time.Time) SiteState {
 		return e
 	}
 	if w := s.window(t); w != nil {
-		e.On, e.Mode, e.Message, e.Reason, e.From, e.Until = true, w.Mode, w.Message, w.Reason, w.From, w.Until
+		e.On, e.Mode, e.Message, e.Messages, e.Reason, e.From, e.Until = true, w.Mode, w.Message, w.Messages, w.Reason, w.From, w.Until
 		e.Status, e.RetryAfter, e.Redirect = 0, 0, ""
 		return e
 	}
@@ -198,6 +206,10 @@ func (st *State) Clone() *State {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
 		s.Schedule = slices.Clone(s.Schedule)
+		for j := range s.Schedule {
+			s.Schedule[j].Messages = maps.Clone(s.Schedule[j].Messages)
+		}
+		s.Messages = maps.Clone(s.Messages)
 		c.Sites[i] = s
 	}
 	return c
@@ -290,6 +302,9 @@ func (st *State) Validate() error {
 		if err := validateMessage("message", s.Message); err != nil {
 			return err
 		}
+		if err := validateMessages(s.Messages); err != nil {
+			return err
+		}
 		if err := validateMessage("reason", s.Reason); err != nil {
 			return err
 		}
@@ -316,6 +331,9 @@ func (st *State) Validate() error {
 				return err
 			}
 			if err := validateMessage("message", w.Message); err != nil {
+				return err
+			}
+			if err := validateMessages(w.Messages); err != nil {
 				return err
 			}
 			if err := validateMessage("reason", w.Reason); err != nil {
@@ -391,6 +409,34 @@ func validateMessage(what, s string) error {
 	}
 	if !utf8.ValidString(s) {
 		return invalidf("%s %q is not valid UTF-8", what, s)
+	}
+	return nil
+}
+
+// MaxMessages is the most languages a site's message may be given in
+// (SiteState.Messages).
+const MaxMessages = 32
+
+// validateMessages checks a site's translated messages: tags in the form
+// ParseLang returns, texts like a message, at most MaxMessages.
+func validateMessages(m map[string]string) error {
+	if len(m) > MaxMessages {
+		return invalidf("messages in %d languages; accepted: at most %d", len(m), MaxMessages)
+	}
+	for tag, text := range m {
+		c, err := ParseLang(tag)
+		if err != nil {
+			return err
+		}
+		if c != tag {
+			return invalidf("language %q is not in canonical form %q", tag, c)
+		}
+		if err := validateMessage("message "+tag, text); err != nil {
+			return err
+		}
+		if text == "" {
+			return invalidf("message %s is empty; accepted: a text (to remove it, leave the language out)", tag)
+		}
 	}
 	return nil
 }

@@ -65,11 +65,11 @@ func WriteUpstreamError(w http.ResponseWriter, r *http.Request, status int, deta
 	}
 	h := w.Header()
 	h["Cache-Control"] = hdrNoStore
-	h["Vary"] = hdrVaryAccept
+	h["Vary"] = hdrVaryAcceptDest
 	h["X-Content-Type-Options"] = hdrNoSniff
 	h["X-Robots-Tag"] = hdrRobots
 	var b body
-	switch negotiate(headerValue(r.Header, "Accept")) {
+	switch negotiate(headerValue(r.Header, "Accept"), headerValue(r.Header, "Sec-Fetch-Dest")) {
 	case formatJSON:
 		h[hdrContentType], b = hdrJSON, a.json
 	case formatText:

@@ -59,7 +59,7 @@ func TestWriteUpstreamError(t *testing.T) {
 			if got := h.Get("Content-Type"); got != tt.ctype {
 				t.Errorf("Content-Type %q, want %q", got, tt.ctype)
 			}
-			for k, v := range map[string]string{"Cache-Control": "no-store", "Vary": "Accept", "X-Content-Type-Options": "nosniff"} {
+			for k, v := range map[string]string{"Cache-Control": "no-store", "Vary": "Accept, Sec-Fetch-Dest", "X-Content-Type-Options": "nosniff"} {
 				if got := h.Get(k); got != v {
 					t.Errorf("%s %q, want %q", k, got, v)
 				}

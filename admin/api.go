@@ -386,6 +386,9 @@ func readOn(w http.ResponseWriter, r *http.Request, now time.Time, withSites boo
 	if o.opts.Message, err = in.str("message"); err != nil {
 		return nil, err
 	}
+	if o.opts.Messages, err = in.messages("messages"); err != nil {
+		return nil, err
+	}
 	mode, err := in.str("mode")
 	if err != nil {
 		return nil, err
@@ -454,6 +457,7 @@ func (o *onInput) check(now time.Time, forSet bool) error {
 		opts  maintenance.OnOptions
 	}{
 		{"message", maintenance.OnOptions{Message: o.opts.Message}},
+		{"messages", maintenance.OnOptions{Messages: o.opts.Messages}},
 		{"status", maintenance.OnOptions{Status: o.opts.Status}},
 		{"retry_after", maintenance.OnOptions{RetryAfter: o.opts.RetryAfter}},
 		{"redirect", maintenance.OnOptions{Redirect: o.opts.Redirect}},
@@ -743,6 +747,10 @@ func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintena
 	if err != nil {
 		return win, "", err
 	}
+	msgs, err := in.messages("messages")
+	if err != nil {
+		return win, "", err
+	}
 	mode, err := in.text("mode")
 	if err != nil {
 		return win, "", err
@@ -758,7 +766,7 @@ func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintena
 	if err != nil {
 		return win, "", inField("mode", err)
 	}
-	win.Mode, win.Message, win.Reason = m, msg, reason
+	win.Mode, win.Message, win.Messages, win.Reason = m, msg, msgs, reason
 	if from == nil || from.IsZero() {
 		return win, "", invalidField("from", "from is missing; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"")
 	}
@@ -784,6 +792,9 @@ func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintena
 		return win, "", invalidField(endField, "the end %s is in the past; accepted: a time after now (%s)", win.Until.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	if err := precheck("message", maintenance.AddWindow("", maintenance.Window{From: win.From, Until: win.Until, Message: msg}), now); err != nil {
+		return win, "", err
+	}
+	if err := precheck("messages", maintenance.AddWindow("", maintenance.Window{From: win.From, Until: win.Until, Messages: msgs}), now); err != nil {
 		return win, "", err
 	}
 	return win, reason, nil

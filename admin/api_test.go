@@ -592,3 +592,47 @@ func TestAPIRouting(t *testing.T) {
 		t.Errorf("HEAD: %d %q", r.status, r.body)
 	}
 }
+
+// TestAPIMessages: the message in several languages, set, shown, replaced,
+// removed, and refused when bad (422 naming the field, nothing changed).
+func TestAPIMessages(t *testing.T) {
+	f := newFixture(t, admin.Options{})
+	r := f.api("POST", "sites/shop.example.com/on", map[string]any{
+		"message": "Back at 14:00", "messages": map[string]string{"de": "Zurück um 14 Uhr", "pt-br": "De volta às 14h"},
+	})
+	var s struct {
+		Message  string
+		Messages map[string]string
+	}
+	r.json(t, &s)
+	if r.status != http.StatusOK || s.Message != "Back at 14:00" || len(s.Messages) != 2 || s.Messages["pt-BR"] != "De volta às 14h" {
+		t.Fatalf("on with messages: %d %s", r.status, r.body)
+	}
+	version := f.load().Version
+	for _, bad := range []any{map[string]string{"deutsch": "x"}, map[string]string{"de": ""}, "de: x", []string{"x"}} {
+		r = f.api("POST", "sites/shop.example.com/on", map[string]any{"messages": bad})
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), `"field":"messages"`) {
+			t.Errorf("messages %v: %d %s, want 422 naming the field", bad, r.status, r.body)
+		}
+	}
+	if v := f.load().Version; v != version {
+		t.Errorf("bad messages changed the state: version %d, was %d", v, version)
+	}
+	// A window takes them too.
+	r = f.api("POST", "sites/shop.example.com/schedule", map[string]any{"from": "2099-01-01T00:00:00Z", "for": "1h",
+		"message": "DB upgrade", "messages": map[string]string{"fr": "Mise à jour"}})
+	if r.status != http.StatusCreated && r.status != http.StatusOK || !strings.Contains(string(r.body), `"fr": "Mise à jour"`) && !strings.Contains(string(r.body), `"fr":"Mise à jour"`) {
+		t.Errorf("window with messages: %d %s", r.status, r.body)
+	}
+	if r = f.api("POST", "sites/shop.example.com/schedule", map[string]any{"from": "2099-02-01T00:00:00Z", "for": "1h",
+		"messages": map[string]string{"français": "x"}}); r.status != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), `"field":"messages"`) {
+		t.Errorf("window with a bad language: %d %s", r.status, r.body)
+	}
+	// null removes them.
+	r = f.api("POST", "sites/shop.example.com/on", map[string]any{"messages": nil})
+	s.Messages = nil
+	r.json(t, &s)
+	if s.Messages != nil || s.Message != "Back at 14:00" {
+		t.Errorf("messages null: %s", r.body)
+	}
+}

@@ -178,7 +178,7 @@ func TestBrowser(t *testing.T) {
 	// The anonymous visitor gets the maintenance page; the admin, signed
 	// in, still sees the site.
 	do(anonCtx, "anonymous visit in maintenance", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("title")))
-	if got := text(anonCtx, "#title"); !strings.Contains(got, "back soon") {
+	if got := text(anonCtx, "#title"); !strings.Contains(got, "down for maintenance") {
 		t.Errorf("maintenance page title %q", got)
 	}
 	shot(anonCtx, "maintenance-page.png")

@@ -82,6 +82,22 @@ func (in *input) str(name string) (*string, error) {
 	return &s, nil
 }
 
+// messages returns an object of language tags to texts: nil when absent,
+// empty (which removes the translations) when null.
+func (in *input) messages(name string) (map[string]string, error) {
+	v, ok := in.raw(name)
+	if !ok {
+		return nil, nil
+	}
+	m := map[string]string{}
+	if !isNull(v) {
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, invalidField(name, "%s is not an object of language tags to texts, like {\"de\": \"Zurück um 14 Uhr\"}", name)
+		}
+	}
+	return m, nil
+}
+
 // text returns a string field, "" when absent or null.
 func (in *input) text(name string) (string, error) {
 	p, err := in.str(name)

@@ -245,7 +245,7 @@ func TestSitePageSwitch(t *testing.T) {
 	b.signIn()
 	p := b.get(sitePath)
 	p.has(t, `id="switch"`, `id="message"`, `id="mode"`, `id="until"`, `id="ignore-add"`, `id="allow-add"`, `id="preview"`)
-	form := url.Values{"view": {"site"}, "on": {"1"}, "message": {"Back <soon>"}, "mode": {"read-only"}, "for": {"2h"},
+	form := url.Values{"view": {"site"}, "on": {"1"}, "message": {"Back <soon>"}, "messages": {"de: Bald zurück\r\n\r\npt-br: De volta logo\r\n"}, "mode": {"read-only"}, "for": {"2h"},
 		"reason": {"upgrade"}, "status": {""}, "retry_after": {"30m"}, "redirect": {""}, "from": {""}, "until": {""}, "version": {f.version()}}
 	p = b.post(sitePath+"/switch", form)
 	if p.status != http.StatusOK || p.url.Path != sitePath {
@@ -254,9 +254,10 @@ func TestSitePageSwitch(t *testing.T) {
 	p.has(t, "Maintenance is on.", "Back &lt;soon&gt;")
 	s := f.load().Site(testSite)
 	if !s.On || s.Message != "Back <soon>" || s.Mode != maintenance.ModeReadOnly || s.Reason != "upgrade" ||
-		s.RetryAfter != 30*time.Minute || time.Until(s.Until) < 110*time.Minute {
+		s.RetryAfter != 30*time.Minute || time.Until(s.Until) < 110*time.Minute || len(s.Messages) != 2 || s.Messages["pt-BR"] != "De volta logo" {
 		t.Errorf("site %+v", s)
 	}
+	p.has(t, ">de: Bald zurück\npt-BR: De volta logo\n</textarea>")
 	// The form shows the saved values, and saving it unchanged keeps the end.
 	p.has(t, `value="`+s.Until.Format(time.RFC3339)+`"`, `<option value="read-only" selected>`, `value="30m"`)
 	until := s.Until
@@ -269,6 +270,9 @@ func TestSitePageSwitch(t *testing.T) {
 		{"status", "302", "status 302"},
 		{"mode", "sideways", "mode &#34;sideways&#34;"},
 		{"retry_after", "1000h", "retry-after"},
+		{"messages", "deutsch: x", "language &#34;deutsch&#34;"},
+		{"messages", "de Bald zurück", "one message per line"},
+		{"messages", "de: a\nDE: b", "given twice"},
 	} {
 		t.Run(tc.field+" "+tc.value, func(t *testing.T) {
 			before, n := f.load(), len(f.events())
@@ -285,7 +289,7 @@ func TestSitePageSwitch(t *testing.T) {
 				t.Errorf("%d, want 422", p.status)
 			}
 			p.has(t, "Nothing was saved", tc.want, ">my new message</textarea>")
-			if tc.field != "mode" {
+			if tc.field != "mode" && tc.field != "messages" {
 				p.has(t, `id="`+tc.field+`" name="`+tc.field+`"`, `value="`+html.EscapeString(tc.value)+`" aria-invalid="true"`)
 			}
 			f.unchanged(before, n)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
@@ -55,15 +56,16 @@ func loadPages() (*pages, error) {
 	}
 	p.version = hex.EncodeToString(h.Sum(nil)[:6])
 	funcs := template.FuncMap{
-		"utc":      fmtUTC,
-		"rfc3339":  fmtRFC3339,
-		"sitePath": sitePath,
-		"static":   func(name string) string { return PagePrefix + "static/" + name + "?v=" + p.version },
-		"prefix":   func() string { return PagePrefix },
-		"seconds":  func(d time.Duration) int64 { return int64(d / time.Second) },
-		"duration": fmtDuration,
-		"summary":  summarize,
-		"siteName": siteName,
+		"utc":          fmtUTC,
+		"rfc3339":      fmtRFC3339,
+		"sitePath":     sitePath,
+		"static":       func(name string) string { return PagePrefix + "static/" + name + "?v=" + p.version },
+		"prefix":       func() string { return PagePrefix },
+		"seconds":      func(d time.Duration) int64 { return int64(d / time.Second) },
+		"duration":     fmtDuration,
+		"summary":      summarize,
+		"siteName":     siteName,
+		"messageLines": messageLines,
 	}
 	layout, err := template.New("layout").Funcs(funcs).ParseFS(assets, "templates/layout.html")
 	if err != nil {
@@ -591,6 +593,39 @@ func (a *Admin) removeSite(p *page) error {
 // formOn reads the switch form of the site page: each field that is in
 // the form sets its option; the sites list's form has none of them, so a
 // site that is on keeps its settings.
+// messageLines writes a site's translated messages for the form: one per
+// line, "de: Zurück um 14 Uhr".
+func messageLines(m map[string]string) string {
+	var b strings.Builder
+	for _, tag := range slices.Sorted(maps.Keys(m)) {
+		b.WriteString(tag + ": " + strings.ReplaceAll(m[tag], "\n", " ") + "\n")
+	}
+	return b.String()
+}
+
+// parseMessageLines reads the form's translated messages, one per line
+// ("de: Zurück um 14 Uhr"); blank lines are skipped. It returns an empty,
+// not nil, map when there are none, which removes them.
+func parseMessageLines(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for i, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		tag, text, ok := strings.Cut(line, ":")
+		tag, text = strings.TrimSpace(tag), strings.TrimSpace(text)
+		if !ok || text == "" {
+			return nil, invalidField("messages", "line %d %q: accepted: one message per line, a language and a colon first, like de: Zurück um 14 Uhr", i+1, line)
+		}
+		if _, dup := m[tag]; dup {
+			return nil, invalidField("messages", "line %d: language %q given twice; accepted: one message per language", i+1, tag)
+		}
+		m[tag] = text
+	}
+	return m, nil
+}
+
 func formOn(f url.Values, now time.Time) (*onInput, error) {
 	o := &onInput{reason: f.Get("reason")}
 	str := func(name string) *string {
@@ -601,6 +636,13 @@ func formOn(f url.Values, now time.Time) (*onInput, error) {
 		return &v
 	}
 	o.opts.Message = str("message")
+	if s := str("messages"); s != nil {
+		m, err := parseMessageLines(*s)
+		if err != nil {
+			return nil, err
+		}
+		o.opts.Messages = m
+	}
 	if m := str("mode"); m != nil {
 		mode, err := maintenance.ParseMode(*m)
 		if err != nil {

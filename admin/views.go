@@ -20,7 +20,9 @@ type siteView struct {
 	SwitchedOn bool   `json:"switched_on"`
 	Mode       string `json:"mode"` // "" when off
 	Message    string `json:"message"`
-	Reason     string `json:"reason"`
+	// Messages are the message in other languages; absent when none.
+	Messages map[string]string `json:"messages,omitempty"`
+	Reason   string            `json:"reason"`
 	// Since is when the site was last switched on or off.
 	Since      *time.Time   `json:"since"`
 	ChangedBy  string       `json:"changed_by"`
@@ -53,8 +55,10 @@ type windowView struct {
 	Until   time.Time `json:"until"`
 	Mode    string    `json:"mode"`
 	Message string    `json:"message"`
-	Reason  string    `json:"reason"`
-	Active  bool      `json:"active"`
+	// Messages are the message in other languages; absent when none.
+	Messages map[string]string `json:"messages,omitempty"`
+	Reason   string            `json:"reason"`
+	Active   bool              `json:"active"`
 }
 
 type nextView struct {
@@ -85,6 +89,7 @@ func toSiteView(s *maintenance.SiteState, now time.Time) *siteView {
 		On:         e.On,
 		SwitchedOn: s.On,
 		Message:    e.Message,
+		Messages:   e.Messages,
 		Reason:     e.Reason,
 		Since:      timePtr(s.ChangedAt),
 		ChangedBy:  s.ChangedBy,
@@ -128,7 +133,7 @@ func toWindowView(w maintenance.Window, now time.Time) windowView {
 	if m == "" {
 		m = string(maintenance.ModeFull)
 	}
-	return windowView{ID: w.ID, From: w.From.UTC(), Until: w.Until.UTC(), Mode: m, Message: w.Message,
+	return windowView{ID: w.ID, From: w.From.UTC(), Until: w.Until.UTC(), Mode: m, Message: w.Message, Messages: w.Messages,
 		Reason: w.Reason, Active: !now.Before(w.From) && now.Before(w.Until)}
 }
 

@@ -307,6 +307,7 @@ func (s *suite) testChanges(t *testing.T) {
 			name: "On",
 			change: as(maintenance.On([]string{shop}, maintenance.OnOptions{
 				Message:    ptr("Back at six"),
+				Messages:   map[string]string{"de": "Zurück um sechs", "pt-br": "De volta às seis"},
 				Mode:       ptr(maintenance.ModeReadOnly),
 				Status:     ptr(503),
 				RetryAfter: ptr(90 * time.Second),
@@ -316,7 +317,8 @@ func (s *suite) testChanges(t *testing.T) {
 				got := *site(t, st, shop)
 				want := maintenance.SiteState{
 					Site: shop, On: true, Mode: maintenance.ModeReadOnly, Message: "Back at six",
-					Reason: "deploy 42", Status: 503, RetryAfter: 90 * time.Second,
+					Messages: map[string]string{"de": "Zurück um sechs", "pt-BR": "De volta às seis"},
+					Reason:   "deploy 42", Status: 503, RetryAfter: 90 * time.Second,
 					Redirect: "https://status.example.com/", ChangedBy: "alice", ChangedAt: got.ChangedAt,
 					Version: st.Version,
 				}

@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomaint/maintenance"
 )
 
-const onUsage = `Usage: maintenance on [--site HOST]... [--message TEXT] [--reason TEXT]
+const onUsage = `Usage: maintenance on [--site HOST]... [--message [LANG=]TEXT]... [--reason TEXT]
                       [--retry-after DUR] [--redirect URL] [--status CODE]
                       [--mode full|read-only|errors|hold]
                       [--from TIME] [--for DUR | --until TIME]
@@ -21,7 +23,14 @@ is already on changes only the given flags. Ignore and allow rules are kept.
 
 Flags:
   --site HOST        a site: shop.example.com, *.example.com or *; repeatable
-  --message TEXT     shown to visitors on the maintenance page
+  --message TEXT     shown to visitors on the maintenance page, as typed
+  --message LANG=TEXT
+                     the message in language LANG (de, pt-BR, zh-Hant...):
+                     visitors whose browser prefers LANG get it instead;
+                     repeatable, beside one --message TEXT. Setting the
+                     message without languages removes the translations.
+                     The page's own texts come in en, de, fr, es, it, pt,
+                     nl, pl, ja and zh
   --reason TEXT      for operators: kept on the site and in the audit log
   --retry-after DUR  sent as Retry-After: whole seconds from 1s to 168h,
                      like 90s or 2h
@@ -59,7 +68,8 @@ asked (no change is recorded then).
 func runOn(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("on", onUsage)
 	var sites stringsFlag
-	var message, reason, retryAfter, redirect, status, mode, from, forDur, until optString
+	var message messageFlag
+	var reason, retryAfter, redirect, status, mode, from, forDur, until optString
 	fs.Var(&sites, "site", "")
 	fs.Var(&message, "message", "")
 	fs.Var(&reason, "reason", "")
@@ -82,7 +92,10 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := maintenance.OnOptions{Message: message.ptr(), Redirect: redirect.ptr()}
+	opts := maintenance.OnOptions{Redirect: redirect.ptr()}
+	if opts.Message, opts.Messages, err = message.parse(); err != nil {
+		return err
+	}
 	if status.set {
 		code, err := strconv.Atoi(status.value)
 		if err != nil {
@@ -115,6 +128,48 @@ func runOn(ctx context.Context, e *env, args []string) error {
 		}
 		return writeChanged(e, before, after, names, "unchanged")
 	})
+}
+
+// messageFlag collects --message: "TEXT", or "LANG=TEXT" when what comes
+// before the first "=" has the shape of a language tag (2 or 3 letters,
+// then subtags joined by "-" or "_": de, pt-BR, zh_Hant).
+type messageFlag struct{ values []string }
+
+func (m *messageFlag) String() string     { return strings.Join(m.values, ", ") }
+func (m *messageFlag) Set(v string) error { m.values = append(m.values, v); return nil }
+
+// langPrefix matches what a "LANG=" of --message looks like; ParseLang
+// checks it further.
+var langPrefix = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*=`)
+
+// parse returns the message as typed (nil when not given) and the
+// translations (nil when none were given).
+func (m *messageFlag) parse() (*string, map[string]string, error) {
+	var def *string
+	var langs map[string]string
+	for _, v := range m.values {
+		if loc := langPrefix.FindStringIndex(v); loc != nil {
+			tag, err := maintenance.ParseLang(v[:loc[1]-1])
+			if err != nil {
+				return nil, nil, fmt.Errorf("--message %q: %w", v, err)
+			}
+			if langs == nil {
+				langs = map[string]string{}
+			}
+			if _, dup := langs[tag]; dup {
+				return nil, nil, usageErrorf("--message %s=...: given twice; accepted: one message per language", tag)
+			}
+			if langs[tag] = v[loc[1]:]; langs[tag] == "" {
+				return nil, nil, usageErrorf("--message %s=: empty; accepted: a text after %s=", tag, tag)
+			}
+			continue
+		}
+		if def != nil {
+			return nil, nil, usageErrorf("--message %q: a message without a language is given twice; accepted: one --message TEXT, and --message LANG=TEXT per language", v)
+		}
+		def = &v
+	}
+	return def, langs, nil
 }
 
 // parseModeFlag parses --mode: nil when it was not given; an empty value is

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +21,10 @@ type siteJSON struct {
 	On      bool   `json:"on"`
 	Mode    string `json:"mode"` // "" when off
 	Message string `json:"message"`
-	Reason  string `json:"reason"`
+	// Messages are the message in other languages, by language tag;
+	// absent when there are none.
+	Messages map[string]string `json:"messages,omitempty"`
+	Reason   string            `json:"reason"`
 	// Since is when the site was last switched on or off (or declared).
 	Since *time.Time `json:"since"`
 	// Until is the end of the maintenance window, null when none is set.
@@ -52,7 +56,9 @@ type windowJSON struct {
 	Until   time.Time `json:"until"`
 	Mode    string    `json:"mode"`
 	Message string    `json:"message"`
-	Reason  string    `json:"reason"`
+	// Messages are the message in other languages; absent when none.
+	Messages map[string]string `json:"messages,omitempty"`
+	Reason   string            `json:"reason"`
 	// Active is true while the window is in progress.
 	Active bool `json:"active"`
 }
@@ -69,7 +75,7 @@ type nextJSON struct {
 func toWindowJSON(w *maintenance.Window, now time.Time) windowJSON {
 	return windowJSON{
 		ID: w.ID, From: w.From.UTC(), Until: w.Until.UTC(), Mode: string(windowMode(w)),
-		Message: w.Message, Reason: w.Reason, Active: windowState(w, now) == "now",
+		Message: w.Message, Messages: w.Messages, Reason: w.Reason, Active: windowState(w, now) == "now",
 	}
 }
 
@@ -261,6 +267,7 @@ func toSiteJSON(s *maintenance.SiteState) *siteJSON {
 		Site:        s.Site,
 		On:          s.Active(now),
 		Message:     s.Message,
+		Messages:    s.Messages,
 		Reason:      s.Reason,
 		RetryAfter:  int64(s.RetryAfter / time.Second),
 		Status:      effectiveStatus(s),
@@ -430,6 +437,9 @@ func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
 	}
 	if s.On {
 		line("message", dash(s.Message))
+		for _, tag := range slices.Sorted(maps.Keys(s.Messages)) {
+			line("message "+tag, s.Messages[tag])
+		}
 		line("reason", dash(s.Reason))
 		line("status", strconv.Itoa(effectiveStatus(s)))
 		retry := "-"
@@ -538,7 +548,7 @@ func summarize(ev *maintenance.Event) string {
 			}
 		}
 		add("mode", effectiveMode(a) != effectiveMode(b))
-		add("message", a.Message != b.Message)
+		add("message", a.Message != b.Message || !maps.Equal(a.Messages, b.Messages))
 		add("reason", a.Reason != b.Reason)
 		add("status", effectiveStatus(a) != effectiveStatus(b))
 		add("retry-after", a.RetryAfter != b.RetryAfter)

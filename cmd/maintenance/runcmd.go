@@ -19,7 +19,7 @@ func init() {
 	register("run", command{runRun, "switch maintenance on while a command runs, then restore"})
 }
 
-const runUsage = `Usage: maintenance run [--site HOST]... [--message TEXT] [--reason TEXT]
+const runUsage = `Usage: maintenance run [--site HOST]... [--message [LANG=]TEXT]... [--reason TEXT]
                        [--mode full|read-only|errors|hold] -- COMMAND [ARG]...
 
 Switches maintenance on for the sites named with --site, declaring the ones
@@ -32,7 +32,8 @@ Ctrl-C. The command must follow "--".
 
 Flags:
   --site HOST     a site: shop.example.com, *.example.com or *; repeatable
-  --message TEXT  shown to visitors on the maintenance page
+  --message TEXT  shown to visitors on the maintenance page; LANG=TEXT gives
+                  it in one language (see "maintenance help on"); repeatable
   --reason TEXT   for operators: kept on the site and in the audit log, on
                   the change and on the restore
   --mode MODE     full (the default), read-only or errors; see
@@ -73,7 +74,8 @@ func (e *childExitError) Error() string { return e.msg }
 func runRun(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("run", runUsage)
 	var sites stringsFlag
-	var message, reason, mode optString
+	var message messageFlag
+	var reason, mode optString
 	fs.Var(&sites, "site", "")
 	fs.Var(&message, "message", "")
 	fs.Var(&reason, "reason", "")
@@ -98,7 +100,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	// The sites are on for the whole run, whatever window they had: the
 	// restore puts it back, even one that ended meanwhile.
 	var noTime time.Time
-	opts := maintenance.OnOptions{Message: message.ptr(), From: &noTime, Until: &noTime}
+	opts := maintenance.OnOptions{From: &noTime, Until: &noTime}
+	if opts.Message, opts.Messages, err = message.parse(); err != nil {
+		return err
+	}
 	if opts.Mode, err = parseModeFlag(mode); err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func init() {
 
 const scheduleUsage = `Usage: maintenance schedule ls [--site HOST] [--json]
        maintenance schedule add [--site HOST] --from TIME (--for DUR | --until TIME)
-                                [--message TEXT] [--mode full|read-only|errors|hold]
+                                [--message [LANG=]TEXT]... [--mode full|read-only|errors|hold]
                                 [--reason TEXT]
        maintenance schedule rm [--site HOST] ID
 
@@ -40,7 +40,9 @@ Flags:
   --until TIME    end at TIME (add); one of --for and --until is required.
                   An end in the past, an end before the start and a window
                   that overlaps another of the site are rejected.
-  --message TEXT  shown to visitors during the window and announced (add)
+  --message TEXT  shown to visitors during the window and announced (add);
+                  LANG=TEXT gives it in one language, as for "on";
+                  repeatable
   --mode MODE     full (the default), read-only or errors, as for "on" (add)
   --reason TEXT   for operators: kept on the window and in the audit log (add)
   --json          print JSON (ls only)
@@ -142,10 +144,11 @@ func runScheduleLs(ctx context.Context, e *env, args []string) error {
 
 func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("schedule add", scheduleUsage)
-	var site, message, reason string
+	var site, reason string
+	var message messageFlag
 	var mode, from, forDur, until optString
 	fs.StringVar(&site, "site", "", "")
-	fs.StringVar(&message, "message", "", "")
+	fs.Var(&message, "message", "")
 	fs.StringVar(&reason, "reason", "", "")
 	fs.Var(&mode, "mode", "")
 	fs.Var(&from, "from", "")
@@ -176,7 +179,14 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 	if !span.Until.After(*span.From) {
 		return usageErrorf("--until %q is not after --from %q; accepted: an end after the start", until.value, from.value)
 	}
-	w := maintenance.Window{From: *span.From, Until: *span.Until, Message: message}
+	msg, msgs, err := message.parse()
+	if err != nil {
+		return err
+	}
+	w := maintenance.Window{From: *span.From, Until: *span.Until, Messages: msgs}
+	if msg != nil {
+		w.Message = *msg
+	}
 	m, err := parseModeFlag(mode)
 	if err != nil {
 		return err
