@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -289,6 +290,32 @@ func FuzzCredentials(f *testing.F) {
 		v := cookieValue(http.Header{"Cookie": {header}}, SessionCookie)
 		if v != "" && !strings.Contains(header, v) {
 			t.Fatalf("cookieValue(%q) = %q, not in the header", header, v)
+		}
+	})
+}
+
+// FuzzBypassNext checks that every path BypassNext lets through stays on
+// the site it was given on: resolved as a URL, and as a browser would after
+// dropping tabs and newlines and reading "\\" as "/".
+func FuzzBypassNext(f *testing.F) {
+	for _, s := range []string{"/", "/cart?x=1", "//evil", "/\\evil", "/\t/evil", "https://evil/", "javascript:x", "/%2F%2Fevil", "/a/../../evil", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := BypassNext(next)
+		if got != "/" && got != next {
+			t.Fatalf("BypassNext(%q) = %q: neither the path nor /", next, got)
+		}
+		base, _ := url.Parse("https://shop.example.com/_maintenance/bypass/x")
+		browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(got)
+		for _, s := range []string{got, browser} {
+			u, err := url.Parse(s)
+			if err != nil {
+				t.Fatalf("BypassNext(%q) = %q, which does not parse: %v", next, got, err)
+			}
+			if r := base.ResolveReference(u); r.Host != base.Host || r.Scheme != base.Scheme {
+				t.Fatalf("BypassNext(%q) = %q leads to %s", next, got, r)
+			}
 		}
 	})
 }
