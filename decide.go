@@ -352,8 +352,8 @@ type statusKey struct{}
 // the site is off with nothing announced, or the request did not go through
 // a gate.
 func StatusFrom(ctx context.Context) Status {
-	if s, ok := ctx.Value(statusKey{}).(*Status); ok {
-		return *s
+	if s, ok := ctx.Value(statusKey{}).(*siteStatus); ok {
+		return s.Status
 	}
 	return Status{}
 }

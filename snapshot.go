@@ -84,7 +84,7 @@ type siteSnap struct {
 	// always passes so that a redirect never loops.
 	redirectPath, redirectHost string
 	ans                        *answer
-	status                     *Status
+	status                     *siteStatus
 	statusJSON                 body
 	// errAns replaces server errors (deploy-error mode); built on first use.
 	errAns atomic.Pointer[answer]
@@ -387,15 +387,16 @@ func (b *build) site(stored, def *SiteState) *siteSnap {
 	if ss.mode == "" {
 		ss.mode = ModeFull
 	}
-	ss.status = &Status{Site: st.Site, On: ss.on, Version: st.Version}
+	status := Status{Site: st.Site, On: ss.on, Version: st.Version}
 	if ss.on {
-		ss.status.Mode, ss.status.Message, ss.status.Until = ss.mode, st.Message, st.Until
-		ss.status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)
+		status.Mode, status.Message, status.Until = ss.mode, st.Message, st.Until
+		status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)
 	} else if from, until, msg, ok := stored.Next(b.now); ok {
-		ss.status.Starts, ss.status.Until, ss.status.Message = from, until, msg
+		status.Starts, status.Until, status.Message = from, until, msg
 		b.announce = true
 	}
-	j, _ := json.Marshal(ss.status)
+	ss.status = newSiteStatus(status)
+	j, _ := json.Marshal(status)
 	ss.statusJSON = newBody(append(j, '\n'))
 	if !ss.on {
 		return ss

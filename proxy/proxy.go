@@ -314,6 +314,13 @@ func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundT
 			// secret or an admin session must not reach its logs.
 			delete(pr.Out.Header, maintenance.BypassHeader)
 			stripCookies(pr.Out.Header, maintenance.BypassCookie, maintenance.SessionCookie)
+			// The Maintenance header is the gate's word only: a client's
+			// is dropped, and the gate's set while the site is in
+			// maintenance or has a window announced.
+			delete(pr.Out.Header, maintenance.MaintenanceHeader)
+			if v := maintenance.MaintenanceHeaderFrom(pr.In.Context()); v != nil {
+				pr.Out.Header[maintenance.MaintenanceHeader] = v
+			}
 		},
 		Transport: transport,
 		// Zero, as in Caddy and nginx: an answer with a Content-Length is
