@@ -93,8 +93,9 @@ type Proxy struct {
 }
 
 type route struct {
-	site string
-	rp   *httputil.ReverseProxy
+	site   string
+	target *url.URL
+	rp     *httputil.ReverseProxy
 }
 
 // ParseUpstream validates an upstream URL: http or https, with a host, and
@@ -173,7 +174,7 @@ func New(o Options) (*Proxy, error) {
 		if _, err := ParseUpstream(rt.Upstream.String()); err != nil {
 			return nil, fmt.Errorf("route %s: %v: %w", site, err, maintenance.ErrInvalid)
 		}
-		r := &route{site: site, rp: p.reverseProxy(site, rt.Upstream, transport, o)}
+		r := &route{site: site, target: rt.Upstream, rp: p.reverseProxy(site, rt.Upstream, transport, o)}
 		var dup bool
 		switch suffix, wild := strings.CutPrefix(site, "*."); {
 		case site == maintenance.DefaultSite:
@@ -207,6 +208,15 @@ func (p *Proxy) Site(host string) (string, bool) {
 		return r.site, true
 	}
 	return "", false
+}
+
+// Upstream returns the upstream URL of the route that serves a Host header
+// value, or nil when no route does. It must not be modified.
+func (p *Proxy) Upstream(host string) *url.URL {
+	if r := p.route(host); r != nil {
+		return r.target
+	}
+	return nil
 }
 
 // ServeHTTP proxies r to the upstream of its host. A host without a route

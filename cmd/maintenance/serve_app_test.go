@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -99,4 +100,50 @@ func TestServeMaintenanceHeader(t *testing.T) {
 	want = `on=?0, starts="` + from + `", until="` + end + `"`
 	await(want)
 	check("a window announced", "GET", "/", forged, want)
+}
+
+// TestServeStaffCheck: with --staff-check, the application's own staff
+// (here a session cookie its /staff-check view knows) pass a site in
+// maintenance; visitors, wrong sessions and requests without credentials
+// get the page; the answer is cached per credential.
+func TestServeStaffCheck(t *testing.T) {
+	var checks atomic.Int64
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/staff-check" {
+			checks.Add(1)
+			if c, err := r.Cookie("sessionid"); err == nil && c.Value == "staff" {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		w.Write([]byte("app: " + r.Header.Get("Maintenance")))
+	})
+	dir := t.TempDir()
+	p := startServe(t, dir, "--upstream", up, "--staff-check", "/staff-check")
+	cli(t, dir, "on")
+	waitOn(t, p.addr, true)
+	base := "http://" + p.addr
+	for _, tc := range []struct {
+		what   string
+		header http.Header
+		code   int
+		body   string
+	}{
+		{"staff", http.Header{"Cookie": {"csrftoken=x; sessionid=staff"}}, 200, "app: on, mode=full"},
+		{"staff again (cached)", http.Header{"Cookie": {"csrftoken=x; sessionid=staff"}}, 200, "app: on, mode=full"},
+		{"a visitor", http.Header{"Cookie": {"sessionid=visitor"}}, 503, ""},
+		{"a visitor again (cached)", http.Header{"Cookie": {"sessionid=visitor"}}, 503, ""},
+		{"no credentials", nil, 503, ""},
+	} {
+		code, body := getWith(t, "POST", base+"/orders", tc.header)
+		if code != tc.code || tc.body != "" && body != tc.body {
+			t.Errorf("%s: %d %.60q, want %d %q", tc.what, code, body, tc.code, tc.body)
+		}
+	}
+	if n := checks.Load(); n != 2 {
+		t.Errorf("the application was asked %d times, want 2 (one per credential)", n)
+	}
+	p.waitLog(`method=POST .* status=200 .* outcome=bypass maintenance=false$`)
 }
