@@ -89,7 +89,7 @@ type serveConfig struct {
 	gate          maintenance.Options // without Logger
 	jsonLog       bool
 	accessLog     bool
-	admin         bool // mount the admin page and API
+	admin         bool          // mount the admin page and API
 	staffCheck    string        // --staff-check PATH; "" for none
 	staffTTL      time.Duration // --staff-check-ttl
 	// origin says where each setting's value came from, for messages.
