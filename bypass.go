@@ -264,7 +264,7 @@ func (g *Gate) Preview(w http.ResponseWriter, r *http.Request, site string) {
 	}
 	st := ss.state
 	st.On = true
-	answerFor(&st, g.cfg.pages.forSite(st.Site)).write(w, r)
+	answerFor(&st, s.template(st.Site)).write(w, r)
 }
 
 func isHex(c byte) bool {

@@ -139,9 +139,15 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			g.serveHealth(w, r, s)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, BypassPath) {
-			g.serveBypass(w, r, s)
-			return
+		if strings.HasPrefix(r.URL.Path, ReservedPrefix) {
+			switch p := r.URL.Path; {
+			case strings.HasPrefix(p, BypassPath):
+				g.serveBypass(w, r, s)
+				return
+			case strings.HasPrefix(p, AssetsPath):
+				g.serveAsset(w, r, s)
+				return
+			}
 		}
 		ss := s.onSite(r.Host)
 		if ss == nil {
@@ -382,6 +388,6 @@ func (g *Gate) ForceOn(h http.Handler) http.Handler {
 			return
 		}
 		st := ss.state
-		answerFor(&st, g.cfg.pages.forSite(st.Site)).write(w, r)
+		answerFor(&st, g.snap.Load().template(st.Site)).write(w, r)
 	})
 }

@@ -394,6 +394,20 @@ func loadPages(dir string) (*pages, error) {
 	if p.def == nil && len(p.sites) == 0 {
 		return nil, invalidf("templates directory %q has no 503.html and no HOST/503.html", dir)
 	}
+	// DIR/assets/ is served under AssetsPath, as a stored page's assets.
+	assets, err := readAssets(filepath.Join(dir, "assets"))
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, a := range assets {
+		total += len(a.Data)
+	}
+	if total > MaxPageSize {
+		return nil, invalidf("templates directory %q: assets/ holds %d bytes; accepted: at most %d (1 MiB)", dir, total, MaxPageSize)
+	}
+	d := (&Page{Assets: assets}).digest()
+	p.assets = compileAssets(assets, d[:16])
 	return p, nil
 }
 

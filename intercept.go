@@ -122,7 +122,7 @@ func (g *Gate) errorAnswer(ss *siteSnap) *answer {
 	if !st.On {
 		st.Message, st.RetryAfter = "", 0
 	}
-	a := answerFor(&st, g.cfg.pages.forSite(st.Site))
+	a := answerFor(&st, g.snap.Load().template(st.Site))
 	ss.errAns.Store(a)
 	return a
 }

@@ -40,6 +40,9 @@ type snapshot struct {
 	announce bool
 	// auth has the bypass links and admin users; nil when there are none.
 	auth *authSnap
+	// pages are the stored pages by site; local the gate's --templates.
+	pages map[string]*pageSnap
+	local *pages
 	// next is the first window boundary after the snapshot was built (a
 	// site going down or back up by itself); zero when there is none. The
 	// gate builds a new snapshot then, so no request reads the clock.
@@ -155,6 +158,8 @@ type Status struct {
 type pages struct {
 	def   *template.Template
 	sites map[string]*template.Template
+	// assets are DIR/assets/ of --templates, for every site.
+	assets map[string]*assetBody
 }
 
 func (p *pages) forSite(name string) *template.Template {
@@ -179,6 +184,8 @@ type buildConfig struct {
 
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
+	// compiled are the stored pages of the last build, by digest.
+	compiled map[string]*pageSnap
 }
 
 // answerKey is what a site's maintenance answer depends on.
@@ -187,6 +194,7 @@ type answerKey struct {
 	status                  int
 	retryAfter              time.Duration
 	until                   time.Time
+	tmpl                    *template.Template
 }
 
 // build carries the caches of one build.
@@ -197,6 +205,8 @@ type build struct {
 	announce bool      // some site that is off announces a window
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
+	compiled map[string]*pageSnap
+	snap     *snapshot
 }
 
 func (b *build) pattern(v string) (Pattern, error) {
@@ -215,13 +225,14 @@ func (b *build) pattern(v string) (Pattern, error) {
 }
 
 func (b *build) answer(st *SiteState) *answer {
-	k := answerKey{st.Site, st.Message, st.Redirect, st.Status, st.RetryAfter, st.Until}
+	t := b.snap.template(st.Site)
+	k := answerKey{st.Site, st.Message, st.Redirect, st.Status, st.RetryAfter, st.Until, t}
 	if a, ok := b.answers[k]; ok {
 		return a
 	}
 	a, ok := b.cfg.answers[k]
 	if !ok {
-		a = answerFor(st, b.cfg.pages.forSite(st.Site))
+		a = answerFor(st, t)
 	}
 	b.answers[k] = a
 	return a
@@ -238,8 +249,21 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 		exact:         make(map[string]*siteSnap, len(st.Sites)),
 		wild:          make(map[string]*siteSnap),
 	}
-	b := &build{cfg: cfg, now: now, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
-	defer func() { cfg.patterns, cfg.answers = b.patterns, b.answers }()
+	b := &build{cfg: cfg, now: now, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer),
+		compiled: make(map[string]*pageSnap), snap: s}
+	defer func() { cfg.patterns, cfg.answers, cfg.compiled = b.patterns, b.answers, b.compiled }()
+	s.local = cfg.pages
+	if s.local == nil {
+		s.local = &pages{}
+	}
+	if len(st.Pages) > 0 {
+		s.pages = make(map[string]*pageSnap, len(st.Pages))
+		for i := range st.Pages {
+			if ps := b.compilePage(&st.Pages[i]); ps != nil {
+				s.pages[st.Pages[i].Site] = ps
+			}
+		}
+	}
 	var def *SiteState
 	if d := st.Site(DefaultSite); d != nil {
 		def = d
