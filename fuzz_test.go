@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -316,6 +317,29 @@ func FuzzBypassNext(f *testing.F) {
 			if r := base.ResolveReference(u); r.Host != base.Host || r.Scheme != base.Scheme {
 				t.Fatalf("BypassNext(%q) = %q leads to %s", next, got, r)
 			}
+		}
+	})
+}
+
+// FuzzParseAssetName checks that an accepted asset name is a clean relative
+// path that stays under AssetsPath, with a known content type.
+func FuzzParseAssetName(f *testing.F) {
+	for _, s := range []string{"a.css", "a..b.css", "img/logo.png", "../x.css", "a/./b.css", ".x.css", "a\\b.css", "a//b.css", "/a.css", "fonts/x.woff2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		n, err := ParseAssetName(name)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParseAssetName(%q): %v does not wrap ErrInvalid", name, err)
+			}
+			return
+		}
+		if n != name || path.Clean(name) != name || strings.HasPrefix(name, "/") || hasDotSegment("/"+name) || strings.ContainsAny(name, "\\%?#") {
+			t.Fatalf("ParseAssetName accepted %q", name)
+		}
+		if _, ok := AssetType(name); !ok {
+			t.Fatalf("ParseAssetName accepted %q with no content type", name)
 		}
 	})
 }
