@@ -100,8 +100,8 @@ func (g *Gate) staff(a *authSnap, r *http.Request) bool {
 
 // serveBypass answers a visit to a bypass link, BypassPath + SECRET: a link
 // that opens the request's site sets the signed cookie, which lasts as long
-// as the link, and sends the visitor to "/". Anything else is a 404 that
-// says why, and sets nothing.
+// as the link, and sends the visitor to its ?next= path (see BypassNext),
+// else to "/". Anything else is a 404 that says why, and sets nothing.
 func (g *Gate) serveBypass(w http.ResponseWriter, r *http.Request, s *snapshot) {
 	h := w.Header()
 	h["Cache-Control"] = hdrNoStore
@@ -142,8 +142,35 @@ func (g *Gate) serveBypass(w http.ResponseWriter, r *http.Request, s *snapshot) 
 		SameSite: http.SameSiteLaxMode,
 	})
 	g.countUse(l.ID)
-	h["Location"] = []string{"/"}
+	h["Location"] = []string{BypassNext(r.URL.Query().Get("next"))}
 	w.WriteHeader(http.StatusSeeOther)
+}
+
+// MaxNext is the longest ?next= path a bypass link accepts, in bytes.
+const MaxNext = 2048
+
+// BypassNext returns where a bypass link sends its visitor: next when it is
+// a path of the same site, else "/". Accepted: "/" followed by printable
+// ASCII (percent-encode the rest), with an optional query, at most MaxNext
+// bytes. Refused, because a browser may resolve them to another host or
+// scheme: anything not starting with a single "/" ("//evil", "https:",
+// "javascript:"), any backslash ("/\evil" is "//evil" to a browser), and
+// spaces and control characters (browsers drop a tab or newline, so
+// "/\t/evil" would become "//evil"); a fragment, and a "%" not followed by
+// two hex digits, are refused too.
+func BypassNext(next string) string {
+	if len(next) < 1 || len(next) > MaxNext || next[0] != '/' || (len(next) > 1 && next[1] == '/') {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		switch c := next[i]; {
+		case c <= ' ' || c >= 0x7f || c == '\\' || c == '#':
+			return "/"
+		case c == '%' && (i+2 >= len(next) || !isHex(next[i+1]) || !isHex(next[i+2])):
+			return "/"
+		}
+	}
+	return next
 }
 
 // overTLS reports whether the visitor's connection is TLS: this one, or,
@@ -237,5 +264,9 @@ func (g *Gate) Preview(w http.ResponseWriter, r *http.Request, site string) {
 	}
 	st := ss.state
 	st.On = true
-	answerFor(&st, g.cfg.pages.forSite(st.Site), reasonOf(st.Mode)).write(w, r)
+	answerFor(&st, s.template(st.Site), reasonOf(st.Mode)).write(w, r)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

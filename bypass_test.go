@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -306,4 +307,45 @@ func BenchmarkBypass(b *testing.B) {
 		runBench(b, h, req("Cookie", SessionCookie+"="+SessionValue(key, st.user("alice"), time.Now().Add(time.Hour))), 200)
 	})
 	b.Run("AnswerNoCredentials", func(b *testing.B) { runBench(b, h, req("", ""), 503) })
+}
+
+// TestBypassLinkNext: a bypass link takes the visitor to ?next= when it is
+// a path of the same site, and to "/" for anything a browser could resolve
+// to another host or scheme.
+func TestBypassLinkNext(t *testing.T) {
+	st, sec := authState(t)
+	g, _ := bypassGate(t, st, Options{})
+	h := g.Handler(upstream)
+	for _, tc := range []struct{ next, want string }{
+		{"/cart", "/cart"},
+		{"/admin/orders?id=7&x=%2F", "/admin/orders?id=7&x=%2F"},
+		{"/caf%C3%A9", "/caf%C3%A9"},
+		{"/a:b", "/a:b"},
+		{"", "/"},
+		{"//evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"\\\\evil.example", "/"},
+		{"/\t/evil.example", "/"},
+		{"/\n/evil.example", "/"},
+		{"/\r/evil.example", "/"},
+		{"https://evil.example/", "/"},
+		{"javascript:alert(1)", "/"},
+		{"evil.example", "/"},
+		{" /x", "/"},
+		{"/x#frag", "/"},
+		{"/é", "/"},
+		{"/x y", "/"},
+		{"/00%", "/"},
+		{"/%2", "/"},
+		{"/%zz", "/"},
+		{"/" + strings.Repeat("a", 2048), "/"},
+	} {
+		w := visit(h, "shop.example.com", sec["shop"]+"?next="+url.QueryEscape(tc.next))
+		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != tc.want {
+			t.Errorf("next %q: %d to %q, want 303 to %q", tc.next, w.Code, w.Header().Get("Location"), tc.want)
+		}
+		if len(w.Result().Cookies()) != 1 {
+			t.Errorf("next %q: cookies %v, want the bypass cookie", tc.next, w.Header()["Set-Cookie"])
+		}
+	}
 }

@@ -176,8 +176,9 @@ func RemoveSite(site string) Change {
 			return notFoundf("site %q is not declared; see the declared sites with: maintenance sites ls", n)
 		}
 		st.Sites = slices.Delete(st.Sites, i, i+1)
-		// Its bypass links go with it.
+		// Its bypass links and its page go with it.
 		st.Links = slices.DeleteFunc(st.Links, func(l BypassLink) bool { return l.Site == n })
+		st.Pages = slices.DeleteFunc(st.Pages, func(p Page) bool { return p.Site == n })
 		return nil
 	}}
 }
@@ -359,6 +360,7 @@ func Restore(before *State, want map[string]int64, skipped *[]string) Change {
 			i := slices.IndexFunc(st.Sites, func(s SiteState) bool { return s.Site == name })
 			st.Sites = slices.Delete(st.Sites, i, i+1)
 			st.Links = slices.DeleteFunc(st.Links, func(l BypassLink) bool { return l.Site == name })
+			st.Pages = slices.DeleteFunc(st.Pages, func(p Page) bool { return p.Site == name })
 		}
 		slices.Sort(*skipped)
 		return nil

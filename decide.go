@@ -139,9 +139,15 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			g.serveHealth(w, r, s)
 			return
 		}
-		if strings.HasPrefix(r.URL.Path, BypassPath) {
-			g.serveBypass(w, r, s)
-			return
+		if strings.HasPrefix(r.URL.Path, ReservedPrefix) {
+			switch p := r.URL.Path; {
+			case strings.HasPrefix(p, BypassPath):
+				g.serveBypass(w, r, s)
+				return
+			case strings.HasPrefix(p, AssetsPath):
+				g.serveAsset(w, r, s)
+				return
+			}
 		}
 		ss := s.onSite(r.Host)
 		if ss == nil {
@@ -352,8 +358,8 @@ type statusKey struct{}
 // the site is off with nothing announced, or the request did not go through
 // a gate.
 func StatusFrom(ctx context.Context) Status {
-	if s, ok := ctx.Value(statusKey{}).(*Status); ok {
-		return *s
+	if s, ok := ctx.Value(statusKey{}).(*siteStatus); ok {
+		return s.Status
 	}
 	return Status{}
 }
@@ -376,7 +382,8 @@ func isForceOff(h http.Handler) bool {
 // is never called.
 func (g *Gate) ForceOn(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ss := g.snap.Load().site(r.Host)
+		s := g.snap.Load()
+		ss := s.site(r.Host)
 		if ss.ans != nil && ss.ans.why == reasonFull {
 			ss.ans.write(w, r)
 			return
@@ -384,7 +391,7 @@ func (g *Gate) ForceOn(h http.Handler) http.Handler {
 		a := ss.forcedAns.Load()
 		if a == nil {
 			st := ss.state
-			a = answerFor(&st, g.cfg.pages.forSite(st.Site), reasonForced)
+			a = answerFor(&st, s.template(st.Site), reasonForced)
 			ss.forcedAns.Store(a)
 		}
 		a.write(w, r)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -289,6 +291,55 @@ func FuzzCredentials(f *testing.F) {
 		v := cookieValue(http.Header{"Cookie": {header}}, SessionCookie)
 		if v != "" && !strings.Contains(header, v) {
 			t.Fatalf("cookieValue(%q) = %q, not in the header", header, v)
+		}
+	})
+}
+
+// FuzzBypassNext checks that every path BypassNext lets through stays on
+// the site it was given on: resolved as a URL, and as a browser would after
+// dropping tabs and newlines and reading "\\" as "/".
+func FuzzBypassNext(f *testing.F) {
+	for _, s := range []string{"/", "/cart?x=1", "//evil", "/\\evil", "/\t/evil", "https://evil/", "javascript:x", "/%2F%2Fevil", "/a/../../evil", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, next string) {
+		got := BypassNext(next)
+		if got != "/" && got != next {
+			t.Fatalf("BypassNext(%q) = %q: neither the path nor /", next, got)
+		}
+		base, _ := url.Parse("https://shop.example.com/_maintenance/bypass/x")
+		browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(got)
+		for _, s := range []string{got, browser} {
+			u, err := url.Parse(s)
+			if err != nil {
+				t.Fatalf("BypassNext(%q) = %q, which does not parse: %v", next, got, err)
+			}
+			if r := base.ResolveReference(u); r.Host != base.Host || r.Scheme != base.Scheme {
+				t.Fatalf("BypassNext(%q) = %q leads to %s", next, got, r)
+			}
+		}
+	})
+}
+
+// FuzzParseAssetName checks that an accepted asset name is a clean relative
+// path that stays under AssetsPath, with a known content type.
+func FuzzParseAssetName(f *testing.F) {
+	for _, s := range []string{"a.css", "a..b.css", "img/logo.png", "../x.css", "a/./b.css", ".x.css", "a\\b.css", "a//b.css", "/a.css", "fonts/x.woff2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		n, err := ParseAssetName(name)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParseAssetName(%q): %v does not wrap ErrInvalid", name, err)
+			}
+			return
+		}
+		if n != name || path.Clean(name) != name || strings.HasPrefix(name, "/") || hasDotSegment("/"+name) || strings.ContainsAny(name, "\\%?#") {
+			t.Fatalf("ParseAssetName accepted %q", name)
+		}
+		if _, ok := AssetType(name); !ok {
+			t.Fatalf("ParseAssetName accepted %q with no content type", name)
 		}
 	})
 }

@@ -335,6 +335,30 @@ func (g *Gate) Close() error {
 	return nil
 }
 
+// checkTemplate executes a page template with sample data for each reason,
+// with an end and without, for a safe and an unsafe request, so that a
+// template that uses .EndsAt unguarded (or fails otherwise) is refused when
+// it is loaded or set, never on a request.
+func checkTemplate(t *template.Template, name string) error {
+	for _, end := range []*PageTime{{time.Now().Add(time.Hour)}, nil} {
+		for _, why := range []reason{reasonFull, reasonReadOnly, reasonRelease} {
+			a := answerFor(&SiteState{Site: "shop.example.com", RetryAfter: time.Hour}, nil, why)
+			for _, unsafe := range []bool{false, true} {
+				sample := a.pageData(catalogs[0], -1, unsafe)
+				if sample.EndsAt = end; end == nil {
+					sample.SecondsLeft = 0
+				} else {
+					sample.SecondsLeft = 3600
+				}
+				if err := t.Execute(discard{}, sample); err != nil {
+					return invalidf("template %s: %v", name, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // loadPages parses the page templates of dir and checks them by executing
 // each once, so that a broken template fails at start, never per request.
 func loadPages(dir string) (*pages, error) {
@@ -354,23 +378,8 @@ func loadPages(dir string) (*pages, error) {
 		if err != nil {
 			return nil, invalidf("template %s: %v", path, err)
 		}
-		// With an end and without: a template that uses .EndsAt
-		// unguarded fails here, not on a request.
-		for _, end := range []*PageTime{{time.Now().Add(time.Hour)}, nil} {
-			for _, why := range []reason{reasonFull, reasonReadOnly, reasonRelease} {
-				a := answerFor(&SiteState{Site: "shop.example.com", RetryAfter: time.Hour}, nil, why)
-				for _, unsafe := range []bool{false, true} {
-					sample := a.pageData(catalogs[0], -1, unsafe)
-					if sample.EndsAt = end; end == nil {
-						sample.SecondsLeft = 0
-					} else {
-						sample.SecondsLeft = 3600
-					}
-					if err := t.Execute(discard{}, sample); err != nil {
-						return nil, invalidf("template %s: %v", path, err)
-					}
-				}
-			}
+		if err := checkTemplate(t, path); err != nil {
+			return nil, err
 		}
 		return t, nil
 	}
@@ -407,6 +416,20 @@ func loadPages(dir string) (*pages, error) {
 	if p.def == nil && len(p.sites) == 0 {
 		return nil, invalidf("templates directory %q has no 503.html and no HOST/503.html", dir)
 	}
+	// DIR/assets/ is served under AssetsPath, as a stored page's assets.
+	assets, err := readAssets(filepath.Join(dir, "assets"))
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, a := range assets {
+		total += len(a.Data)
+	}
+	if total > MaxPageSize {
+		return nil, invalidf("templates directory %q: assets/ holds %d bytes; accepted: at most %d (1 MiB)", dir, total, MaxPageSize)
+	}
+	d := (&Page{Assets: assets}).digest()
+	p.assets = compileAssets(assets, d[:16])
 	return p, nil
 }
 

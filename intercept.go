@@ -126,7 +126,7 @@ func (g *Gate) errorAnswer(ss *siteSnap) *answer {
 	if ss.on && ss.mode == ModeErrors {
 		why = reasonErrors
 	}
-	a := answerFor(&st, g.cfg.pages.forSite(st.Site), why)
+	a := answerFor(&st, g.snap.Load().template(st.Site), why)
 	ss.errAns.Store(a)
 	return a
 }

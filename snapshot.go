@@ -40,6 +40,9 @@ type snapshot struct {
 	announce bool
 	// auth has the bypass links and admin users; nil when there are none.
 	auth *authSnap
+	// pages are the stored pages by site; local the gate's --templates.
+	pages map[string]*pageSnap
+	local *pages
 	// next is the first window boundary after the snapshot was built (a
 	// site going down or back up by itself); zero when there is none. The
 	// gate builds a new snapshot then, so no request reads the clock.
@@ -84,7 +87,7 @@ type siteSnap struct {
 	// always passes so that a redirect never loops.
 	redirectPath, redirectHost string
 	ans                        *answer
-	status                     *Status
+	status                     *siteStatus
 	statusJSON                 body
 	// errAns replaces server errors (deploy-error mode); forcedAns answers
 	// the routes of Gate.ForceOn while the site is not in mode full. Both
@@ -173,6 +176,8 @@ var (
 type pages struct {
 	def   *template.Template
 	sites map[string]*template.Template
+	// assets are DIR/assets/ of --templates, for every site.
+	assets map[string]*assetBody
 }
 
 func (p *pages) forSite(name string) *template.Template {
@@ -197,6 +202,8 @@ type buildConfig struct {
 
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
+	// compiled are the stored pages of the last build, by digest.
+	compiled map[string]*pageSnap
 }
 
 // answerKey is what a site's maintenance answer depends on.
@@ -208,6 +215,7 @@ type answerKey struct {
 	status      int
 	retryAfter  time.Duration
 	from, until time.Time
+	tmpl        *template.Template
 }
 
 // messagesKey encodes translations for an answerKey.
@@ -234,6 +242,8 @@ type build struct {
 	release  bool      // the gate's release differs from the target
 	patterns map[string]Pattern
 	answers  map[answerKey]*answer
+	compiled map[string]*pageSnap
+	snap     *snapshot
 }
 
 func (b *build) pattern(v string) (Pattern, error) {
@@ -252,13 +262,14 @@ func (b *build) pattern(v string) (Pattern, error) {
 }
 
 func (b *build) answer(st *SiteState) *answer {
-	k := answerKey{st.Site, st.Message, st.Redirect, messagesKey(st.Messages), st.Mode, st.Status, st.RetryAfter, st.From, st.Until}
+	t := b.snap.template(st.Site)
+	k := answerKey{st.Site, st.Message, st.Redirect, messagesKey(st.Messages), st.Mode, st.Status, st.RetryAfter, st.From, st.Until, t}
 	if a, ok := b.answers[k]; ok {
 		return a
 	}
 	a, ok := b.cfg.answers[k]
 	if !ok {
-		a = answerFor(st, b.cfg.pages.forSite(st.Site), reasonOf(st.Mode))
+		a = answerFor(st, t, reasonOf(st.Mode))
 	}
 	b.answers[k] = a
 	return a
@@ -275,8 +286,21 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 		exact:         make(map[string]*siteSnap, len(st.Sites)),
 		wild:          make(map[string]*siteSnap),
 	}
-	b := &build{cfg: cfg, now: now, release: s.replaceErrors, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer)}
-	defer func() { cfg.patterns, cfg.answers = b.patterns, b.answers }()
+	b := &build{cfg: cfg, now: now, release: s.replaceErrors, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer),
+		compiled: make(map[string]*pageSnap), snap: s}
+	defer func() { cfg.patterns, cfg.answers, cfg.compiled = b.patterns, b.answers, b.compiled }()
+	s.local = cfg.pages
+	if s.local == nil {
+		s.local = &pages{}
+	}
+	if len(st.Pages) > 0 {
+		s.pages = make(map[string]*pageSnap, len(st.Pages))
+		for i := range st.Pages {
+			if ps := b.compilePage(&st.Pages[i]); ps != nil {
+				s.pages[st.Pages[i].Site] = ps
+			}
+		}
+	}
 	var def *SiteState
 	if d := st.Site(DefaultSite); d != nil {
 		def = d
@@ -424,23 +448,24 @@ func (b *build) site(stored, def *SiteState) *siteSnap {
 	if ss.mode == "" {
 		ss.mode = ModeFull
 	}
-	ss.status = &Status{Site: st.Site, On: ss.on, Version: st.Version, Reasons: noReasons}
+	status := Status{Site: st.Site, On: ss.on, Version: st.Version, Reasons: noReasons}
 	switch {
 	case ss.on && b.release:
-		ss.status.Reasons = []string{reasonOf(ss.mode).String(), ReasonRelease}
+		status.Reasons = []string{reasonOf(ss.mode).String(), ReasonRelease}
 	case ss.on:
-		ss.status.Reasons = modeReasons[reasonOf(ss.mode)]
+		status.Reasons = modeReasons[reasonOf(ss.mode)]
 	case b.release:
-		ss.status.Reasons = releaseReasons
+		status.Reasons = releaseReasons
 	}
 	if ss.on {
-		ss.status.Mode, ss.status.Message, ss.status.Until = ss.mode, st.Message, st.Until
-		ss.status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)
+		status.Mode, status.Message, status.Until = ss.mode, st.Message, st.Until
+		status.RetryAfter = int((st.RetryAfter + time.Second - 1) / time.Second)
 	} else if from, until, msg, ok := stored.Next(b.now); ok {
-		ss.status.Starts, ss.status.Until, ss.status.Message = from, until, msg
+		status.Starts, status.Until, status.Message = from, until, msg
 		b.announce = true
 	}
-	j, _ := json.Marshal(ss.status)
+	ss.status = newSiteStatus(status)
+	j, _ := json.Marshal(status)
 	ss.statusJSON = newBody(append(j, '\n'))
 	if !ss.on {
 		return ss

@@ -121,6 +121,9 @@ type State struct {
 	// Links are the bypass links, in the order they were created. Links
 	// that have expired go with the next change of the state.
 	Links []BypassLink `json:"bypass_links,omitempty"`
+	// Pages are the maintenance pages kept in the store (`maintenance page
+	// set`), at most one per site, sorted by site.
+	Pages []Page `json:"pages,omitempty"`
 }
 
 // Window is a planned maintenance window of a site, half-open: [From, Until).
@@ -201,7 +204,8 @@ func (st *State) Site(name string) *SiteState {
 // Clone returns a deep copy of st.
 func (st *State) Clone() *State {
 	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites)), Release: st.Release,
-		Users: slices.Clone(st.Users), Tokens: slices.Clone(st.Tokens), Links: slices.Clone(st.Links)}
+		Users: slices.Clone(st.Users), Tokens: slices.Clone(st.Tokens), Links: slices.Clone(st.Links),
+		Pages: slices.Clone(st.Pages)} // a page's assets are never modified in place
 	for i, s := range st.Sites {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
@@ -249,13 +253,15 @@ func DecodeState(doc []byte, version int64) (*State, error) {
 func (st *State) Normalize() {
 	slices.SortFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) })
 	slices.SortFunc(st.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(st.Pages, func(a, b Page) int { return strings.Compare(a.Site, b.Site) })
 	st.normalize()
 }
 
 // normalized reports whether Normalize would leave st as it is.
 func (st *State) normalized() bool {
 	return st.Site(DefaultSite) != nil && slices.IsSortedFunc(st.Sites, func(a, b SiteState) int { return strings.Compare(a.Site, b.Site) }) &&
-		slices.IsSortedFunc(st.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) })
+		slices.IsSortedFunc(st.Users, func(a, b User) int { return strings.Compare(a.Name, b.Name) }) &&
+		slices.IsSortedFunc(st.Pages, func(a, b Page) int { return strings.Compare(a.Site, b.Site) })
 }
 
 // digestSeed keys state digests; digests are compared within one process.
@@ -355,6 +361,18 @@ func (st *State) Validate() error {
 			if err := validateMessage("note", r.Note); err != nil {
 				return err
 			}
+		}
+	}
+	for i := range st.Pages {
+		p := &st.Pages[i]
+		if err := p.validate(); err != nil {
+			return err
+		}
+		if st.Site(p.Site) == nil {
+			return invalidf("page of site %q: the site is not declared", p.Site)
+		}
+		if i > 0 && st.Pages[i-1].Site == p.Site {
+			return invalidf("site %q has two pages", p.Site)
 		}
 	}
 	return st.validateAuth()

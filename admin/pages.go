@@ -934,9 +934,11 @@ func (a *Admin) preview(p *page) error {
 		return fmt.Errorf("%w: site %q is not declared", maintenance.ErrNotFound, n)
 	}
 	h := p.w.Header()
-	// The page is shown in a sandboxed frame of the site page: no script,
-	// no request anywhere, inline styles only.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox")
+	// The page is shown in a sandboxed frame of the site page: no script;
+	// inline styles, and the page's own stylesheets, images and fonts
+	// (served by the gate under maintenance.AssetsPath) from this origin
+	// only.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; frame-ancestors 'self'; sandbox")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")

@@ -93,8 +93,9 @@ type Proxy struct {
 }
 
 type route struct {
-	site string
-	rp   *httputil.ReverseProxy
+	site   string
+	target *url.URL
+	rp     *httputil.ReverseProxy
 }
 
 // ParseUpstream validates an upstream URL: http or https, with a host, and
@@ -173,7 +174,7 @@ func New(o Options) (*Proxy, error) {
 		if _, err := ParseUpstream(rt.Upstream.String()); err != nil {
 			return nil, fmt.Errorf("route %s: %v: %w", site, err, maintenance.ErrInvalid)
 		}
-		r := &route{site: site, rp: p.reverseProxy(site, rt.Upstream, transport, o)}
+		r := &route{site: site, target: rt.Upstream, rp: p.reverseProxy(site, rt.Upstream, transport, o)}
 		var dup bool
 		switch suffix, wild := strings.CutPrefix(site, "*."); {
 		case site == maintenance.DefaultSite:
@@ -207,6 +208,15 @@ func (p *Proxy) Site(host string) (string, bool) {
 		return r.site, true
 	}
 	return "", false
+}
+
+// Upstream returns the upstream URL of the route that serves a Host header
+// value, or nil when no route does. It must not be modified.
+func (p *Proxy) Upstream(host string) *url.URL {
+	if r := p.route(host); r != nil {
+		return r.target
+	}
+	return nil
 }
 
 // ServeHTTP proxies r to the upstream of its host. A host without a route
@@ -314,6 +324,13 @@ func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundT
 			// secret or an admin session must not reach its logs.
 			delete(pr.Out.Header, maintenance.BypassHeader)
 			stripCookies(pr.Out.Header, maintenance.BypassCookie, maintenance.SessionCookie)
+			// The Maintenance header is the gate's word only: a client's
+			// is dropped, and the gate's set while the site is in
+			// maintenance or has a window announced.
+			delete(pr.Out.Header, maintenance.MaintenanceHeader)
+			if v := maintenance.MaintenanceHeaderFrom(pr.In.Context()); v != nil {
+				pr.Out.Header[maintenance.MaintenanceHeader] = v
+			}
 		},
 		Transport: transport,
 		// Zero, as in Caddy and nginx: an answer with a Content-Length is

@@ -432,3 +432,20 @@ func TestGateCredentialsStayOut(t *testing.T) {
 		})
 	}
 }
+
+// TestMaintenanceHeaderFromClientDropped: a Maintenance header is the
+// gate's word only; one sent by a client never reaches the application,
+// with or without a gate in front, in any case or number.
+func TestMaintenanceHeaderFromClientDropped(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	p := mustNew(t, proxy.Options{Upstream: u})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header["Maintenance"] = []string{"on, mode=full", "on=?0"}
+	do(t, p, r)
+	if v, ok := got["Maintenance"]; ok {
+		t.Errorf("the application got a client's Maintenance header: %q", v)
+	}
+}

@@ -83,6 +83,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Watch", s.testWatch)
 	t.Run("Gates", s.testGates)
 	t.Run("Release", s.testRelease)
+	t.Run("Pages", s.testPages)
 	t.Run("Auth", s.testAuth)
 	t.Run("EventFilters", s.testEventFilters)
 	t.Run("Secrets", s.testSecrets)

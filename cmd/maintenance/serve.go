@@ -26,6 +26,7 @@ import (
 	"github.com/gomaint/maintenance/internal/storeurl"
 	"github.com/gomaint/maintenance/metrics"
 	"github.com/gomaint/maintenance/proxy"
+	"github.com/gomaint/maintenance/staffcheck"
 )
 
 func init() {
@@ -103,6 +104,14 @@ Flags:
   --block-staff          signed-in admins get the maintenance answer like
                          every visitor (by default their session lets them
                          through the sites in maintenance)
+  --staff-check PATH     let the application's own staff through: a request
+                         that would get the maintenance answer and carries
+                         cookies or an Authorization header is let through
+                         when GET PATH on its site's application, with those
+                         headers only, answers 2xx (fails closed on errors
+                         and after 2s)
+  --staff-check-ttl DUR  how long an answer is kept per credential (default
+                         30s; 1s to 1h)
   --log-format text|json the format of every log line on stderr (default
                          text)
   --access-log=false     no access log; by default every request is logged:
@@ -340,6 +349,7 @@ type generation struct {
 	cfg     *serveConfig
 	gate    *maintenance.Gate
 	proxy   *proxy.Proxy
+	staff   *staffcheck.Checker // nil without --staff-check
 	handler http.Handler
 
 	active  atomic.Int64
@@ -389,6 +399,14 @@ func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	}
 	opts := cfg.gate
 	opts.Logger = s.logger
+	if cfg.staffCheck != "" {
+		g.staff, err = staffcheck.New(staffcheck.Options{Path: cfg.staffCheck, TTL: cfg.staffTTL, Upstream: p.Upstream, Logger: s.logger})
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		opts.Bypass = g.staff.Bypass
+	}
 	if cfg.accessLog || s.metrics != nil {
 		opts.Observer = serveObserver{metrics: s.metrics}
 	}
@@ -442,6 +460,9 @@ func (s *server) close(g *generation) {
 	}
 	g.gate.Close()
 	g.proxy.Close()
+	if g.staff != nil {
+		g.staff.Close()
+	}
 	s.mu.Lock()
 	delete(s.live, g)
 	s.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/storeurl"
 	"github.com/gomaint/maintenance/proxy"
+	"github.com/gomaint/maintenance/staffcheck"
 )
 
 // serve's settings come from its flags and, with --config FILE, from a file
@@ -59,6 +60,8 @@ var serveSettings = []serveSetting{
 	{name: "access-log", boolean: true, def: "true"},
 	{name: "admin", boolean: true, def: "false"},
 	{name: "block-staff", boolean: true, def: "false"},
+	{name: "staff-check"},
+	{name: "staff-check-ttl", def: staffcheck.DefaultTTL.String()},
 	{name: "store"},
 }
 
@@ -86,7 +89,9 @@ type serveConfig struct {
 	gate          maintenance.Options // without Logger
 	jsonLog       bool
 	accessLog     bool
-	admin         bool // mount the admin page and API
+	admin         bool          // mount the admin page and API
+	staffCheck    string        // --staff-check PATH; "" for none
+	staffTTL      time.Duration // --staff-check-ttl
 	// origin says where each setting's value came from, for messages.
 	origin map[string]string
 }
@@ -235,8 +240,10 @@ func settingExample(name string) string {
 		return "/healthz"
 	case "upstream-timeout", "max-duration":
 		return "60s"
-	case "hold-timeout":
+	case "hold-timeout", "staff-check-ttl":
 		return "30s"
+	case "staff-check":
+		return "/staff-check"
 	case "hold-limit":
 		return "10000"
 	case "fail":
@@ -407,6 +414,19 @@ func checkServeConfig(e *env, raw map[string][]rawValue) (*serveConfig, error) {
 	}
 	if c.gate.HoldTimeout, err = duration("hold-timeout", false); err != nil {
 		return nil, err
+	}
+	if v, origin := one("staff-check"); v != "" {
+		if _, err := staffcheck.ParsePath(v); err != nil {
+			return nil, usageErrorf("%s: %v", origin, strings.TrimSuffix(err.Error(), ": "+maintenance.ErrInvalid.Error()))
+		}
+		c.staffCheck = v
+	}
+	if c.staffTTL, err = duration("staff-check-ttl", false); err != nil {
+		return nil, err
+	}
+	if c.staffTTL < time.Second || c.staffTTL > staffcheck.MaxTTL {
+		v, origin := one("staff-check-ttl")
+		return nil, bad(origin, v, "accepted: a duration from 1s to 1h, like 30s")
 	}
 	if v, origin := one("hold-limit"); v != "" {
 		n, err := strconv.Atoi(v)
