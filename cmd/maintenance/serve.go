@@ -144,8 +144,9 @@ While the store is unreachable, serve keeps serving the last state it read,
 retries every second at most, and logs the error once.
 `
 
-// shutdownGrace is how long requests under way may take to finish on stop.
-const shutdownGrace = 30 * time.Second
+// cutWait is how long serve waits, once --shutdown-timeout ran out and the
+// requests still under way were cut, for their handlers to log them.
+const cutWait = 5 * time.Second
 
 // Server timeouts: the headers of a request must arrive within
 // readHeaderTimeout; an idle keep-alive connection is closed after
@@ -169,11 +170,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	ln, err := net.Listen("tcp", cfg.listen)
+	rawLn, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
-	defer ln.Close()
+	defer rawLn.Close()
+	nofile := openFilesLimit()
+	reserve := connReserve(int(min(nofile, 1<<20)))
+	ln := newLimitListener(rawLn, cfg.maxConns, reserve, logger)
+	if nofile > 0 && uint64(2*cfg.maxConns+reserve+fdHeadroom) > nofile {
+		logger.Warn(fmt.Sprintf("--max-connections %d may run out of descriptors: the limit (ulimit -n) is %d, and each connection may need one to its upstream too", cfg.maxConns, nofile))
+	}
 
 	var demoURL string
 	if cfg.demo {
@@ -193,7 +200,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 
-	s := &server{ctx: ctx, st: st, logger: logger, demoURL: demoURL, live: map[*generation]bool{}}
+	s := &server{ctx: ctx, st: st, logger: logger, demoURL: demoURL, live: map[*generation]bool{}, upgrades: newUpgrades()}
 	startMetrics := func() {}
 	if cfg.metricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.metricsListen)
@@ -224,11 +231,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	startMetrics()
 
+	// Requests' contexts end with cause http.ErrServerClosed when stopping
+	// cuts them.
+	baseCtx, cutRequests := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cutRequests(nil)
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ConnContext:       connContext,
 	}
 	scheme := "http"
 	if cfg.cert != nil {
@@ -254,7 +267,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	} else if !cfg.demo {
 		what = "none (hosts without a route get a 502)"
 	}
-	logger.Info("serving "+scheme+"://"+ln.Addr().String(), "upstream", what, "store", storeurl.Redact(cfg.store), "version", gen.gate.Version())
+	logger.Info("serving "+scheme+"://"+ln.Addr().String(), "upstream", what, "store", storeurl.Redact(cfg.store), "version", gen.gate.Version(),
+		"max_connections", cfg.maxConns)
 	for _, r := range cfg.routes {
 		logger.Info("route", "site", r.Site, "upstream", r.Upstream.Redacted())
 	}
@@ -283,18 +297,62 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 		break
 	}
-	logger.Info("stopping; finishing requests under way")
+	return s.stop(srv, served, cutRequests, cfg.shutdown)
+}
+
+// stop stops serve gracefully: it stops accepting, answers the held
+// requests, closes the upgraded connections (WebSockets with close code
+// 1001, going away: they never end by themselves), and lets the requests
+// under way finish for up to timeout. Those still running then are cut:
+// their contexts end with cause http.ErrServerClosed (the proxy answers 503
+// to a request still waiting for its upstream), their connections are
+// closed, and serve waits up to cutWait for their handlers to return, so
+// that each gets its access log line. A stop that went so is a success.
+func (s *server) stop(srv *http.Server, served <-chan error, cut context.CancelCauseFunc, timeout time.Duration) error {
+	s.logger.Info("stopping; finishing requests under way", "timeout", timeout)
 	// Closed gates answer the requests they hold (mode hold) at once.
 	s.closeGates()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	if n := s.upgrades.closeAll(wsGoingAway, "serve is stopping"); n > 0 {
+		s.logger.Info("closed upgraded connections", "count", n)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), timeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", serr)
+	}
+	if err == nil {
+		// Shutdown does not wait for hijacked connections' handlers.
+		s.waitHandlers(cutWait)
+		return nil
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("stopping: %w", err)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	s.logger.Warn("--shutdown-timeout ran out: cutting the requests still under way", "timeout", timeout, "requests", s.handlers.Load())
+	cut(http.ErrServerClosed)
+	// A handler cut while it waited for its upstream answers 503 on its
+	// connection; then the connections still open are closed (a client
+	// that does not read must not hold the stop).
+	s.waitHandlers(time.Second)
+	srv.Close()
+	if !s.waitHandlers(cutWait) {
+		return fmt.Errorf("stopping: %d requests did not end within %s of being cut", s.handlers.Load(), cutWait)
 	}
 	return nil
+}
+
+// waitHandlers waits up to d for every handler to return, and reports
+// whether they did.
+func (s *server) waitHandlers(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for s.handlers.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // newServeLogger returns the logger of every serve log line: text or JSON
@@ -324,9 +382,23 @@ type server struct {
 
 	mu   sync.Mutex
 	live map[*generation]bool // not closed yet
+
+	upgrades *upgrades    // upgraded connections
+	handlers atomic.Int64 // requests being served
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Add(-1)
+	if fromReserve(r) {
+		// Past --max-connections: health only, one request.
+		w.Header().Set("Connection", "close")
+		if r.URL.Path != maintenance.HealthPath {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "serve is at its connection limit; try again in a moment", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	// A generation retired between the Load and the count may already be
 	// closed: the request goes to the one that replaced it.
 	for !s.cur.Load().serve(w, r) {
@@ -373,7 +445,7 @@ func (g *generation) done() {
 func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	g := &generation{cfg: cfg, idle: make(chan struct{})}
 	po := proxy.Options{Upstream: cfg.upstream, Routes: cfg.routes, TrustedProxies: cfg.gate.TrustedProxies,
-		UpstreamTimeout: cfg.timeout, Logger: s.logger}
+		UpstreamTimeout: cfg.timeout, MaxConnsPerUpstream: cfg.upstreamConns, Logger: s.logger}
 	if cfg.demo {
 		po.Upstream, _ = proxy.ParseUpstream(s.demoURL)
 	}
@@ -412,6 +484,9 @@ func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 		}
 		g.handler = withAdmin(a.Handler(), g.handler)
 	}
+	g.handler = s.upgrades.track(g.handler, gate)
+	// The admin's sign-in form too.
+	g.handler = proxy.LimitBodyIdle(g.handler, cfg.bodyIdle)
 	if cfg.accessLog {
 		g.handler = accessLog(g.handler, s.logger, gate.SiteOf, cfg.gate.TrustedProxies)
 	}
@@ -497,6 +572,7 @@ func (s *server) reload(e *env, args []string, old *serveConfig) *serveConfig {
 	if names := restartChanges(old, cfg); len(names) > 0 {
 		s.logger.Warn("reload: these settings changed but take effect on a restart only", "settings", strings.Join(names, ", "))
 		cfg.listen, cfg.metricsListen, cfg.store, cfg.demo, cfg.jsonLog = old.listen, old.metricsListen, old.store, old.demo, old.jsonLog
+		cfg.maxConns = old.maxConns
 		if (old.cert == nil) != (cfg.cert == nil) {
 			cfg.tlsCert, cfg.tlsKey, cfg.cert = old.tlsCert, old.tlsKey, old.cert
 		}
