@@ -40,7 +40,9 @@ maintenance its visitors get the maintenance answer; everything else is
 passed to the site's application unchanged: the Host header and the query
 are kept, X-Forwarded-For, -Host, -Proto and Forwarded (RFC 7239) are set.
 Uploads and answers are streamed (event streams are flushed as each event
-comes), WebSockets and other upgrades pass through. GET
+comes), WebSockets and other upgrades pass through; an upgraded connection
+whose site turns on is closed (WebSockets with close code 1012 and the
+site's message). GET
 /_maintenance/status answers the state of the request's site as JSON, GET
 /_maintenance/health 200 while serve runs (for load balancers).
 
@@ -63,6 +65,22 @@ Flags:
   --upstream-timeout DUR how long an application may take to send its
                          response headers before a 504 (default 60s); bodies
                          (streams, downloads, uploads) have no time limit
+  --body-idle-timeout DUR
+                         a request body that sends nothing for this long is
+                         cut with a 408 (default 60s; 0s: never); a body
+                         that keeps moving, however slowly, is not
+  --max-connections N    the most client connections open at once (default:
+                         from the descriptor limit, ulimit -n, leaving one
+                         per connection for its upstream); past it a small
+                         reserve answers /_maintenance/health only, then new
+                         connections are closed
+  --upstream-max-connections N
+                         the most connections to one application at once;
+                         past it requests wait their turn (default: the
+                         same as --max-connections)
+  --shutdown-timeout DUR on SIGINT or SIGTERM, how long requests under way
+                         may take to finish before they are cut (default
+                         30s)
   --tls-cert FILE        serve HTTPS (and HTTP/2) with this certificate
   --tls-key FILE         chain and key (PEM); both or neither
   --trusted-proxy CIDR   a proxy in front of serve whose X-Forwarded-For and
@@ -131,14 +149,16 @@ A flag on the command line wins over the file; a repeatable flag on the
 command line replaces the file's list. Errors name the file and the line.
 
 Signals: SIGINT or SIGTERM stops serve gracefully: it stops accepting,
-held requests get the maintenance answer, and requests under way finish
-(for up to 30s). SIGHUP reloads: the file
+held requests get the maintenance answer, upgraded connections are closed
+(WebSockets with close code 1001), and requests under way finish for up to
+--shutdown-timeout; those still running then are cut (a 503 if no answer
+was sent yet), logged with cut=true, and serve exits 0. SIGHUP reloads: the file
 and the templates are read again, the certificate too, and a new gate and
 proxy take the new requests while those under way finish on the old ones;
 no connection is dropped. A file with an error leaves the running
 configuration in place (the error is logged). listen, metrics-listen,
-store, demo, log-format and switching TLS on or off take effect on a
-restart only (a reload says so in the log).
+store, demo, log-format, max-connections and switching TLS on or off take
+effect on a restart only (a reload says so in the log).
 
 While the store is unreachable, serve keeps serving the last state it read,
 retries every second at most, and logs the error once.
