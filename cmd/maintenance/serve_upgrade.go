@@ -30,8 +30,8 @@ const (
 
 // closeFrameWait is how long serve waits for the frame the upstream is
 // sending to end before it sends its close frame; after it, the connection
-// is closed without one.
-const closeFrameWait = time.Second
+// is closed without one. (A variable for tests.)
+var closeFrameWait = 5 * time.Second
 
 // upgrades is serve's registry of upgraded connections.
 type upgrades struct {

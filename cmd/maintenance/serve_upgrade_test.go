@@ -145,6 +145,8 @@ func TestUpgradedConnClosesBetweenFrames(t *testing.T) {
 
 // A frame that does not end does not keep the connection open.
 func TestUpgradedConnClosesAStuckFrame(t *testing.T) {
+	defer func(d time.Duration) { closeFrameWait = d }(closeFrameWait)
+	closeFrameWait = 100 * time.Millisecond
 	server, client := net.Pipe()
 	defer client.Close()
 	c := &upgradedConn{Conn: server, ws: true, done: make(chan struct{})}
