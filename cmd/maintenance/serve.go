@@ -343,7 +343,9 @@ func (s *server) stop(srv *http.Server, served <-chan error, cut context.CancelC
 	}
 	if err == nil {
 		// Shutdown does not wait for hijacked connections' handlers.
-		s.waitHandlers(cutWait)
+		if !s.waitHandlers(cutWait) {
+			s.logger.Warn("stopping: upgraded connections still open", "requests", s.handlers.Load())
+		}
 		return nil
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {

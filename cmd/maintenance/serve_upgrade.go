@@ -37,14 +37,23 @@ var closeFrameWait = 5 * time.Second
 type upgrades struct {
 	mu    sync.Mutex
 	conns map[*upgradedConn]struct{}
+	// Once closeAll ran (serve is stopping), a connection upgraded later
+	// is closed at once with the same code and reason.
+	stopped bool
+	code    int
+	reason  string
 }
 
 func newUpgrades() *upgrades { return &upgrades{conns: map[*upgradedConn]struct{}{}} }
 
 func (u *upgrades) add(c *upgradedConn) {
 	u.mu.Lock()
+	stopped, code, reason := u.stopped, u.code, u.reason
 	u.conns[c] = struct{}{}
 	u.mu.Unlock()
+	if stopped {
+		go c.shut(code, reason)
+	}
 }
 
 func (u *upgrades) remove(c *upgradedConn) {
@@ -54,9 +63,11 @@ func (u *upgrades) remove(c *upgradedConn) {
 }
 
 // closeAll closes every upgraded connection, WebSockets with a close frame
-// of code and reason, and returns how many there were.
+// of code and reason, and returns how many there were; those upgraded
+// afterwards are closed as they come.
 func (u *upgrades) closeAll(code int, reason string) int {
 	u.mu.Lock()
+	u.stopped, u.code, u.reason = true, code, reason
 	conns := make([]*upgradedConn, 0, len(u.conns))
 	for c := range u.conns {
 		conns = append(conns, c)
