@@ -7,7 +7,7 @@ import "net/http"
 // or a rule (read-only mode, exempt path, allowed IP, bypass, staff) lets it
 // through. A request the gate would hold (mode hold) is not admitted. It
 // returns the status of the request's site too, for its message. The
-// observer is not told.
+// observer is not told, and routes wrapped in ForceOff are not known here.
 //
 // It is for what outlives its request: a proxy asks it about each upgraded
 // connection (a WebSocket) when the gate's snapshot changes (see Changed),
