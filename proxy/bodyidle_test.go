@@ -61,7 +61,9 @@ func TestLimitBodyIdle(t *testing.T) {
 				proto = "HTTP/2.0"
 			}
 			t.Run("a slow body that keeps moving", func(t *testing.T) {
-				srv, c := bodyIdleServer(t, h2, 200*time.Millisecond, 0)
+				// 100 ms apart, with an idle limit of 1 s: room for a
+				// loaded machine.
+				srv, c := bodyIdleServer(t, h2, time.Second, 0)
 				pr, pw := io.Pipe()
 				go func() {
 					for range 8 { // 800 ms in all

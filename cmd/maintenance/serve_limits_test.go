@@ -282,9 +282,12 @@ func TestServeUpgradeClosedWhenSiteOn(t *testing.T) {
 
 func TestServeStopTimeout(t *testing.T) {
 	up := newWSUpstream(t)
-	slow := make(chan struct{})
+	slow, slowArrived := make(chan struct{}), make(chan struct{}, 1)
 	t.Cleanup(func() { close(slow) })
 	app := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			slowArrived <- struct{}{}
+		}
 		if r.URL.Path == "/stream" {
 			io.WriteString(w, "first part\n")
 			http.NewResponseController(w).Flush()
@@ -307,7 +310,7 @@ func TestServeStopTimeout(t *testing.T) {
 	if line, err := bufio.NewReader(stream.Body).ReadString('\n'); err != nil || line != "first part\n" {
 		t.Fatalf("stream: %q %v", line, err)
 	}
-	p.waitLogN(`msg="upstream request|msg=route`, 1)
+	<-slowArrived
 	p.signal(syscall.SIGTERM)
 	ws.expectClose(t, 1001, "serve is stopping")
 	r := <-slowAnswer
@@ -368,12 +371,12 @@ func TestServeBodyIdle(t *testing.T) {
 		fmt.Fprintf(w, "%d bytes", n)
 	})
 	dir := t.TempDir()
-	p := startServe(t, dir, "--upstream", app, "--body-idle-timeout", "300ms", "--admin", "--site", "shop.example.com")
+	p := startServe(t, dir, "--upstream", app, "--body-idle-timeout", "1s", "--admin", "--site", "shop.example.com")
 
 	t.Run("a slow body that keeps moving", func(t *testing.T) {
 		pr, pw := io.Pipe()
 		go func() {
-			for range 12 { // 1.2 s in all, 100 ms apart
+			for range 25 { // 2.5 s in all, 100 ms apart, with an idle limit of 1 s
 				time.Sleep(100 * time.Millisecond)
 				if _, err := pw.Write([]byte("x")); err != nil {
 					return
@@ -387,8 +390,8 @@ func TestServeBodyIdle(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || string(b) != "12 bytes" {
-			t.Fatalf("%d %q, want 200 12 bytes", resp.StatusCode, b)
+		if resp.StatusCode != 200 || string(b) != "25 bytes" {
+			t.Fatalf("%d %q, want 200 25 bytes", resp.StatusCode, b)
 		}
 	})
 	t.Run("an idle body", func(t *testing.T) {
