@@ -58,7 +58,11 @@ func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 	case ModeReadOnly:
 		switch r.Method {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
-			return Passed
+			// An upgrade (a WebSocket starts as a GET) turns the request
+			// into a two-way channel that can carry writes: not safe.
+			if !isUpgrade(r) {
+				return Passed
+			}
 		}
 	case ModeErrors:
 		return Passed
@@ -97,6 +101,27 @@ func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 		return Bypassed
 	}
 	return Blocked
+}
+
+// isUpgrade reports whether r asks to switch protocols: an HTTP/1.1
+// Upgrade header, or a Connection header naming the upgrade option (in any
+// case, among other options). An HTTP/2 extended CONNECT (RFC 8441, the
+// WebSocket of HTTP/2) is a CONNECT, which is not a safe method anyway.
+func isUpgrade(r *http.Request) bool {
+	h := r.Header
+	if len(h["Upgrade"]) > 0 {
+		return true
+	}
+	for _, v := range h["Connection"] {
+		for len(v) > 0 {
+			var opt string
+			opt, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.Trim(opt, " \t"), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasDotSegment reports whether a path has a "." or ".." segment, with "/"

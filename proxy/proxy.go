@@ -69,6 +69,14 @@ type Options struct {
 	// downloads may run for as long as they need. It applies to the default
 	// transport only.
 	UpstreamTimeout time.Duration
+	// MaxConnsPerUpstream is the most connections open to one upstream
+	// (scheme, host and port) at once, upgraded ones included: past it,
+	// requests wait their turn for a connection (for as long as their
+	// client waits) rather than dial more, so that releasing thousands of
+	// held requests at once neither runs out of descriptors nor floods the
+	// application. Zero means no limit. It applies to the default transport
+	// only.
+	MaxConnsPerUpstream int
 	// Logger receives upstream errors; nil means slog.Default().
 	Logger *slog.Logger
 	// ObserveUpstream, when set, is called after each round trip to an
@@ -114,7 +122,10 @@ func ParseUpstream(s string) (*url.URL, error) {
 // zero means DefaultUpstreamTimeout) but none on bodies, HTTP/1.1 (which
 // upgrades need), and no compression negotiation (the application's own
 // encoding passes through).
-func NewTransport(timeout time.Duration) *http.Transport {
+//
+// Past maxConns connections to one upstream (zero: no limit), requests wait
+// for one to be free.
+func NewTransport(timeout time.Duration, maxConns int) *http.Transport {
 	if timeout <= 0 {
 		timeout = DefaultUpstreamTimeout
 	}
@@ -123,6 +134,7 @@ func NewTransport(timeout time.Duration) *http.Transport {
 		DialContext:            (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:           1024,
 		MaxIdleConnsPerHost:    512,
+		MaxConnsPerHost:        max(maxConns, 0),
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    10 * time.Second,
 		ResponseHeaderTimeout:  timeout,
@@ -156,7 +168,7 @@ func New(o Options) (*Proxy, error) {
 	}
 	transport := o.Transport
 	if transport == nil {
-		p.transport = NewTransport(o.UpstreamTimeout)
+		p.transport = NewTransport(o.UpstreamTimeout, o.MaxConnsPerUpstream)
 		transport = p.transport
 	}
 	routes := o.Routes
@@ -345,6 +357,20 @@ func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundT
 		BufferPool: bufferPool{},
 		ErrorLog:   slog.NewLogLogger(p.logger.Handler(), slog.LevelError),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			switch cause := context.Cause(r.Context()); {
+			case errors.Is(cause, http.ErrServerClosed):
+				// The server is stopping and its time for requests
+				// under way ran out: an answer rather than an empty reply.
+				p.logger.Warn("request cut: the server is stopping", "site", site, "method", r.Method, "path", r.URL.Path)
+				w.Header().Set("Connection", "close")
+				maintenance.WriteUpstreamError(w, r, http.StatusServiceUnavailable, "The server is restarting. Please try again in a moment.")
+				return
+			case errors.Is(err, ErrBodyIdle) || bodyIdled(r):
+				p.logger.Info("request body idle: cut", "site", site, "method", r.Method, "path", r.URL.Path, "err", err)
+				w.Header().Set("Connection", "close")
+				http.Error(w, "request timeout: the request body stopped arriving", http.StatusRequestTimeout)
+				return
+			}
 			if r.Context().Err() != nil {
 				// The client went away: nobody to answer. 499 is what
 				// nginx logs for it.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -53,7 +54,8 @@ func (o serveObserver) Observe(r *http.Request, site string, out maintenance.Out
 // accessLog returns next logging one line per request to logger: method,
 // host, path (never the query, which may hold secrets), status, bytes of
 // body sent, duration, client (as the gate sees it, with trusted proxies),
-// site, outcome and maintenance. next must be a gate whose Observer is a
+// site, outcome and maintenance, and cut=true for a request cut when serve
+// stopped. next must be a gate whose Observer is a
 // serveObserver; siteOf returns the site of a Host header, for the requests
 // the gate answers by itself without observing them.
 func accessLog(next http.Handler, logger *slog.Logger, siteOf func(host string) string, trusted []netip.Prefix) http.Handler {
@@ -84,7 +86,7 @@ func accessLog(next http.Handler, logger *slog.Logger, siteOf func(host string) 
 			if a, ok := maintenance.ClientIP(r, trusted, ""); ok {
 				client = a.String()
 			}
-			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("host", r.Host),
 				slog.String("path", logPath(r.URL.Path)),
@@ -95,7 +97,12 @@ func accessLog(next http.Handler, logger *slog.Logger, siteOf func(host string) 
 				slog.String("site", site),
 				slog.String("outcome", outcome),
 				slog.Bool("maintenance", rec.observed && rec.outcome == maintenance.Blocked),
-			)
+			}
+			if errors.Is(context.Cause(r.Context()), http.ErrServerClosed) {
+				// Cut when serve stopped (--shutdown-timeout ran out).
+				attrs = append(attrs, slog.Bool("cut", true))
+			}
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 			if p != nil {
 				panic(p)
 			}

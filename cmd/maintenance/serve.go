@@ -41,7 +41,9 @@ maintenance its visitors get the maintenance answer; everything else is
 passed to the site's application unchanged: the Host header and the query
 are kept, X-Forwarded-For, -Host, -Proto and Forwarded (RFC 7239) are set.
 Uploads and answers are streamed (event streams are flushed as each event
-comes), WebSockets and other upgrades pass through. GET
+comes), WebSockets and other upgrades pass through; an upgraded connection
+whose site turns on is closed (WebSockets with close code 1012 and the
+site's message). GET
 /_maintenance/status answers the state of the request's site as JSON, GET
 /_maintenance/health 200 while serve runs (for load balancers).
 
@@ -64,6 +66,22 @@ Flags:
   --upstream-timeout DUR how long an application may take to send its
                          response headers before a 504 (default 60s); bodies
                          (streams, downloads, uploads) have no time limit
+  --body-idle-timeout DUR
+                         a request body that sends nothing for this long is
+                         cut with a 408 (default 60s; 0s: never); a body
+                         that keeps moving, however slowly, is not
+  --max-connections N    the most client connections open at once (default:
+                         from the descriptor limit, ulimit -n, leaving one
+                         per connection for its upstream); past it a small
+                         reserve answers /_maintenance/health only, then new
+                         connections are closed
+  --upstream-max-connections N
+                         the most connections to one application at once;
+                         past it requests wait their turn (default: the
+                         same as --max-connections)
+  --shutdown-timeout DUR on SIGINT or SIGTERM, how long requests under way
+                         may take to finish before they are cut (default
+                         30s)
   --tls-cert FILE        serve HTTPS (and HTTP/2) with this certificate
   --tls-key FILE         chain and key (PEM); both or neither
   --trusted-proxy CIDR   a proxy in front of serve whose X-Forwarded-For and
@@ -140,21 +158,24 @@ A flag on the command line wins over the file; a repeatable flag on the
 command line replaces the file's list. Errors name the file and the line.
 
 Signals: SIGINT or SIGTERM stops serve gracefully: it stops accepting,
-held requests get the maintenance answer, and requests under way finish
-(for up to 30s). SIGHUP reloads: the file
+held requests get the maintenance answer, upgraded connections are closed
+(WebSockets with close code 1001), and requests under way finish for up to
+--shutdown-timeout; those still running then are cut (a 503 if no answer
+was sent yet), logged with cut=true, and serve exits 0. SIGHUP reloads: the file
 and the templates are read again, the certificate too, and a new gate and
 proxy take the new requests while those under way finish on the old ones;
 no connection is dropped. A file with an error leaves the running
 configuration in place (the error is logged). listen, metrics-listen,
-store, demo, log-format and switching TLS on or off take effect on a
-restart only (a reload says so in the log).
+store, demo, log-format, max-connections and switching TLS on or off take
+effect on a restart only (a reload says so in the log).
 
 While the store is unreachable, serve keeps serving the last state it read,
 retries every second at most, and logs the error once.
 `
 
-// shutdownGrace is how long requests under way may take to finish on stop.
-const shutdownGrace = 30 * time.Second
+// cutWait is how long serve waits, once --shutdown-timeout ran out and the
+// requests still under way were cut, for their handlers to log them.
+const cutWait = 5 * time.Second
 
 // Server timeouts: the headers of a request must arrive within
 // readHeaderTimeout; an idle keep-alive connection is closed after
@@ -178,11 +199,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	ln, err := net.Listen("tcp", cfg.listen)
+	rawLn, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
 	}
-	defer ln.Close()
+	defer rawLn.Close()
+	nofile := openFilesLimit()
+	reserve := connReserve(int(min(nofile, 1<<20)))
+	ln := newLimitListener(rawLn, cfg.maxConns, reserve, logger)
+	if nofile > 0 && uint64(2*cfg.maxConns+reserve+fdHeadroom) > nofile {
+		logger.Warn(fmt.Sprintf("--max-connections %d may run out of descriptors: the limit (ulimit -n) is %d, and each connection may need one to its upstream too", cfg.maxConns, nofile))
+	}
 
 	var demoURL string
 	if cfg.demo {
@@ -202,7 +229,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 
-	s := &server{ctx: ctx, st: st, logger: logger, demoURL: demoURL, live: map[*generation]bool{}}
+	s := &server{ctx: ctx, st: st, logger: logger, demoURL: demoURL, live: map[*generation]bool{}, upgrades: newUpgrades()}
 	startMetrics := func() {}
 	if cfg.metricsListen != "" {
 		mln, err := net.Listen("tcp", cfg.metricsListen)
@@ -233,11 +260,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	startMetrics()
 
+	// Requests' contexts end with cause http.ErrServerClosed when stopping
+	// cuts them.
+	baseCtx, cutRequests := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cutRequests(nil)
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ConnContext:       connContext,
 	}
 	scheme := "http"
 	if cfg.cert != nil {
@@ -263,7 +296,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	} else if !cfg.demo {
 		what = "none (hosts without a route get a 502)"
 	}
-	logger.Info("serving "+scheme+"://"+ln.Addr().String(), "upstream", what, "store", storeurl.Redact(cfg.store), "version", gen.gate.Version())
+	logger.Info("serving "+scheme+"://"+ln.Addr().String(), "upstream", what, "store", storeurl.Redact(cfg.store), "version", gen.gate.Version(),
+		"max_connections", cfg.maxConns)
 	for _, r := range cfg.routes {
 		logger.Info("route", "site", r.Site, "upstream", r.Upstream.Redacted())
 	}
@@ -292,18 +326,64 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 		break
 	}
-	logger.Info("stopping; finishing requests under way")
+	return s.stop(srv, served, cutRequests, cfg.shutdown)
+}
+
+// stop stops serve gracefully: it stops accepting, answers the held
+// requests, closes the upgraded connections (WebSockets with close code
+// 1001, going away: they never end by themselves), and lets the requests
+// under way finish for up to timeout. Those still running then are cut:
+// their contexts end with cause http.ErrServerClosed (the proxy answers 503
+// to a request still waiting for its upstream), their connections are
+// closed, and serve waits up to cutWait for their handlers to return, so
+// that each gets its access log line. A stop that went so is a success.
+func (s *server) stop(srv *http.Server, served <-chan error, cut context.CancelCauseFunc, timeout time.Duration) error {
+	s.logger.Info("stopping; finishing requests under way", "timeout", timeout)
 	// Closed gates answer the requests they hold (mode hold) at once.
 	s.closeGates()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	if n := s.upgrades.closeAll(wsGoingAway, "serve is stopping"); n > 0 {
+		s.logger.Info("closed upgraded connections", "count", n)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), timeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	err := srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", serr)
+	}
+	if err == nil {
+		// Shutdown does not wait for hijacked connections' handlers.
+		if !s.waitHandlers(cutWait) {
+			s.logger.Warn("stopping: upgraded connections still open", "requests", s.handlers.Load())
+		}
+		return nil
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("stopping: %w", err)
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
+	s.logger.Warn("--shutdown-timeout ran out: cutting the requests still under way", "timeout", timeout, "requests", s.handlers.Load())
+	cut(http.ErrServerClosed)
+	// A handler cut while it waited for its upstream answers 503 on its
+	// connection; then the connections still open are closed (a client
+	// that does not read must not hold the stop).
+	s.waitHandlers(time.Second)
+	srv.Close()
+	if !s.waitHandlers(cutWait) {
+		return fmt.Errorf("stopping: %d requests did not end within %s of being cut", s.handlers.Load(), cutWait)
 	}
 	return nil
+}
+
+// waitHandlers waits up to d for every handler to return, and reports
+// whether they did.
+func (s *server) waitHandlers(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for s.handlers.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // newServeLogger returns the logger of every serve log line: text or JSON
@@ -333,9 +413,23 @@ type server struct {
 
 	mu   sync.Mutex
 	live map[*generation]bool // not closed yet
+
+	upgrades *upgrades    // upgraded connections
+	handlers atomic.Int64 // requests being served
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Add(-1)
+	if fromReserve(r) {
+		// Past --max-connections: health only, one request.
+		w.Header().Set("Connection", "close")
+		if r.URL.Path != maintenance.HealthPath {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "serve is at its connection limit; try again in a moment", http.StatusServiceUnavailable)
+			return
+		}
+	}
 	// A generation retired between the Load and the count may already be
 	// closed: the request goes to the one that replaced it.
 	for !s.cur.Load().serve(w, r) {
@@ -383,7 +477,7 @@ func (g *generation) done() {
 func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	g := &generation{cfg: cfg, idle: make(chan struct{})}
 	po := proxy.Options{Upstream: cfg.upstream, Routes: cfg.routes, TrustedProxies: cfg.gate.TrustedProxies,
-		UpstreamTimeout: cfg.timeout, Logger: s.logger}
+		UpstreamTimeout: cfg.timeout, MaxConnsPerUpstream: cfg.upstreamConns, Logger: s.logger}
 	if cfg.demo {
 		po.Upstream, _ = proxy.ParseUpstream(s.demoURL)
 	}
@@ -430,6 +524,9 @@ func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 		}
 		g.handler = withAdmin(a.Handler(), g.handler)
 	}
+	g.handler = s.upgrades.track(g.handler, gate)
+	// The admin's sign-in form too.
+	g.handler = proxy.LimitBodyIdle(g.handler, cfg.bodyIdle)
 	if cfg.accessLog {
 		g.handler = accessLog(g.handler, s.logger, gate.SiteOf, cfg.gate.TrustedProxies)
 	}
@@ -518,6 +615,7 @@ func (s *server) reload(e *env, args []string, old *serveConfig) *serveConfig {
 	if names := restartChanges(old, cfg); len(names) > 0 {
 		s.logger.Warn("reload: these settings changed but take effect on a restart only", "settings", strings.Join(names, ", "))
 		cfg.listen, cfg.metricsListen, cfg.store, cfg.demo, cfg.jsonLog = old.listen, old.metricsListen, old.store, old.demo, old.jsonLog
+		cfg.maxConns = old.maxConns
 		if (old.cert == nil) != (cfg.cert == nil) {
 			cfg.tlsCert, cfg.tlsKey, cfg.cert = old.tlsCert, old.tlsKey, old.cert
 		}

@@ -44,6 +44,10 @@ var serveSettings = []serveSetting{
 	{name: "demo", boolean: true, def: "false"},
 	{name: "site", repeat: true},
 	{name: "upstream-timeout", def: proxy.DefaultUpstreamTimeout.String()},
+	{name: "body-idle-timeout", def: defaultBodyIdleTimeout.String()},
+	{name: "max-connections"},
+	{name: "upstream-max-connections"},
+	{name: "shutdown-timeout", def: defaultShutdownTimeout.String()},
 	{name: "tls-cert"},
 	{name: "tls-key"},
 	{name: "trusted-proxy", repeat: true},
@@ -83,6 +87,10 @@ type serveConfig struct {
 	upstream      *url.URL // the default upstream; nil with --demo or with routes only
 	routes        []proxy.Route
 	timeout       time.Duration
+	bodyIdle      time.Duration // --body-idle-timeout; zero: none
+	maxConns      int           // --max-connections: client connections at once
+	upstreamConns int           // --upstream-max-connections: per upstream
+	shutdown      time.Duration // --shutdown-timeout
 	tlsCert       string
 	tlsKey        string
 	cert          *tls.Certificate
@@ -238,8 +246,12 @@ func settingExample(name string) string {
 		return "10.0.0.0/8"
 	case "exempt":
 		return "/healthz"
-	case "upstream-timeout", "max-duration":
+	case "upstream-timeout", "max-duration", "body-idle-timeout":
 		return "60s"
+	case "shutdown-timeout":
+		return "30s"
+	case "max-connections", "upstream-max-connections":
+		return "4096"
 	case "hold-timeout", "staff-check-ttl":
 		return "30s"
 	case "staff-check":
@@ -412,6 +424,35 @@ func checkServeConfig(e *env, raw map[string][]rawValue) (*serveConfig, error) {
 	if c.gate.MaxDuration, err = duration("max-duration", true); err != nil {
 		return nil, err
 	}
+	if c.bodyIdle, err = duration("body-idle-timeout", true); err != nil {
+		return nil, err
+	}
+	if c.shutdown, err = duration("shutdown-timeout", true); err != nil {
+		return nil, err
+	}
+	count := func(name string) (int, error) {
+		v, origin := one(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, bad(origin, v, "accepted: a positive number of connections, like %s", settingExample(name))
+		}
+		return n, nil
+	}
+	if c.maxConns, err = count("max-connections"); err != nil {
+		return nil, err
+	}
+	if c.maxConns == 0 {
+		c.maxConns = defaultMaxConnections(openFilesLimit())
+	}
+	if c.upstreamConns, err = count("upstream-max-connections"); err != nil {
+		return nil, err
+	}
+	if c.upstreamConns == 0 {
+		c.upstreamConns = c.maxConns
+	}
 	if c.gate.HoldTimeout, err = duration("hold-timeout", false); err != nil {
 		return nil, err
 	}
@@ -568,6 +609,7 @@ func restartChanges(old, cur *serveConfig) []string {
 	add(old.store != cur.store, "store")
 	add(old.demo != cur.demo, "demo")
 	add(old.jsonLog != cur.jsonLog, "log-format")
+	add(old.maxConns != cur.maxConns, "max-connections")
 	add((old.cert == nil) != (cur.cert == nil), "tls-cert and tls-key (switching TLS on or off)")
 	return names
 }

@@ -56,7 +56,13 @@ type serveProc struct {
 // "serve --listen 127.0.0.1:0", and waits until it listens.
 func startServe(t *testing.T, dir string, args ...string) *serveProc {
 	t.Helper()
-	cmd := exec.Command("maintenance", append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startServeCmd(t, dir, append([]string{"maintenance", "serve", "--listen", "127.0.0.1:0"}, args...))
+}
+
+// startServeCmd is startServe with the command line given whole.
+func startServeCmd(t *testing.T, dir string, argv []string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "MAINTENANCE_STORE=sqlite:"+filepath.Join(dir, "m.db"))
 	stderr, err := cmd.StderrPipe()
@@ -157,7 +163,7 @@ func (p *serveProc) waitLogN(re string, n int) []string {
 // wait waits for serve to exit and returns its error.
 func (p *serveProc) wait() error {
 	p.t.Helper()
-	deadline := time.After(waitFor + shutdownGrace)
+	deadline := time.After(waitFor + defaultShutdownTimeout)
 	for {
 		p.mu.Lock()
 		ch, exited, err := p.changed, p.exited, p.err
