@@ -1,9 +1,9 @@
 package maintenance
 
 import (
+	"errors"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -38,12 +38,9 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		return nil, nil, invalidf("change %q does nothing", c.Action)
 	}
 	for _, f := range []struct{ what, v string }{{"reason", c.Reason}, {"actor", c.Actor}, {"source", c.Source}} {
-		if err := validateMessage(f.what, f.v); err != nil {
+		if err := validateLine(f.what, f.v); err != nil {
 			return nil, nil, err
 		}
-	}
-	if strings.ContainsFunc(c.Actor+c.Source, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return nil, nil, invalidf("actor %q or source %q: control characters are not accepted", c.Actor, c.Source)
 	}
 	if !cur.normalized() {
 		n := cur.Clone()
@@ -59,8 +56,8 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	}
 	next.Links = slices.DeleteFunc(next.Links, func(l BypassLink) bool { return !l.Expires.After(now) })
 	next.Normalize()
-	if err := next.Validate(); err != nil {
-		return nil, nil, err
+	if err := next.validate(func(s *SiteState) bool { return unchangedSite(cur, s) }); err != nil {
+		return nil, nil, storedInvalid(cur, err)
 	}
 	next.Version = cur.Version + 1
 	now = now.UTC().Truncate(time.Millisecond)
@@ -126,6 +123,30 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		return 0
 	})
 	return next, events, nil
+}
+
+// unchangedSite reports whether s is in cur exactly as it is, so that
+// Commit need not validate it again: a bad site in a store (a hand-edited
+// file) blocks no change to the other sites.
+func unchangedSite(cur *State, s *SiteState) bool {
+	o := cur.Site(s.Site)
+	return o != nil && reflect.DeepEqual(o, s)
+}
+
+// storedInvalid names the site in err when the value it rejects was
+// already in the store, not given by this change: the person then knows
+// which site to repair.
+func storedInvalid(cur *State, err error) error {
+	var ie *invalidError
+	if !errors.As(err, &ie) {
+		return err
+	}
+	for i := range cur.Sites {
+		if e := cur.Sites[i].Validate(); e != nil && e.Error() == err.Error() {
+			return invalidf("site %q holds an invalid value in the store: %v; set that field again, or switch the site off (which clears what on set)", cur.Sites[i].Site, err)
+		}
+	}
+	return err
 }
 
 func newEvent(c Change, now time.Time, version int64, site string, before, after *SiteState) Event {
