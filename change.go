@@ -1,7 +1,6 @@
 package maintenance
 
 import (
-	"errors"
 	"reflect"
 	"slices"
 	"time"
@@ -56,9 +55,6 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	}
 	next.Links = slices.DeleteFunc(next.Links, func(l BypassLink) bool { return !l.Expires.After(now) })
 	next.Normalize()
-	if err := next.validate(func(s *SiteState) bool { return unchangedSite(cur, s) }); err != nil {
-		return nil, nil, storedInvalid(cur, err)
-	}
 	next.Version = cur.Version + 1
 	now = now.UTC().Truncate(time.Millisecond)
 
@@ -110,6 +106,11 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		events = append(events, e)
 	}
 	events = append(events, authEvents(c, now, cur, next)...)
+	// Validated once stamped (who changed it, when): a site that the
+	// change touches is checked whole, the others not at all.
+	if err := next.validate(cur); err != nil {
+		return nil, nil, err
+	}
 	if len(events) == 0 {
 		return cur, nil, nil
 	}
@@ -123,30 +124,6 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		return 0
 	})
 	return next, events, nil
-}
-
-// unchangedSite reports whether s is in cur exactly as it is, so that
-// Commit need not validate it again: a bad site in a store (a hand-edited
-// file) blocks no change to the other sites.
-func unchangedSite(cur *State, s *SiteState) bool {
-	o := cur.Site(s.Site)
-	return o != nil && reflect.DeepEqual(o, s)
-}
-
-// storedInvalid names the site in err when the value it rejects was
-// already in the store, not given by this change: the person then knows
-// which site to repair.
-func storedInvalid(cur *State, err error) error {
-	var ie *invalidError
-	if !errors.As(err, &ie) {
-		return err
-	}
-	for i := range cur.Sites {
-		if e := cur.Sites[i].Validate(); e != nil && e.Error() == err.Error() {
-			return invalidf("site %q holds an invalid value in the store: %v; set that field again, or switch the site off (which clears what on set)", cur.Sites[i].Site, err)
-		}
-	}
-	return err
 }
 
 func newEvent(c Change, now time.Time, version int64, site string, before, after *SiteState) Event {

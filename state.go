@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -263,10 +264,12 @@ func (st *State) digest() uint64 {
 // written, on the sites that the change touches.
 func (st *State) Validate() error { return st.validate(nil) }
 
-// validate checks st; a site that is in unchanged, exactly as it is in st,
-// is not checked again, so that one bad site in a store (a hand-edited file)
-// does not block changes to the others.
-func (st *State) validate(unchanged func(*SiteState) bool) error {
+// validate checks st. With cur, the state st was made from, only what
+// changed is checked: a site as it is in cur is not checked again, and in a
+// site that changed, a problem that cur's site already had is let be, so
+// that an invalid value in a store (a hand-edited file) blocks no change to
+// the other sites, nor the changes that repair it one field at a time.
+func (st *State) validate(cur *State) error {
 	if st.Release != "" {
 		if _, err := ParseRelease(st.Release); err != nil {
 			return err
@@ -277,11 +280,31 @@ func (st *State) validate(unchanged func(*SiteState) bool) error {
 		if i > 0 && st.Sites[i-1].Site >= s.Site {
 			return invalidf("site %q is declared twice", s.Site)
 		}
-		if unchanged != nil && unchanged(s) {
+		var old *SiteState
+		if cur != nil {
+			old = cur.Site(s.Site)
+		}
+		if old == nil {
+			if err := s.Validate(); err != nil {
+				return err
+			}
 			continue
 		}
-		if err := s.Validate(); err != nil {
-			return err
+		if reflect.DeepEqual(old, s) {
+			continue
+		}
+		errs := s.check(true)
+		if len(errs) == 0 {
+			continue
+		}
+		had := map[string]bool{}
+		for _, e := range old.check(true) {
+			had[e.Error()] = true
+		}
+		for _, e := range errs {
+			if !had[e.Error()] {
+				return e
+			}
 		}
 	}
 	return st.validateAuth()
@@ -290,35 +313,68 @@ func (st *State) validate(unchanged func(*SiteState) bool) error {
 // Validate checks one site's state: its name, every field and every rule.
 // The error wraps ErrInvalid and names the field and its value.
 func (s *SiteState) Validate() error {
+	if errs := s.check(false); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// check returns the site's first problem, or every one when all is set.
+func (s *SiteState) check(all bool) (errs []error) {
+	// add records err; it reports whether to stop.
+	add := func(err error) bool {
+		errs = append(errs, err)
+		return !all
+	}
 	if c, err := ParseSite(s.Site); err != nil {
-		return err
+		if add(err) {
+			return errs
+		}
 	} else if c != s.Site {
-		return invalidf("site %q is not in canonical form %q", s.Site, c)
+		if add(invalidf("site %q is not in canonical form %q", s.Site, c)) {
+			return errs
+		}
 	}
 	if _, err := ParseMode(string(s.Mode)); err != nil {
-		return err
+		if add(err) {
+			return errs
+		}
 	}
 	if err := validateStatus(s.Status); err != nil {
-		return err
+		if add(err) {
+			return errs
+		}
 	}
 	if err := validateStatus(s.ErrorStatus); err != nil {
-		return fmt.Errorf("error %w", err)
+		if add(fmt.Errorf("error %w", err)) {
+			return errs
+		}
 	}
 	if err := validateRetryAfter(s.RetryAfter); err != nil {
-		return err
+		if add(err) {
+			return errs
+		}
 	}
 	if err := validateMessage("message", s.Message); err != nil {
-		return err
+		if add(err) {
+			return errs
+		}
 	}
 	if err := validateLine("reason", s.Reason); err != nil {
-		return err
+		if add(err) {
+			return errs
+		}
 	}
 	if err := validateLine("changed by", s.ChangedBy); err != nil {
-		return err
+		if add(err) {
+			return errs
+		}
 	}
 	if s.Redirect != "" {
 		if _, err := parseRedirect(s.Redirect); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 	}
 	for _, t := range []struct {
@@ -326,59 +382,89 @@ func (s *SiteState) Validate() error {
 		t    time.Time
 	}{{"from", s.From}, {"until", s.Until}, {"changed at", s.ChangedAt}} {
 		if err := validateTime(t.what, t.t); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 	}
 	if !s.From.IsZero() && !s.Until.IsZero() && !s.Until.After(s.From) {
-		return invalidf("site %q: the end %s is not after the start %s", s.Site, s.Until.UTC().Format(time.RFC3339), s.From.UTC().Format(time.RFC3339))
+		if add(invalidf("site %q: the end %s is not after the start %s", s.Site, s.Until.UTC().Format(time.RFC3339), s.From.UTC().Format(time.RFC3339))) {
+			return errs
+		}
 	}
 	if s.Version < 0 {
-		return invalidf("site %q: version %d: accepted: 0 or more", s.Site, s.Version)
+		if add(invalidf("site %q: version %d: accepted: 0 or more", s.Site, s.Version)) {
+			return errs
+		}
 	}
 	if len(s.Schedule) > MaxWindows {
-		return invalidf("site %q has %d scheduled windows; accepted: at most %d", s.Site, len(s.Schedule), MaxWindows)
+		if add(invalidf("site %q has %d scheduled windows; accepted: at most %d", s.Site, len(s.Schedule), MaxWindows)) {
+			return errs
+		}
 	}
 	for j, w := range s.Schedule {
 		if err := validateTime("window from", w.From); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 		if err := validateTime("window until", w.Until); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 		if w.From.IsZero() || w.Until.IsZero() || !w.Until.After(w.From) {
-			return invalidf("window %d of site %q: the end %s is not after the start %s", w.ID, s.Site, w.Until.UTC().Format(time.RFC3339), w.From.UTC().Format(time.RFC3339))
+			if add(invalidf("window %d of site %q: the end %s is not after the start %s", w.ID, s.Site, w.Until.UTC().Format(time.RFC3339), w.From.UTC().Format(time.RFC3339))) {
+				return errs
+			}
 		}
 		if j > 0 && w.From.Before(s.Schedule[j-1].Until) {
 			p := s.Schedule[j-1]
-			return invalidf("window %s - %s of site %q overlaps window %d (%s - %s)", w.From.UTC().Format(time.RFC3339), w.Until.UTC().Format(time.RFC3339), s.Site, p.ID, p.From.UTC().Format(time.RFC3339), p.Until.UTC().Format(time.RFC3339))
+			if add(invalidf("window %s - %s of site %q overlaps window %d (%s - %s)", w.From.UTC().Format(time.RFC3339), w.Until.UTC().Format(time.RFC3339), s.Site, p.ID, p.From.UTC().Format(time.RFC3339), p.Until.UTC().Format(time.RFC3339))) {
+				return errs
+			}
 		}
 		if _, err := ParseMode(string(w.Mode)); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 		if err := validateMessage("message", w.Message); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 		if err := validateLine("reason", w.Reason); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 	}
 	for _, r := range s.Ignore {
 		if _, err := ParsePattern(r.Value); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 		if err := validateLine("note", r.Note); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 	}
 	for _, r := range s.Allow {
 		if _, err := ParseAllow(r.Value); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 		if err := validateLine("note", r.Note); err != nil {
-			return err
+			if add(err) {
+				return errs
+			}
 		}
 	}
-	return nil
+	return errs
 }
 
 // Times a state may hold: from the Unix epoch to the end of year 9999, the
