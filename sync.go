@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gomaint/maintenance/internal/redact"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -266,6 +267,7 @@ func (g *Gate) setStoreErr(err error) string {
 		g.storeErr.Store(nil)
 		return prev
 	}
+	err = redact.Error(err) // a store URL in an error keeps no password
 	msg := err.Error()
 	if msg != prev {
 		g.cfg.logger.Error("maintenance: the store is unreachable; serving the last state", "version", g.Version(), "err", err)
