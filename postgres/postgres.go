@@ -329,6 +329,13 @@ func (s *Store) Load(ctx context.Context) (*maintenance.State, error) {
 	if err != nil {
 		return nil, s.wrap("loading state", err)
 	}
+	// The server answers: a listener waiting out its backoff connects now,
+	// so that it is listening (and sees the next outage at once) as soon
+	// as the server is back.
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 	return st, nil
 }
 

@@ -148,9 +148,10 @@ func (s *Store) listen() {
 		s.up, s.lerr = err == nil, err
 		close(s.attempt)
 		s.attempt = make(chan struct{})
-		if err == nil {
-			s.signal()
-		}
+		// A failed attempt is signalled too: the watchers' next Load then
+		// finds the server gone, even when it came back and went away
+		// again while this listener was waiting to reconnect.
+		s.signal()
 		s.mu.Unlock()
 		if s.ctx.Err() != nil {
 			if conn != nil {
