@@ -166,6 +166,12 @@ func (st *State) validateAuth() error {
 		if u.Hash == "" || len(u.Hash) > 512 || strings.ContainsFunc(u.Hash, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 			return invalidf("user %q: the password hash is not an encoded hash", u.Name)
 		}
+		if err := validateTime("user created", u.Created); err != nil {
+			return err
+		}
+		if err := validateLine("created by", u.CreatedBy); err != nil {
+			return err
+		}
 	}
 	ids := map[string]bool{}
 	for _, t := range st.Tokens {
@@ -176,7 +182,13 @@ func (st *State) validateAuth() error {
 		if !validHash(t.Hash) {
 			return invalidf("token %s: the hash is not a hex SHA-256", t.ID)
 		}
-		if err := validateMessage("label", t.Label); err != nil {
+		if err := validateLine("label", t.Label); err != nil {
+			return err
+		}
+		if err := validateTime("token created", t.Created); err != nil {
+			return err
+		}
+		if err := validateLine("created by", t.CreatedBy); err != nil {
 			return err
 		}
 	}
@@ -195,7 +207,16 @@ func (st *State) validateAuth() error {
 		if !l.Expires.After(l.Created) {
 			return invalidf("bypass link %s: it expires (%s) before it is created", l.ID, l.Expires.UTC().Format(time.RFC3339))
 		}
-		if err := validateMessage("label", l.Label); err != nil {
+		if err := validateLine("label", l.Label); err != nil {
+			return err
+		}
+		if err := validateTime("bypass link created", l.Created); err != nil {
+			return err
+		}
+		if err := validateTime("bypass link expires", l.Expires); err != nil {
+			return err
+		}
+		if err := validateLine("created by", l.CreatedBy); err != nil {
 			return err
 		}
 	}

@@ -3,7 +3,6 @@ package maintenance
 import (
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -38,12 +37,9 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		return nil, nil, invalidf("change %q does nothing", c.Action)
 	}
 	for _, f := range []struct{ what, v string }{{"reason", c.Reason}, {"actor", c.Actor}, {"source", c.Source}} {
-		if err := validateMessage(f.what, f.v); err != nil {
+		if err := validateLine(f.what, f.v); err != nil {
 			return nil, nil, err
 		}
-	}
-	if strings.ContainsFunc(c.Actor+c.Source, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return nil, nil, invalidf("actor %q or source %q: control characters are not accepted", c.Actor, c.Source)
 	}
 	if !cur.normalized() {
 		n := cur.Clone()
@@ -59,9 +55,6 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	}
 	next.Links = slices.DeleteFunc(next.Links, func(l BypassLink) bool { return !l.Expires.After(now) })
 	next.Normalize()
-	if err := next.Validate(); err != nil {
-		return nil, nil, err
-	}
 	next.Version = cur.Version + 1
 	now = now.UTC().Truncate(time.Millisecond)
 
@@ -113,6 +106,11 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		events = append(events, e)
 	}
 	events = append(events, authEvents(c, now, cur, next)...)
+	// Validated once stamped (who changed it, when): a site that the
+	// change touches is checked whole, the others not at all.
+	if err := next.validate(cur); err != nil {
+		return nil, nil, err
+	}
 	events = append(events, pageEvents(c, now, cur, next)...)
 	if len(events) == 0 {
 		return cur, nil, nil

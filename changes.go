@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -50,7 +51,7 @@ func On(sites []string, o OnOptions) Change {
 				s.Reason = reason
 			}
 			if o.Message != nil {
-				s.Message = *o.Message
+				s.Message = normalizeLines(*o.Message)
 				s.Messages = nil
 			}
 			if o.Messages != nil {
@@ -380,6 +381,7 @@ func AddWindow(site string, w Window) Change {
 		if w.Mode == "" {
 			w.Mode = ModeFull
 		}
+		w.Message = normalizeLines(w.Message)
 		if w.Reason == "" {
 			w.Reason = reason
 		}
@@ -414,4 +416,13 @@ func RemoveWindow(site string, id int) Change {
 		s.Schedule = slices.Delete(s.Schedule, i, i+1)
 		return nil
 	}}
+}
+
+// normalizeLines turns the CRLF line ends of a message (what a browser's
+// text area sends) into LF, the only line end a message keeps.
+func normalizeLines(s string) string {
+	if !strings.Contains(s, "\r\n") {
+		return s
+	}
+	return strings.ReplaceAll(s, "\r\n", "\n")
 }

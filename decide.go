@@ -345,6 +345,10 @@ type health struct {
 	// state. The error itself (host names, ports) is for operators: the
 	// log, the metrics and `maintenance gates`, not a public endpoint.
 	Store string `json:"store"`
+	// State is "invalid" while the store holds invalid values (a
+	// hand-edited file), which the gate does not serve; absent otherwise.
+	// Which ones is in the log, the metrics and `maintenance status`.
+	State string `json:"state,omitempty"`
 }
 
 // serveHealth answers GET/HEAD /_maintenance/health: 200 while the gate
@@ -361,6 +365,9 @@ func (g *Gate) serveHealth(w http.ResponseWriter, r *http.Request, s *snapshot) 
 	v := health{Status: "ok", Version: s.version, Store: "ok"}
 	if g.StoreError() != nil {
 		v.Store = "unreachable"
+	}
+	if len(*g.problems.Load()) > 0 {
+		v.State = "invalid"
 	}
 	b, _ := json.Marshal(v)
 	b = append(b, '\n')

@@ -106,6 +106,8 @@ type Gate struct {
 	storeErr atomic.Pointer[string]
 	// regressed notes a version that went backwards, until the next change.
 	regressed atomic.Pointer[string]
+	// problems are the invalid values of the state last read (checkState).
+	problems atomic.Pointer[[]Problem]
 	// kick asks the sync loop for a heartbeat (after a swap).
 	kick chan struct{}
 	// key is the store's server key, once read; it checks bypass cookies
@@ -165,6 +167,7 @@ func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
 func newGate(store Store, opts Options) (*Gate, []string, error) {
 	g := &Gate{store: store, opts: opts, changed: make(chan struct{}), done: make(chan struct{}),
 		closing: make(chan struct{}), id: gateID(), started: time.Now().UTC(), kick: make(chan struct{}, 1)}
+	g.problems.Store(new([]Problem))
 	g.cfg.logger = opts.Logger
 	if g.cfg.logger == nil {
 		g.cfg.logger = slog.Default()

@@ -6,10 +6,12 @@ import (
 	"hash/maphash"
 	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gomaint/maintenance/internal/safetext"
 )
 
 // Mode says what a site that is on lets through.
@@ -276,8 +278,16 @@ func (st *State) digest() uint64 {
 	return maphash.Bytes(digestSeed, b)
 }
 
-// Validate checks the whole state. Commit calls it before anything is written.
-func (st *State) Validate() error {
+// Validate checks the whole state. Commit calls it before anything is
+// written, on the sites that the change touches.
+func (st *State) Validate() error { return st.validate(nil) }
+
+// validate checks st. With cur, the state st was made from, only what
+// changed is checked: a site as it is in cur is not checked again, and in a
+// site that changed, a problem that cur's site already had is let be, so
+// that an invalid value in a store (a hand-edited file) blocks no change to
+// the other sites, nor the changes that repair it one field at a time.
+func (st *State) validate(cur *State) error {
 	if st.Release != "" {
 		if _, err := ParseRelease(st.Release); err != nil {
 			return err
@@ -285,81 +295,33 @@ func (st *State) Validate() error {
 	}
 	for i := range st.Sites {
 		s := &st.Sites[i]
-		if c, err := ParseSite(s.Site); err != nil {
-			return err
-		} else if c != s.Site {
-			return invalidf("site %q is not in canonical form %q", s.Site, c)
-		}
 		if i > 0 && st.Sites[i-1].Site >= s.Site {
 			return invalidf("site %q is declared twice", s.Site)
 		}
-		if _, err := ParseMode(string(s.Mode)); err != nil {
-			return err
+		var old *SiteState
+		if cur != nil {
+			old = cur.Site(s.Site)
 		}
-		if err := validateStatus(s.Status); err != nil {
-			return err
-		}
-		if err := validateStatus(s.ErrorStatus); err != nil {
-			return err
-		}
-		if err := validateRetryAfter(s.RetryAfter); err != nil {
-			return err
-		}
-		if err := validateMessage("message", s.Message); err != nil {
-			return err
-		}
-		if err := validateMessages(s.Messages); err != nil {
-			return err
-		}
-		if err := validateMessage("reason", s.Reason); err != nil {
-			return err
-		}
-		if s.Redirect != "" {
-			if _, err := parseRedirect(s.Redirect); err != nil {
+		if old == nil {
+			if err := s.Validate(); err != nil {
 				return err
 			}
+			continue
 		}
-		if !s.From.IsZero() && !s.Until.IsZero() && !s.Until.After(s.From) {
-			return invalidf("site %q: the end %s is not after the start %s", s.Site, s.Until.UTC().Format(time.RFC3339), s.From.UTC().Format(time.RFC3339))
+		if reflect.DeepEqual(old, s) {
+			continue
 		}
-		if len(s.Schedule) > MaxWindows {
-			return invalidf("site %q has %d scheduled windows; accepted: at most %d", s.Site, len(s.Schedule), MaxWindows)
+		errs := s.check(true)
+		if len(errs) == 0 {
+			continue
 		}
-		for j, w := range s.Schedule {
-			if w.From.IsZero() || w.Until.IsZero() || !w.Until.After(w.From) {
-				return invalidf("window %d of site %q: the end %s is not after the start %s", w.ID, s.Site, w.Until.UTC().Format(time.RFC3339), w.From.UTC().Format(time.RFC3339))
-			}
-			if j > 0 && w.From.Before(s.Schedule[j-1].Until) {
-				p := s.Schedule[j-1]
-				return invalidf("window %s - %s of site %q overlaps window %d (%s - %s)", w.From.UTC().Format(time.RFC3339), w.Until.UTC().Format(time.RFC3339), s.Site, p.ID, p.From.UTC().Format(time.RFC3339), p.Until.UTC().Format(time.RFC3339))
-			}
-			if _, err := ParseMode(string(w.Mode)); err != nil {
-				return err
-			}
-			if err := validateMessage("message", w.Message); err != nil {
-				return err
-			}
-			if err := validateMessages(w.Messages); err != nil {
-				return err
-			}
-			if err := validateMessage("reason", w.Reason); err != nil {
-				return err
-			}
+		had := map[string]bool{}
+		for _, e := range old.check(true) {
+			had[e.Error()] = true
 		}
-		for _, r := range s.Ignore {
-			if _, err := ParsePattern(r.Value); err != nil {
-				return err
-			}
-			if err := validateMessage("note", r.Note); err != nil {
-				return err
-			}
-		}
-		for _, r := range s.Allow {
-			if _, err := ParseAllow(r.Value); err != nil {
-				return err
-			}
-			if err := validateMessage("note", r.Note); err != nil {
-				return err
+		for _, e := range errs {
+			if !had[e.Error()] {
+				return e
 			}
 		}
 	}
@@ -376,6 +338,191 @@ func (st *State) Validate() error {
 		}
 	}
 	return st.validateAuth()
+}
+
+// Validate checks one site's state: its name, every field and every rule.
+// The error wraps ErrInvalid and names the field and its value.
+func (s *SiteState) Validate() error {
+	if errs := s.check(false); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// check returns the site's first problem, or every one when all is set.
+func (s *SiteState) check(all bool) (errs []error) {
+	// add records err; it reports whether to stop.
+	add := func(err error) bool {
+		errs = append(errs, err)
+		return !all
+	}
+	if c, err := ParseSite(s.Site); err != nil {
+		if add(err) {
+			return errs
+		}
+	} else if c != s.Site {
+		if add(invalidf("site %q is not in canonical form %q", s.Site, c)) {
+			return errs
+		}
+	}
+	if _, err := ParseMode(string(s.Mode)); err != nil {
+		if add(err) {
+			return errs
+		}
+	}
+	if err := validateStatus(s.Status); err != nil {
+		if add(err) {
+			return errs
+		}
+	}
+	if err := validateStatus(s.ErrorStatus); err != nil {
+		if add(fmt.Errorf("error %w", err)) {
+			return errs
+		}
+	}
+	if err := validateRetryAfter(s.RetryAfter); err != nil {
+		if add(err) {
+			return errs
+		}
+	}
+	if err := validateMessage("message", s.Message); err != nil {
+		if add(err) {
+			return errs
+		}
+	}
+	if err := validateMessages(s.Messages); err != nil {
+		if add(err) {
+			return errs
+		}
+	}
+	if err := validateLine("reason", s.Reason); err != nil {
+		if add(err) {
+			return errs
+		}
+	}
+	if err := validateLine("changed by", s.ChangedBy); err != nil {
+		if add(err) {
+			return errs
+		}
+	}
+	if s.Redirect != "" {
+		if _, err := parseRedirect(s.Redirect); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+	}
+	for _, t := range []struct {
+		what string
+		t    time.Time
+	}{{"from", s.From}, {"until", s.Until}, {"changed at", s.ChangedAt}} {
+		if err := validateTime(t.what, t.t); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+	}
+	if !s.From.IsZero() && !s.Until.IsZero() && !s.Until.After(s.From) {
+		if add(invalidf("site %q: the end %s is not after the start %s", s.Site, s.Until.UTC().Format(time.RFC3339), s.From.UTC().Format(time.RFC3339))) {
+			return errs
+		}
+	}
+	if s.Version < 0 {
+		if add(invalidf("site %q: version %d: accepted: 0 or more", s.Site, s.Version)) {
+			return errs
+		}
+	}
+	if len(s.Schedule) > MaxWindows {
+		if add(invalidf("site %q has %d scheduled windows; accepted: at most %d", s.Site, len(s.Schedule), MaxWindows)) {
+			return errs
+		}
+	}
+	for j, w := range s.Schedule {
+		if err := validateTime("window from", w.From); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+		if err := validateTime("window until", w.Until); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+		if w.From.IsZero() || w.Until.IsZero() || !w.Until.After(w.From) {
+			if add(invalidf("window %d of site %q: the end %s is not after the start %s", w.ID, s.Site, w.Until.UTC().Format(time.RFC3339), w.From.UTC().Format(time.RFC3339))) {
+				return errs
+			}
+		}
+		if j > 0 && w.From.Before(s.Schedule[j-1].Until) {
+			p := s.Schedule[j-1]
+			if add(invalidf("window %s - %s of site %q overlaps window %d (%s - %s)", w.From.UTC().Format(time.RFC3339), w.Until.UTC().Format(time.RFC3339), s.Site, p.ID, p.From.UTC().Format(time.RFC3339), p.Until.UTC().Format(time.RFC3339))) {
+				return errs
+			}
+		}
+		if _, err := ParseMode(string(w.Mode)); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+		if err := validateMessage("message", w.Message); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+		if err := validateMessages(w.Messages); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+		if err := validateLine("reason", w.Reason); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+	}
+	for _, r := range s.Ignore {
+		if _, err := ParsePattern(r.Value); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+		if err := validateLine("note", r.Note); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+	}
+	for _, r := range s.Allow {
+		if _, err := ParseAllow(r.Value); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+		if err := validateLine("note", r.Note); err != nil {
+			if add(err) {
+				return errs
+			}
+		}
+	}
+	return errs
+}
+
+// Times a state may hold: from the Unix epoch to the end of year 9999, the
+// range that every store and RFC 3339 (JSON) can represent.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+)
+
+// validateTime checks a time of the state; the zero time means unset.
+func validateTime(what string, t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	if t.Before(minTime) || t.After(maxTime) {
+		return invalidf("%s %s: accepted: a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z", what, t.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // MaxWindows is the most scheduled windows a site may have.
@@ -418,15 +565,29 @@ func validateRetryAfter(d time.Duration) error {
 	return nil
 }
 
-// MaxText is the longest message, reason or note, in bytes.
+// MaxText is the longest message, reason, note or label, in bytes.
 const MaxText = 2000
 
-func validateMessage(what, s string) error {
+// validateMessage checks a visitor's message: at most MaxText bytes of
+// UTF-8 without control or format characters, newlines and tabs apart.
+func validateMessage(what, s string) error { return checkText(what, s, true) }
+
+// validateLine checks a one-line text field (a reason, a note, a label, an
+// actor): at most MaxText bytes of UTF-8 without control or format
+// characters, newlines and tabs included, since they could fake or hide a
+// row of the audit log on an operator's terminal.
+func validateLine(what, s string) error { return checkText(what, s, false) }
+
+func checkText(what, s string, multiline bool) error {
 	if len(s) > MaxText {
 		return invalidf("%s is %d bytes long; accepted: at most %d", what, len(s), MaxText)
 	}
-	if !utf8.ValidString(s) {
-		return invalidf("%s %q is not valid UTF-8", what, s)
+	if bad := safetext.Check(s, multiline); bad != "" {
+		accepted := "text without control or format characters"
+		if multiline {
+			accepted += " (newlines and tabs apart)"
+		}
+		return invalidf("%s %q: %s; accepted: %s", what, s, bad, accepted)
 	}
 	return nil
 }
@@ -458,6 +619,12 @@ func validateMessages(m map[string]string) error {
 	}
 	return nil
 }
+
+// CheckText validates a free-text field that a person typed, as the stores
+// do before they write it: what names the field in the error. A message
+// (multiline) may hold newlines and tabs; no other text field may. The
+// error wraps ErrInvalid.
+func CheckText(what, s string, multiline bool) error { return checkText(what, s, multiline) }
 
 // ParseAllow parses an allow entry: an IPv4 or IPv6 address or a CIDR prefix.
 // The canonical form is the address or the masked prefix.

@@ -144,14 +144,20 @@ const DefaultEventLimit = 20
 
 // Check returns f as stores apply it: the default limit when none is set,
 // and the site in canonical form (a name that does not parse is kept: it
-// matches nothing). A negative Limit or Before is an error wrapping
-// ErrInvalid.
+// matches nothing). A negative Limit or Before, or a site, actor or action
+// that no event can hold (control characters, invalid UTF-8, over MaxText
+// bytes) is an error wrapping ErrInvalid.
 func (f EventFilter) Check() (EventFilter, error) {
 	if f.Limit < 0 {
 		return f, fmt.Errorf("limit %d: %w", f.Limit, ErrInvalid)
 	}
 	if f.Before < 0 {
 		return f, fmt.Errorf("before %d: %w", f.Before, ErrInvalid)
+	}
+	for _, x := range []struct{ what, v string }{{"site", f.Site}, {"actor", f.Actor}, {"action", f.Action}} {
+		if err := validateLine(x.what, x.v); err != nil {
+			return f, err
+		}
 	}
 	if f.Limit == 0 {
 		f.Limit = DefaultEventLimit

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gomaint/maintenance/internal/redact"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -164,6 +165,7 @@ func (g *Gate) apply(st *State) {
 	if was := g.setStoreErr(nil); was != "" {
 		g.cfg.logger.Info("maintenance: the store is reachable again", "version", st.Version)
 	}
+	st = g.checkState(st)
 	cur := g.snap.Load()
 	if cur != nil && st.Version == cur.version && st.digest() == cur.digest {
 		return
@@ -184,6 +186,46 @@ func (g *Gate) apply(st *State) {
 	}
 	g.install(st)
 	g.saveCache(st)
+}
+
+// checkState validates a state read from the store, site by site. A site
+// with an invalid value (a hand-edited file store) is served at its last
+// valid state, or with the invalid fields at their defaults when the gate
+// never had one, and the problem is logged when it appears or changes, and
+// reported by health, the metrics (Gate.Problems) and the registry
+// (`maintenance gates` and `status`), until the store is repaired. The other
+// sites follow the store as usual.
+func (g *Gate) checkState(st *State) *State {
+	ps := st.Problems()
+	var text string
+	if len(ps) > 0 {
+		text = problemsText(ps)
+	}
+	prev := g.problems.Swap(&ps)
+	if prevText := problemsText(*prev); prevText != text {
+		if text != "" {
+			g.cfg.logger.Error("maintenance: the store holds invalid values; serving those sites at their last valid state", "version", st.Version, "problems", text)
+		} else {
+			g.cfg.logger.Info("maintenance: the store's state is valid again", "version", st.Version)
+		}
+	}
+	if len(ps) == 0 {
+		return st
+	}
+	g.buildMu.Lock()
+	last := g.last
+	g.buildMu.Unlock()
+	return st.repaired(ps, last)
+}
+
+// Problems returns the invalid values of the state last read from the
+// store (see State.Problems), which the gate does not serve; nil when there
+// are none.
+func (g *Gate) Problems() []Problem {
+	if p := g.problems.Load(); p != nil {
+		return slices.Clone(*p)
+	}
+	return nil
 }
 
 // install builds and swaps in the snapshot of st as it stands now, and
@@ -225,6 +267,7 @@ func (g *Gate) setStoreErr(err error) string {
 		g.storeErr.Store(nil)
 		return prev
 	}
+	err = redact.Error(err) // a store URL in an error keeps no password
 	msg := err.Error()
 	if msg != prev {
 		g.cfg.logger.Error("maintenance: the store is unreachable; serving the last state", "version", g.Version(), "err", err)
@@ -304,6 +347,9 @@ func (g *Gate) Sites() []Status {
 // Info returns what the gate reports to the store's registry.
 func (g *Gate) Info() GateInfo {
 	info := GateInfo{ID: g.id, Release: g.opts.Release, Version: g.Version(), Started: g.started, LastSeen: time.Now().UTC(), Warnings: g.forgotten(time.Now())}
+	for _, p := range g.Problems() {
+		info.Warnings = append(info.Warnings, "invalid value in the store, served at its last valid state: "+p.String())
+	}
 	info.Host, _ = os.Hostname()
 	if err := g.StoreError(); err != nil {
 		info.StoreError = err.Error()

@@ -791,6 +791,9 @@ func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintena
 	if !win.Until.After(now) {
 		return win, "", invalidField(endField, "the end %s is in the past; accepted: a time after now (%s)", win.Until.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
+	if err := precheck(endField, maintenance.AddWindow("", maintenance.Window{From: win.From, Until: win.Until}), now); err != nil {
+		return win, "", err
+	}
 	if err := precheck("message", maintenance.AddWindow("", maintenance.Window{From: win.From, Until: win.Until, Message: msg}), now); err != nil {
 		return win, "", err
 	}

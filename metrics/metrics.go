@@ -17,6 +17,8 @@
 //     end for longer than the gate's Options.MaxDuration.
 //   - maintenance_site_version{site}: the store version of the site's last
 //     change.
+//   - maintenance_site_invalid{site}: 1 while the store holds an invalid
+//     value for the site, which the gate does not serve (Gate.Problems).
 //   - maintenance_site_changed_timestamp_seconds{site}: when the site was
 //     last switched on or off (Unix time; absent for a site never switched).
 //   - maintenance_state_version: the version of the state the gate serves.
@@ -64,6 +66,8 @@ var (
 		"The store version of the site's last change, as the gate serves it.", []string{"site"}, nil)
 	siteChanged = prometheus.NewDesc("maintenance_site_changed_timestamp_seconds",
 		"When the site was last switched on or off, in Unix time.", []string{"site"}, nil)
+	siteInvalid = prometheus.NewDesc("maintenance_site_invalid",
+		"1 while the store holds an invalid value for the site (a hand-edited store), which the gate does not serve: it serves the site's last valid state. site is empty for the state's other parts.", []string{"site"}, nil)
 	version = prometheus.NewDesc("maintenance_state_version",
 		"The version of the state the gate serves.", nil, nil)
 	storeError = prometheus.NewDesc("maintenance_store_error",
@@ -219,6 +223,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- siteForgotten
 	ch <- siteVersion
 	ch <- siteChanged
+	ch <- siteInvalid
 	ch <- version
 	ch <- storeError
 	ch <- snapshotAge
@@ -245,6 +250,17 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(siteOn, prometheus.GaugeValue, b2f(s.On), s.Site)
 			ch <- prometheus.MustNewConstMetric(siteForgotten, prometheus.GaugeValue, b2f(forgotten[s.Site]), s.Site)
 			ch <- prometheus.MustNewConstMetric(siteVersion, prometheus.GaugeValue, float64(s.Version), s.Site)
+		}
+		invalid := map[string]bool{}
+		for _, p := range g.Problems() {
+			invalid[p.Site] = true
+		}
+		for _, s := range sites {
+			ch <- prometheus.MustNewConstMetric(siteInvalid, prometheus.GaugeValue, b2f(invalid[s.Site]), s.Site)
+			delete(invalid, s.Site)
+		}
+		for site := range invalid {
+			ch <- prometheus.MustNewConstMetric(siteInvalid, prometheus.GaugeValue, 1, site)
 		}
 		if st := g.State(); st != nil {
 			for _, s := range st.Sites {

@@ -46,6 +46,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/redact"
 )
 
 // DefaultSchema is the schema of a URL without a schema parameter.
@@ -151,11 +152,11 @@ func newQueries(ident string) queries {
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	connURL, schema, err := parseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("opening postgres store: %w", err)
+		return nil, redact.Error(fmt.Errorf("opening postgres store: %w", err))
 	}
 	cfg, err := pgxpool.ParseConfig(connURL)
 	if err != nil {
-		return nil, fmt.Errorf("opening postgres store: %w: %w", maintenance.ErrInvalid, err)
+		return nil, redact.Error(fmt.Errorf("opening postgres store: %w: %w", maintenance.ErrInvalid, err))
 	}
 	cc := cfg.ConnConfig
 	if cc.ConnectTimeout == 0 {
@@ -205,16 +206,16 @@ func parseURL(rawURL string) (connURL, schema string, err error) {
 		return "", "", fmt.Errorf("%w: not a URL: %w", maintenance.ErrInvalid, err)
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		return "", "", fmt.Errorf("URL %q: %w: want a postgres:// URL", u.Redacted(), maintenance.ErrInvalid)
+		return "", "", fmt.Errorf("URL %q: %w: want a postgres:// URL", redact.String(rawURL), maintenance.ErrInvalid)
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return "", "", fmt.Errorf("URL %q: query: %w: %w", u.Redacted(), maintenance.ErrInvalid, err)
+		return "", "", fmt.Errorf("URL %q: query: %w: %w", redact.String(rawURL), maintenance.ErrInvalid, err)
 	}
 	schema = DefaultSchema
 	if vs, ok := q["schema"]; ok {
 		if len(vs) != 1 {
-			return "", "", fmt.Errorf("URL %q: %w: schema is given %d times", u.Redacted(), maintenance.ErrInvalid, len(vs))
+			return "", "", fmt.Errorf("URL %q: %w: schema is given %d times", redact.String(rawURL), maintenance.ErrInvalid, len(vs))
 		}
 		schema = vs[0]
 		q.Del("schema")
@@ -327,6 +328,13 @@ func (s *Store) Load(ctx context.Context) (*maintenance.State, error) {
 	})
 	if err != nil {
 		return nil, s.wrap("loading state", err)
+	}
+	// The server answers: a listener waiting out its backoff connects now,
+	// so that it is listening (and sees the next outage at once) as soon
+	// as the server is back.
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 	return st, nil
 }

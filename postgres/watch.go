@@ -43,7 +43,8 @@ type watcher struct {
 // connection to the server was lost and is back, since a change may have
 // been missed meanwhile. Values are coalesced: the channel holds at most one.
 // The channel is closed when ctx is done or the store is closed, never
-// because the server is unreachable.
+// because the server is unreachable; when the connection is lost, a value
+// is sent at once, so that the receiver's next Load reports the outage.
 //
 // All the watchers of a Store share one dedicated connection that LISTENs on
 // the schema's channel; it is opened by the first Watch and kept until
@@ -147,9 +148,10 @@ func (s *Store) listen() {
 		s.up, s.lerr = err == nil, err
 		close(s.attempt)
 		s.attempt = make(chan struct{})
-		if err == nil {
-			s.signal()
-		}
+		// A failed attempt is signalled too: the watchers' next Load then
+		// finds the server gone, even when it came back and went away
+		// again while this listener was waiting to reconnect.
+		s.signal()
 		s.mu.Unlock()
 		if s.ctx.Err() != nil {
 			if conn != nil {
@@ -182,6 +184,9 @@ func (s *Store) listen() {
 		lost = true
 		s.mu.Lock()
 		s.up, s.lerr = false, fmt.Errorf("listening: connection lost: %w", err)
+		// Say so at once: the watchers' next Load finds the server gone
+		// and reports it, within the second rather than at a periodic read.
+		s.signal()
 		s.mu.Unlock()
 		if s.ctx.Err() != nil {
 			return

@@ -68,6 +68,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/redact"
 )
 
 // DefaultPrefix starts the keys of a store whose URL sets no prefix.
@@ -117,11 +118,11 @@ var _ maintenance.Store = (*Store)(nil)
 func Open(ctx context.Context, rawURL string) (*Store, error) {
 	client, prefix, name, err := newClient(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("opening redis store %q: %w", name, err)
+		return nil, redact.Error(fmt.Errorf("opening redis store %q: %w", name, err))
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("opening redis store %q: %w", name, err)
+		return nil, redact.Error(fmt.Errorf("opening redis store %q: %w", name, err))
 	}
 	s := &Store{client: client, name: name}
 	tag := "{" + prefix + "}"
@@ -144,7 +145,7 @@ func newClient(rawURL string) (client goredis.UniversalClient, prefix, name stri
 		}
 		return nil, "", "(unparsable URL)", invalidf("parsing the URL: %v", err)
 	}
-	name = u.Redacted()
+	name = redact.String(rawURL)
 	q := u.Query()
 	prefix = DefaultPrefix
 	if ps, ok := q["prefix"]; ok {

@@ -38,7 +38,8 @@ var healthCheck = 15 * time.Second
 // confirmed the subscription, so that no change published after Watch
 // returns is missed. Values are coalesced (the channel holds at most one).
 //
-// When the connection drops, the watcher reconnects with a backoff (50 ms
+// When the connection drops, the watcher sends a value at once (the
+// receiver's next Load reports the outage), reconnects with a backoff (50 ms
 // doubling to 1 s) and, once subscribed again, sends a value, since a change
 // may have been published while it was away. The channel is closed when ctx
 // is done or the store is closed, never because of a connection error.
@@ -134,9 +135,13 @@ func (s *Store) watch(ctx context.Context, ps *goredis.PubSub, ch chan<- struct{
 			}
 			continue
 		default:
-			// The connection dropped, or dialing again failed: wait, then
-			// receive again, which dials again and subscribes again.
+			// The connection dropped, or dialing again failed: say so at
+			// once, so that the receiver reads the store and finds it
+			// unreachable (within the second, not at its next periodic
+			// read), then wait, and receive again, which dials again and
+			// subscribes again.
 			pinged = false
+			notify(ch)
 			if !sleep(ctx, jitter(backoff)) {
 				return
 			}

@@ -197,7 +197,10 @@ func (s *suite) testEventFilters(t *testing.T) {
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
-		for _, f := range []maintenance.EventFilter{{Limit: -1}, {Before: -1}, {Before: -1, Site: a}} {
+		for _, f := range []maintenance.EventFilter{{Limit: -1}, {Before: -1}, {Before: -1, Site: a},
+			// Values no event holds, which PostgreSQL would fail on (NUL,
+			// invalid UTF-8): bad input on every store.
+			{Actor: "a\x00b"}, {Action: "on\x00"}, {Site: "a\x00b"}, {Actor: "\xff"}, {Actor: strings.Repeat("x", maintenance.MaxText+1)}} {
 			if got, err := st.Events(t.Context(), f); !errors.Is(err, maintenance.ErrInvalid) {
 				t.Errorf("Events(%+v) = %d events, %v; want an error wrapping %v", f, len(got), err, maintenance.ErrInvalid)
 			}

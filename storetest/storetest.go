@@ -624,6 +624,21 @@ func (s *suite) testInvalid(t *testing.T) {
 		{"LongReason", as(maintenance.Off(nil), "storetest", "test", long), maintenance.ErrInvalid},
 		{"LongNote", maintenance.AddIgnore("", "/x", long), maintenance.ErrInvalid},
 		{"BadUTF8Message", maintenance.On(nil, maintenance.OnOptions{Message: ptr("\xff")}), maintenance.ErrInvalid},
+		// Values that one store accepted and another failed on (NUL, which
+		// PostgreSQL text cannot hold; years past 9999, which JSON cannot
+		// encode): bad input for every store alike.
+		{"NULInMessage", maintenance.On([]string{shop}, maintenance.OnOptions{Message: ptr("a\x00b")}), maintenance.ErrInvalid},
+		{"NULInReason", as(maintenance.Off(nil), "storetest", "test", "a\x00b"), maintenance.ErrInvalid},
+		{"NULInNote", maintenance.AddIgnore("", "/x", "a\x00b"), maintenance.ErrInvalid},
+		{"EscapeInReason", as(maintenance.Off(nil), "storetest", "test", "\x1b[2K\x1b[1G(nothing to see)"), maintenance.ErrInvalid},
+		{"OSCInMessage", maintenance.On([]string{shop}, maintenance.OnOptions{Message: ptr("\x1b]0;owned\a")}), maintenance.ErrInvalid},
+		{"C1InNote", maintenance.AddAllow("", "192.0.2.9", "\u009b31m"), maintenance.ErrInvalid},
+		{"BidiInMessage", maintenance.On([]string{shop}, maintenance.OnOptions{Message: ptr("abc\u202etxt.exe")}), maintenance.ErrInvalid},
+		{"NewlineInReason", as(maintenance.Off(nil), "storetest", "test", "a\nb"), maintenance.ErrInvalid},
+		{"BadUTF8Reason", as(maintenance.Off(nil), "storetest", "test", "\xc3("), maintenance.ErrInvalid},
+		{"UntilAfter9999", maintenance.On([]string{shop}, maintenance.OnOptions{Until: ptr(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))}), maintenance.ErrInvalid},
+		{"WindowAfter9999", maintenance.AddWindow(shop, maintenance.Window{From: time.Date(9999, 12, 31, 23, 0, 0, 0, time.UTC), Until: time.Date(10000, 1, 1, 1, 0, 0, 0, time.UTC)}), maintenance.ErrInvalid},
+		{"FromBefore1970", maintenance.On([]string{shop}, maintenance.OnOptions{From: ptr(time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC))}), maintenance.ErrInvalid},
 		{"RemoveDefaultSite", maintenance.RemoveSite("*"), maintenance.ErrInvalid},
 		{"NilApply", maintenance.Change{Action: "nothing"}, maintenance.ErrInvalid},
 		{"RemoveAbsentSite", maintenance.RemoveSite("absent.example.com"), maintenance.ErrNotFound},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gomaint/maintenance/internal/redact"
 	"io"
 
 	"github.com/gomaint/maintenance"
@@ -61,7 +62,9 @@ func exitCode(err error, stderr io.Writer) int {
 		code = child.code // "maintenance run" exits with its command's code
 	}
 	if code != exitOK {
-		fmt.Fprintf(stderr, "maintenance: %v\n", err)
+		// Every error is redacted once more, so that a password in a store
+		// URL that some path quoted raw is never shown.
+		fmt.Fprintf(stderr, "maintenance: %s\n", redact.String(err.Error()))
 	}
 	return code
 }

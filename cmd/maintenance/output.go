@@ -427,7 +427,9 @@ func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
 		header += ", " + note
 	}
 	fmt.Fprintln(w, header)
-	line := func(key, value string) { fmt.Fprintf(w, "  %-12s %s\n", key, value) }
+	// A message may hold newlines: show them as \n, so that each field
+	// stays on its line.
+	line := func(key, value string) { fmt.Fprintf(w, "  %-12s %s\n", key, strings.ReplaceAll(value, "\n", `\n`)) }
 	now := time.Now()
 	stored := s
 	if sw := scheduledNow(s, now); sw != nil {

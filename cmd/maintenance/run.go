@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/gomaint/maintenance/internal/safetext"
 	"github.com/gomaint/maintenance/internal/storeurl"
 	"io"
 	"os"
@@ -23,8 +24,14 @@ const storeEnv = "MAINTENANCE_STORE"
 // the process environment. Commands never touch os.Stdout, os.Getenv and the
 // like directly, so tests can run them in-process.
 type env struct {
-	stdin          io.Reader
+	stdin io.Reader
+	// stdout and stderr escape the control and format characters of what
+	// is written to them (safetext.Writer): values read from a store may
+	// hold any, and none may reach a terminal raw.
 	stdout, stderr io.Writer
+	// rawStdout and rawStderr are the streams themselves, for the command
+	// that "maintenance run" starts.
+	rawStdout, rawStderr io.Writer
 	// storeURL is the store to open: --store given before the command, else
 	// $MAINTENANCE_STORE, else defaultStore. A command's flag set (see
 	// newFlagSet) lets --store after the command name override it, so it is
@@ -79,7 +86,8 @@ func register(name string, c command) {
 
 // run runs the CLI with the arguments after the program name.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	e := &env{stdin: stdin, stdout: safetext.NewWriter(stdout), stderr: safetext.NewWriter(stderr),
+		rawStdout: stdout, rawStderr: stderr, getenv: os.Getenv}
 	return e.main(ctx, args)
 }
 

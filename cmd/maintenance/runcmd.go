@@ -213,7 +213,10 @@ func (e *env) runChild(argv []string, sigs <-chan os.Signal) *childExitError {
 	default:
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.rawStdout, e.rawStderr
+	if e.rawStdout == nil {
+		cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+	}
 	cmd.Env = append(os.Environ(), storeEnv+"="+e.storeURL)
 	if err := cmd.Start(); err != nil {
 		code := 126 // found but cannot be run, as in shells

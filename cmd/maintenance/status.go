@@ -22,9 +22,10 @@ Output: a line that says how many running gates (see "maintenance gates")
 serve the store's current version, "gates: 12/12 at version 42", or
 "gates: none running"; then "release: v42", the fleet's target release
 (see "maintenance release"), when one is set; then a "warning: ..." line
-for each gate that cannot reach the store, and for a store that is behind a
+for each gate that cannot reach the store, for a store that is behind a
 gate (it lost changes: restarted without persistence, or restored from a
-backup); then, for each site, separated by blank lines:
+backup), and for each invalid value the store holds (a hand-edited file:
+"site shop.example.com: mode "bogus": accepted: ..."); then, for each site, separated by blank lines:
 
   shop.example.com: on (read-only)
     message      Back at 14:00
@@ -113,6 +114,9 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		summary := summarizeGates(gates, state.Version)
+		for _, p := range state.Problems() {
+			summary.Warnings = append(summary.Warnings, "invalid value in the store (gates serve the site's last valid state): "+p.String())
+		}
 		if asJSON {
 			out := struct {
 				Sites   []*siteJSON      `json:"sites"`

@@ -6,12 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	neturl "net/url"
 	"strings"
 	"sync"
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/file"
+	"github.com/gomaint/maintenance/internal/redact"
 	"github.com/gomaint/maintenance/postgres"
 	"github.com/gomaint/maintenance/redis"
 	"github.com/gomaint/maintenance/sqlite"
@@ -50,18 +50,10 @@ func Parse(url string) (kind, rest string, err error) {
 	return "", "", invalidf("store %q is not supported; accepted: %s (default %s)", Redact(url), Forms, Default)
 }
 
-// Redact returns the store URL with its password, if any, replaced by
-// "xxxxx", for messages and logs.
-func Redact(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, ok := u.User.Password(); !ok {
-		return raw
-	}
-	return u.Redacted()
-}
+// Redact returns the store URL with every password it holds (userinfo,
+// query parameters, PostgreSQL's keyword/value form) replaced by "xxxxx",
+// for messages and logs.
+func Redact(raw string) string { return redact.String(raw) }
 
 // invalidError is a bad store URL: its message is for the person who typed
 // it, and it wraps maintenance.ErrInvalid.
@@ -92,7 +84,7 @@ func Open(ctx context.Context, url string) (maintenance.Store, error) {
 		st, err = redis.Open(ctx, rest)
 	}
 	if err != nil {
-		return nil, err // the stores' errors say what failed and where
+		return nil, redact.Error(err) // the stores' errors say what failed and where
 	}
 	return st, nil
 }
