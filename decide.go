@@ -63,12 +63,12 @@ func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 	case ModeErrors:
 		return Passed
 	}
-	// 3. exempt paths. A path with dot segments is never exempt:
-	// "/static/../admin" matches "/static/*" here, and an upstream that
-	// resolves it would serve /admin.
+	// 3. exempt paths. A path that a server could read as another one is
+	// never exempt: "/static/..;/admin" matches "/static/*" here, and an
+	// upstream that strips ";params" and resolves ".." would serve /admin.
 	path := r.URL.Path
-	if !hasDotSegment(path) {
-		if strings.HasPrefix(path, ReservedPrefix) || ss.exempt.match(r.Method, path) {
+	if unambiguousPath(path, r.URL.RawPath) {
+		if g.reservedForApp(path) || ss.exempt.match(r.Method, path) {
 			return Exempt
 		}
 		if ss.redirectPath != "" && path == ss.redirectPath && (ss.redirectHost == "" || sameHost(ss.redirectHost, r.Host)) {
@@ -99,19 +99,14 @@ func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 	return Blocked
 }
 
-// hasDotSegment reports whether a path has a "." or ".." segment, with "/"
-// or "\\" (which some servers take for "/") as separators. "/.well-known/"
-// has none.
-func hasDotSegment(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] != '.' || (i > 0 && p[i-1] != '/' && p[i-1] != '\\') {
-			continue
-		}
-		j := i + 1
-		if j < len(p) && p[j] == '.' {
-			j++
-		}
-		if j == len(p) || p[j] == '/' || p[j] == '\\' {
+// reservedForApp reports whether path is under ReservedPrefix and served by
+// the application (Options.Reserved).
+func (g *Gate) reservedForApp(path string) bool {
+	if len(g.reserved) == 0 || !strings.HasPrefix(path, ReservedPrefix) {
+		return false
+	}
+	for _, p := range g.reserved {
+		if p.match(path) {
 			return true
 		}
 	}
@@ -131,17 +126,18 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 	rt, _ := next.(router)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := g.snap.Load()
-		switch r.URL.Path {
-		case StatusPath:
-			g.serveStatus(w, r, s.site(r.Host))
-			return
-		case HealthPath:
-			g.serveHealth(w, r, s)
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, BypassPath) {
-			g.serveBypass(w, r, s)
-			return
+		if strings.HasPrefix(r.URL.Path, ReservedPrefix) {
+			if e := endpointFor(r.URL.Path); e != nil {
+				e.serve(g, w, r, s)
+				return
+			}
+			// The rest of the prefix is the gate's too, unless the
+			// application serves it (Options.Reserved), in a form every
+			// server reads the same.
+			if !g.reservedForApp(r.URL.Path) || !unambiguousPath(r.URL.Path, r.URL.RawPath) {
+				serveReservedNotFound(w, r)
+				return
+			}
 		}
 		ss := s.onSite(r.Host)
 		if ss == nil {

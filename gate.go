@@ -35,6 +35,14 @@ type Options struct {
 	// Exempt are ignore patterns of this gate, for every site (health checks,
 	// webhooks): same syntax as `maintenance ignore add`.
 	Exempt []string
+	// Reserved are the paths under ReservedPrefix that the application
+	// serves itself, such as the admin package's (admin.Paths): an exact
+	// path, or one ending in "/" for a subtree (which covers the path
+	// without its last slash too, as http.ServeMux redirects it). They are
+	// exempt. Every other path under ReservedPrefix that is not one of the
+	// gate's own endpoints gets the gate's 404 and never reaches the
+	// application, whatever the maintenance state.
+	Reserved []string
 	// Bypass, when it returns true, lets a request through (staff, superusers).
 	// It is called only for requests that would otherwise be blocked.
 	Bypass func(*http.Request) bool
@@ -97,6 +105,9 @@ type Gate struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at every swap
+
+	// reserved are the parsed Options.Reserved.
+	reserved []reservedPath
 
 	// id and started identify this gate in the store's registry.
 	id      string
@@ -217,6 +228,13 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 			return nil, nil, fmt.Errorf("exempt path: %w", err)
 		}
 		g.cfg.exempt = append(g.cfg.exempt, p)
+	}
+	for _, v := range opts.Reserved {
+		p, err := parseReserved(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.reserved = append(g.reserved, p)
 	}
 	sites, err := parseSites(opts.Sites)
 	if err != nil {

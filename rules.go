@@ -43,7 +43,7 @@ const patternHelp = "accepted: /exact/path, /prefix/*, ^regex, each optionally a
 // ParsePattern parses an ignore pattern:
 //
 //	/exact/path        the request path equals it
-//	/prefix/*          the request path starts with "/prefix/"
+//	/prefix/*          the request path starts with "/prefix/", or is "/prefix"
 //	^regex             an RE2 expression matched from the start of the path
 //	METHOD pattern     any of the above, for one method only ("POST /webhooks/*")
 func ParsePattern(s string) (Pattern, error) {
@@ -122,11 +122,22 @@ func (p *Pattern) Match(method, path string) bool {
 	case Exact:
 		return path == p.Path
 	case Prefix:
-		return strings.HasPrefix(path, p.Path)
+		return prefixMatch(p.Path, path)
 	case Regexp:
 		return strings.HasPrefix(path, p.lit) && p.re.MatchString(path)
 	}
 	return false
+}
+
+// prefixMatch reports whether path is under prefix: it starts with it, or,
+// for a prefix ending in "/", it is the prefix without that slash ("/admin/*"
+// matches "/admin" too: the page a visitor types).
+func prefixMatch(prefix, path string) bool {
+	if strings.HasPrefix(path, prefix) {
+		return true
+	}
+	n := len(prefix) - 1
+	return n > 0 && prefix[n] == '/' && len(path) == n && path == prefix[:n]
 }
 
 func isMethod(m string) bool {
