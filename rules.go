@@ -1,6 +1,7 @@
 package maintenance
 
 import (
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -151,22 +152,80 @@ func isMethod(m string) bool {
 
 // parseRedirect validates a redirect target: an absolute http(s) URL or a
 // path on the same host. It returns the parsed URL.
+//
+// It refuses what a browser resolves to another host than Go reads: a
+// backslash anywhere (browsers take "/\evil.example/x" for
+// "//evil.example/x"), a path starting with "//", white space and control
+// characters (browsers strip tabs and newlines before parsing: "/\t/evil"
+// is "//evil"), user information, and a host that is not a plain name, an
+// IPv4 address or a bracketed IPv6 address.
 func parseRedirect(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	bad := func() error {
-		return invalidf("redirect %q: accepted: an absolute http:// or https:// URL, or a path starting with /", s)
+	bad := func(why string) error {
+		return invalidf("redirect %q: %s; accepted: an absolute http:// or https:// URL, or a path starting with a single /", s, why)
 	}
-	if err != nil || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, bad()
+	if i := strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }); i >= 0 {
+		if s[i] == '\\' {
+			return nil, bad("a backslash is a slash to browsers")
+		}
+		return nil, bad("spaces and control characters are not accepted (browsers drop tabs and newlines)")
+	}
+	if !utf8.ValidString(s) {
+		return nil, bad("not valid UTF-8")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, bad("not a URL")
 	}
 	switch {
-	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//"):
-	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil:
+	case strings.HasPrefix(s, "//"):
+		return nil, bad("a path starting with // names another host")
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(s, "/"):
+	case (u.Scheme == "http" || u.Scheme == "https") && strings.HasPrefix(s[len(u.Scheme)+1:], "//") && u.Host != "" && u.User == nil && strings.IndexByte(s, '@') < 0:
+		if !plainHost(u.Host) {
+			return nil, bad("the host must be a name, an IPv4 address or a bracketed IPv6 address, with an optional port")
+		}
 	default:
-		return nil, bad()
+		return nil, bad("not a path or an http(s) URL with a host")
 	}
 	if u.Path == "" {
 		u.Path = "/"
 	}
 	return u, nil
+}
+
+// plainHost reports whether a URL's host (with an optional port) is a DNS
+// name of letters, digits, '-' and '.', an IPv4 address, or an IPv6
+// address in brackets: what every browser reads as Go does.
+func plainHost(h string) bool {
+	name, port := h, ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return false
+		}
+		if a, err := netip.ParseAddr(h[1:end]); err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+		name, port = "", h[end+1:]
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		name, port = h[:i], h[i:]
+	}
+	if port != "" {
+		if port[0] != ':' || !validPort(port[1:], false) {
+			return false
+		}
+	}
+	if strings.HasPrefix(h, "[") {
+		return true
+	}
+	if name == "" || len(name) > maxHost || name[0] == '.' || strings.Contains(name, "..") {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
