@@ -28,6 +28,11 @@ type Options struct {
 	// (SPEC §5). Empty: the TCP peer is the client and forwarding headers
 	// are ignored.
 	TrustedProxies []netip.Prefix
+	// TrustAllProxies allows TrustedProxies prefixes wider than /8 (IPv4)
+	// or /32 (IPv6), such as 0.0.0.0/0: every client inside them may then
+	// choose its own address. Without it New refuses them; with it the gate
+	// logs a warning naming them.
+	TrustAllProxies bool
 	// ForwardedHeader is the header the trusted proxies write:
 	// "X-Forwarded-For" (the default) or "Forwarded". Only that one is read:
 	// a header the proxy does not write is controlled by the client.
@@ -214,13 +219,13 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 	}
 	// Client addresses are compared unmapped, so IPv4-mapped prefixes are
 	// unmapped too (::ffff:10.0.0.0/104 is 10.0.0.0/8).
-	g.opts.TrustedProxies = make([]netip.Prefix, 0, len(opts.TrustedProxies))
-	for _, p := range opts.TrustedProxies {
-		p, err := TrustedPrefix(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		g.opts.TrustedProxies = append(g.opts.TrustedProxies, p)
+	trusted, wide, err := checkTrustedProxies(opts.TrustedProxies, opts.TrustAllProxies)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.opts.TrustedProxies = trusted
+	if len(wide) > 0 {
+		g.cfg.logger.Warn("maintenance: trusting the forwarding headers of every client in these wide prefixes (TrustAllProxies): they can choose their own address and pass allow entries", "trusted_proxies", fmt.Sprint(wide))
 	}
 	for _, e := range opts.Exempt {
 		p, err := ParsePattern(e)

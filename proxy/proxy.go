@@ -60,6 +60,10 @@ type Options struct {
 	// they are replaced, so the application cannot be lied to through this
 	// proxy.
 	TrustedProxies []netip.Prefix
+	// TrustAllProxies allows TrustedProxies wider than /8 (IPv4) or /32
+	// (IPv6), as maintenance.Options.TrustAllProxies does for the gate;
+	// without it New refuses them.
+	TrustAllProxies bool
 	// Transport is used to reach the upstreams; nil means NewTransport
 	// with UpstreamTimeout.
 	Transport http.RoundTripper
@@ -146,6 +150,10 @@ func New(o Options) (*Proxy, error) {
 		t, err := maintenance.TrustedPrefix(t)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		if maintenance.WideTrustedPrefix(t) && !o.TrustAllProxies {
+			return nil, fmt.Errorf("proxy: trusted proxy %s is wider than /%d (IPv4) or /%d (IPv6); accepted: a narrower prefix, or TrustAllProxies: %w",
+				t, maintenance.MinTrustedBits4, maintenance.MinTrustedBits6, maintenance.ErrInvalid)
 		}
 		trusted = append(trusted, t)
 	}

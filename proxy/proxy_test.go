@@ -125,6 +125,7 @@ func TestNewErrors(t *testing.T) {
 		{"default twice", proxy.Options{Upstream: up, Routes: []proxy.Route{{Site: "*", Upstream: up}}}},
 		{"trusted proxy with host bits", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 8)}}},
 		{"invalid trusted proxy", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{{}}}},
+		{"trusting everyone", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

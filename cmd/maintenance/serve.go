@@ -68,7 +68,12 @@ Flags:
   --trusted-proxy CIDR   a proxy in front of serve whose X-Forwarded-For and
                          Forwarded are believed and appended to (repeatable);
                          without one, forwarding headers from clients are
-                         replaced and the TCP peer is the client
+                         replaced and the TCP peer is the client; a
+                         prefix wider than /8 (IPv4) or /32 (IPv6) needs
+                         --trust-all-proxies
+  --trust-all-proxies    accept --trusted-proxy prefixes that wide, such
+                         as 0.0.0.0/0: every client in them may choose its
+                         own address (logged as a warning at start)
   --exempt PATTERN       a path never blocked, for every site (repeatable):
                          /exact, /prefix/*, ^regex, with an optional method
   --templates DIR        page templates: DIR/503.html for every site,
@@ -373,7 +378,7 @@ func (g *generation) done() {
 func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	g := &generation{cfg: cfg, idle: make(chan struct{})}
 	po := proxy.Options{Upstream: cfg.upstream, Routes: cfg.routes, TrustedProxies: cfg.gate.TrustedProxies,
-		UpstreamTimeout: cfg.timeout, Logger: s.logger}
+		TrustAllProxies: cfg.gate.TrustAllProxies, UpstreamTimeout: cfg.timeout, Logger: s.logger}
 	if cfg.demo {
 		po.Upstream, _ = proxy.ParseUpstream(s.demoURL)
 	}
