@@ -76,13 +76,9 @@ func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 		}
 	}
 	// 4. allowed client IPs.
-	if len(ss.allow) > 0 {
-		if ip, ok := clientIP(r, g.opts.TrustedProxies, g.header); ok {
-			for _, p := range ss.allow {
-				if p.Contains(ip) {
-					return AllowedIP
-				}
-			}
+	if !ss.allow.empty() {
+		if ip, ok := clientIP(r, g.opts.TrustedProxies, g.header); ok && ss.allow.contains(ip) {
+			return AllowedIP
 		}
 	}
 	// 5. bypass links: the signed cookie or the header.

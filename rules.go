@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"unicode/utf8"
 )
@@ -24,6 +25,21 @@ const (
 // MaxPatternLen is the longest ignore pattern accepted, in bytes.
 const MaxPatternLen = 1024
 
+// Bounds on the rules of a site, so that the gate's work per request and
+// per snapshot stays small (see matcher.go): at most MaxRules ignore
+// patterns and MaxRules allow entries per site; a ^regex pattern compiles
+// to at most MaxRegexpSize RE2 instructions, and the ^regex patterns of a
+// site to at most MaxSiteRegexpSize in all. A ^regex is run only for paths
+// that start with its literal prefix; at most MaxBroadRegexps per site may
+// have none beyond "/" (like ^/[a-z]+/old), since those run on every
+// request that no other rule lets through.
+const (
+	MaxRules          = 1000
+	MaxRegexpSize     = 1000
+	MaxSiteRegexpSize = 50000
+	MaxBroadRegexps   = 10
+)
+
 // Pattern is a parsed ignore pattern. The zero value matches nothing.
 type Pattern struct {
 	// Method, when not empty, restricts the pattern to requests with this method.
@@ -35,6 +51,11 @@ type Pattern struct {
 	// lit is a literal prefix every path matched by re starts with: a cheap
 	// test before running the expression.
 	lit string
+	// folded is a lower-case prefix of every lower-cased path re matches
+	// (see foldedPrefix), by which the matcher indexes it.
+	folded string
+	// size is the number of instructions re compiles to.
+	size int
 }
 
 var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
@@ -76,6 +97,10 @@ func ParsePattern(s string) (Pattern, error) {
 		}
 		p.Kind, p.Path, p.re = Regexp, body, re
 		p.lit, _ = un.LiteralPrefix()
+		p.folded = foldedPrefix(body[1:])
+		if p.size = regexpSize(body[1:]); p.size > MaxRegexpSize {
+			return Pattern{}, invalidf("pattern %q: compiles to %d instructions; accepted: at most %d (use /prefix/* or a simpler expression)", s, p.size, MaxRegexpSize)
+		}
 	case strings.HasPrefix(body, "/"):
 		if !utf8.ValidString(body) {
 			return Pattern{}, invalidf("pattern %q: not valid UTF-8", s)
@@ -98,6 +123,67 @@ func ParsePattern(s string) (Pattern, error) {
 		return Pattern{}, invalidf("pattern %q: %s", s, patternHelp)
 	}
 	return p, nil
+}
+
+// regexpSize returns the number of instructions an RE2 expression that
+// compiled compiles to.
+func regexpSize(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return 0
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return 0
+	}
+	return len(prog.Inst)
+}
+
+// foldedPrefix returns a literal prefix, in ASCII lower case, that the
+// lower-cased start of every path an RE2 expression matches begins with:
+// its leading literals, case-folded ones included ("(?i)/Admin" gives
+// "/admin"). It stops before a folded 'k' or 's', which also match the
+// Kelvin sign and the long s, and at the first non-ASCII rune.
+func foldedPrefix(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	var walk func(re *syntax.Regexp) bool // false: stop
+	walk = func(re *syntax.Regexp) bool {
+		switch re.Op {
+		case syntax.OpLiteral:
+			for _, r := range re.Rune {
+				if r >= utf8.RuneSelf {
+					return false
+				}
+				c := byte(r)
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				if re.Flags&syntax.FoldCase != 0 && (c == 'k' || c == 's') {
+					return false
+				}
+				b.WriteByte(c)
+			}
+			return true
+		case syntax.OpCapture:
+			return walk(re.Sub[0])
+		case syntax.OpConcat:
+			for _, sub := range re.Sub {
+				if !walk(sub) {
+					return false
+				}
+			}
+			return true
+		case syntax.OpBeginText, syntax.OpBeginLine, syntax.OpEmptyMatch:
+			return true
+		}
+		return false
+	}
+	walk(re.Simplify())
+	return b.String()
 }
 
 // String returns the canonical form of the pattern.

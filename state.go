@@ -322,12 +322,28 @@ func (st *State) Validate() error {
 				return err
 			}
 		}
+		if len(s.Ignore) > MaxRules {
+			return invalidf("site %q has %d ignore patterns; accepted: at most %d per site (one /prefix/* or ^regex covers many paths)", s.Site, len(s.Ignore), MaxRules)
+		}
+		if len(s.Allow) > MaxRules {
+			return invalidf("site %q has %d allow entries; accepted: at most %d per site (one CIDR prefix covers many addresses)", s.Site, len(s.Allow), MaxRules)
+		}
+		size, broad := 0, 0
 		for _, r := range s.Ignore {
-			if _, err := ParsePattern(r.Value); err != nil {
+			p, err := ParsePattern(r.Value)
+			if err != nil {
 				return err
 			}
 			if err := validateMessage("note", r.Note); err != nil {
 				return err
+			}
+			if p.Kind == Regexp && len(p.folded) <= 1 {
+				if broad++; broad > MaxBroadRegexps {
+					return invalidf("site %q: pattern %q has no literal prefix beyond \"/\", and the site has %d such already; accepted: at most %d per site, since they run on every blocked request (start it with a literal path, like ^/api/v[0-9]+, or combine them into one)", s.Site, r.Value, MaxBroadRegexps, MaxBroadRegexps)
+				}
+			}
+			if size += p.size; size > MaxSiteRegexpSize {
+				return invalidf("site %q: its ^regex ignore patterns compile to more than %d instructions with %q; accepted: at most %d per site (use /prefix/* or fewer, simpler expressions)", s.Site, MaxSiteRegexpSize, r.Value, MaxSiteRegexpSize)
 			}
 		}
 		for _, r := range s.Allow {
