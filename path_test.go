@@ -102,7 +102,8 @@ func TestReservedPrefixBelongsToGate(t *testing.T) {
 		for p, want := range map[string]int{
 			"/_maintenance/x": 404, "/_maintenance/..;/orders": 404, "/_maintenance/admin/..;/x": 404,
 			"/_maintenance/admin/%2e%2e/x": 404, "/_maintenance/admin/": 200, "/_maintenance/admin/users": 200,
-			"/_maintenance/health": 200, "/_maintenance/bypass/nope": 404,
+			"/_maintenance/health": 200, "/_maintenance/bypass/nope": 404, "/_maintenance/status/..;/x": 404,
+			"/%5fmaintenance/x": 404, "/_maintenance/admin/%2e%2e;/x": 404, "/_maintenance/admin//x": 404,
 		} {
 			method := "POST"
 			if strings.HasPrefix(p, ReservedPrefix+"health") || strings.HasPrefix(p, BypassPath) {

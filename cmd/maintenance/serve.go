@@ -42,7 +42,10 @@ are kept, X-Forwarded-For, -Host, -Proto and Forwarded (RFC 7239) are set.
 Uploads and answers are streamed (event streams are flushed as each event
 comes), WebSockets and other upgrades pass through. GET
 /_maintenance/status answers the state of the request's site as JSON, GET
-/_maintenance/health 200 while serve runs (for load balancers).
+/_maintenance/health 200 while serve runs (for load balancers). Any other
+/_maintenance/ path (but the admin page and API with --admin) gets serve's
+404 and never reaches an application. A path that some server reads as
+another (/static/..;/admin, %2e%2e, %2f, //, a backslash) is never exempt.
 
 Routing: a request goes to the --site HOST=URL of its exact host, else of
 the longest wildcard that matches it, else to --upstream (or the demo).
