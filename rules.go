@@ -85,6 +85,13 @@ func ParsePattern(s string) (Pattern, error) {
 	}
 	switch {
 	case strings.HasPrefix(body, "^"):
+		// Sized before it is compiled: nested repeats ("((a{999}){999})")
+		// would compile to millions of instructions first.
+		if tree, err := syntax.Parse(body[1:], syntax.Perl); err == nil {
+			if n := sizeEstimate(tree, 4*MaxRegexpSize); n > 4*MaxRegexpSize {
+				return Pattern{}, invalidf("pattern %q: compiles to more than %d instructions; accepted: at most %d (use /prefix/* or a simpler expression)", s, 4*MaxRegexpSize, MaxRegexpSize)
+			}
+		}
 		// The expression must compile on its own: once wrapped, "/x)|(/admin"
 		// would compile too, and match "/admin" anywhere in the path.
 		un, err := regexp.Compile(body[1:])
@@ -123,6 +130,32 @@ func ParsePattern(s string) (Pattern, error) {
 		return Pattern{}, invalidf("pattern %q: %s", s, patternHelp)
 	}
 	return p, nil
+}
+
+// sizeEstimate returns about the number of instructions re compiles to,
+// counting repeats in full, or a number over limit as soon as it passes it.
+func sizeEstimate(re *syntax.Regexp, limit int) int {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune) + 1
+	case syntax.OpRepeat:
+		n := re.Max
+		if n < re.Min {
+			n = re.Min + 1
+		}
+		sub := sizeEstimate(re.Sub[0], limit)
+		if sub > limit || n > 0 && sub > limit/n {
+			return limit + 1
+		}
+		return sub*max(n, 1) + n + 1
+	}
+	total := 1
+	for _, sub := range re.Sub {
+		if total += sizeEstimate(sub, limit) + 1; total > limit {
+			return limit + 1
+		}
+	}
+	return total
 }
 
 // regexpSize returns the number of instructions an RE2 expression that
