@@ -34,7 +34,9 @@ const StatusPath = "/_maintenance/status"
 // "store_error" while the gate cannot reach its store (it still serves).
 const HealthPath = "/_maintenance/health"
 
-// ReservedPrefix is never blocked: the gate's own endpoints live under it.
+// ReservedPrefix belongs to the gate: its own endpoints live under it, and
+// the paths an application serves itself there (Options.Reserved) are never
+// blocked; every other path under it gets the gate's 404.
 const ReservedPrefix = "/_maintenance/"
 
 // The reasons a page is served, as PageData.Reason and the status

@@ -67,12 +67,12 @@ func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 	case ModeErrors:
 		return Passed
 	}
-	// 3. exempt paths. A path with dot segments is never exempt:
-	// "/static/../admin" matches "/static/*" here, and an upstream that
-	// resolves it would serve /admin.
+	// 3. exempt paths. A path that a server could read as another one is
+	// never exempt: "/static/..;/admin" matches "/static/*" here, and an
+	// upstream that strips ";params" and resolves ".." would serve /admin.
 	path := r.URL.Path
-	if !hasDotSegment(path) {
-		if strings.HasPrefix(path, ReservedPrefix) || ss.exempt.match(r.Method, path) {
+	if unambiguousPath(path, r.URL.RawPath) {
+		if g.reservedForApp(path) || ss.exempt.match(r.Method, path) {
 			return Exempt
 		}
 		if ss.redirectPath != "" && path == ss.redirectPath && (ss.redirectHost == "" || sameHost(ss.redirectHost, r.Host)) {
@@ -80,13 +80,9 @@ func (g *Gate) decide(s *snapshot, ss *siteSnap, r *http.Request) Outcome {
 		}
 	}
 	// 4. allowed client IPs.
-	if len(ss.allow) > 0 {
-		if ip, ok := clientIP(r, g.opts.TrustedProxies, g.header); ok {
-			for _, p := range ss.allow {
-				if p.Contains(ip) {
-					return AllowedIP
-				}
-			}
+	if !ss.allow.empty() {
+		if ip, ok := clientIP(r, g.opts.TrustedProxies, g.header); ok && ss.allow.contains(ip) {
+			return AllowedIP
 		}
 	}
 	// 5. bypass links: the signed cookie or the header.
@@ -143,6 +139,20 @@ func hasDotSegment(p string) bool {
 	return false
 }
 
+// reservedForApp reports whether path is under ReservedPrefix and served by
+// the application (Options.Reserved).
+func (g *Gate) reservedForApp(path string) bool {
+	if len(g.reserved) == 0 || !strings.HasPrefix(path, ReservedPrefix) {
+		return false
+	}
+	for _, p := range g.reserved {
+		if p.match(path) {
+			return true
+		}
+	}
+	return false
+}
+
 // router is a mux that tells which handler serves a request, for ForceOff.
 type router interface {
 	Handler(*http.Request) (http.Handler, string)
@@ -156,21 +166,16 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 	rt, _ := next.(router)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := g.snap.Load()
-		switch r.URL.Path {
-		case StatusPath:
-			g.serveStatus(w, r, s.site(r.Host))
-			return
-		case HealthPath:
-			g.serveHealth(w, r, s)
-			return
-		}
 		if strings.HasPrefix(r.URL.Path, ReservedPrefix) {
-			switch p := r.URL.Path; {
-			case strings.HasPrefix(p, BypassPath):
-				g.serveBypass(w, r, s)
+			if e := endpointFor(r.URL.Path); e != nil {
+				e.serve(g, w, r, s)
 				return
-			case strings.HasPrefix(p, AssetsPath):
-				g.serveAsset(w, r, s)
+			}
+			// The rest of the prefix is the gate's too, unless the
+			// application serves it (Options.Reserved), in a form every
+			// server reads the same.
+			if !g.reservedForApp(r.URL.Path) || !unambiguousPath(r.URL.Path, r.URL.RawPath) {
+				serveReservedNotFound(w, r)
 				return
 			}
 		}

@@ -95,6 +95,7 @@ func TestDecision(t *testing.T) {
 	)
 	g := testGate(t, st, Options{
 		Exempt:         []string{"/metrics"},
+		Reserved:       []string{"/_maintenance/admin/"},
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")},
 		Bypass:         func(r *http.Request) bool { return r.Header.Get("X-Staff") == "yes" },
 	})
@@ -123,8 +124,21 @@ func TestDecision(t *testing.T) {
 		{"read-only lets a keep-alive GET through", req{host: "ro.example.com", header: map[string]string{"Connection": "keep-alive, upgrade-insecure-requests"}}, 200},
 		{"read-only lets an exempt POST through", req{host: "ro.example.com", method: "POST", path: "/login"}, 200},
 		{"read-only exemption is for its method only", req{host: "ro.example.com", method: "PUT", path: "/login"}, 503},
-		{"reserved prefix passes", req{path: "/_maintenance/admin/"}, 200},
-		{"dot segments do not reach past the reserved prefix", req{path: "/_maintenance/../admin"}, 503},
+		{"a reserved path the app serves passes", req{path: "/_maintenance/admin/"}, 200},
+		{"a reserved subtree covers its root", req{path: "/_maintenance/admin"}, 200},
+		{"a reserved path nobody serves is the gate's 404", req{path: "/_maintenance/other"}, 404},
+		{"dot segments do not reach past the reserved prefix", req{path: "/_maintenance/../admin"}, 404},
+		{"nor ;params dot segments", req{path: "/_maintenance/..;/orders"}, 404},
+		{"nor ;params dot segments under a reserved path the app serves", req{path: "/_maintenance/admin/..;/orders"}, 404},
+		{";params dot segments do not reach past a prefix pattern", req{method: "POST", path: "/static/..;/checkout"}, 503},
+		{"nor encoded slashes", req{path: "/static%2f..%2fcheckout"}, 503},
+		{"nor double slashes", req{path: "/static//x"}, 503},
+		{"nor NUL", req{path: "/static/x%00.css"}, 503},
+		{"nor double encoding", req{path: "/static/%252e%252e/checkout"}, 503},
+		{"nor overlong UTF-8", req{path: "/static/%c0%ae%c0%ae/checkout"}, 503},
+		{"nor fullwidth dots", req{path: "/static/%ef%bc%8e%ef%bc%8e/checkout"}, 503},
+		{"nor trailing-dot segments", req{path: "/static/.../checkout"}, 503},
+		{"plain UTF-8 is exempt", req{path: "/static/caf%c3%a9.css"}, 200},
 		{"dot segments do not reach past a prefix pattern", req{path: "/static/../checkout"}, 503},
 		{"encoded dot segments neither", req{path: "/static/%2e%2e/checkout"}, 503},
 		{"backslash dot segments neither", req{path: `/static/..\checkout`}, 503},
@@ -133,7 +147,8 @@ func TestDecision(t *testing.T) {
 		{"gate exemption is exact", req{path: "/metrics/x"}, 503},
 		{"* ignore pattern applies to a site", req{path: "/health"}, 200},
 		{"site prefix pattern", req{path: "/static/app.css"}, 200},
-		{"prefix pattern needs the slash", req{path: "/static"}, 503},
+		{"prefix pattern matches its root", req{path: "/static"}, 200},
+		{"prefix pattern needs the slash", req{path: "/staticx"}, 503},
 		{"method pattern matches its method", req{method: "POST", path: "/webhooks/stripe"}, 200},
 		{"method pattern ignores other methods", req{path: "/webhooks/stripe"}, 503},
 		{"regexp anchored at start", req{path: "/api/v2/ping/deep"}, 200},
@@ -151,6 +166,7 @@ func TestDecision(t *testing.T) {
 		{"bypass hook", req{header: map[string]string{"X-Staff": "yes"}}, 200},
 		{"redirect for HTML", req{host: "blog.example.com", accept: "text/html"}, 302},
 		{"redirect target passes", req{host: "blog.example.com", path: "/down"}, 200},
+		{"redirect target with ;params is blocked", req{host: "blog.example.com", path: "/down;/../admin", accept: "application/json"}, 503},
 		{"redirect keeps JSON a 503", req{host: "blog.example.com", accept: "application/json"}, 503},
 		{"absolute redirect target on its own host passes", req{host: "api.example.com", path: "/now"}, 200},
 		{"absolute redirect path on another host is blocked", req{host: "shop.example.com", path: "/now"}, 503},
@@ -412,18 +428,6 @@ func name(ss *siteSnap) string {
 		return "<off>"
 	}
 	return ss.name
-}
-
-func TestHasDotSegment(t *testing.T) {
-	for p, want := range map[string]bool{
-		"/": false, "/.well-known/acme-challenge/x": false, "/a.b/c.": false, "/..a/b": false, "/a/...": false,
-		"/./": true, "/a/./b": true, "/a/../b": true, "/a/..": true, "/a/.": true, ".": true, "..": true,
-		`/a\..\b`: true, `/a/..\b`: true,
-	} {
-		if got := hasDotSegment(p); got != want {
-			t.Errorf("hasDotSegment(%q) = %v, want %v", p, got, want)
-		}
-	}
 }
 
 // TestIPv6SiteTakesFullLookup: a bare IPv6 Host is not mistaken for an on

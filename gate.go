@@ -28,6 +28,11 @@ type Options struct {
 	// (SPEC §5). Empty: the TCP peer is the client and forwarding headers
 	// are ignored.
 	TrustedProxies []netip.Prefix
+	// TrustAllProxies allows TrustedProxies prefixes wider than /8 (IPv4)
+	// or /32 (IPv6), such as 0.0.0.0/0: every client inside them may then
+	// choose its own address. Without it New refuses them; with it the gate
+	// logs a warning naming them.
+	TrustAllProxies bool
 	// ForwardedHeader is the header the trusted proxies write:
 	// "X-Forwarded-For" (the default) or "Forwarded". Only that one is read:
 	// a header the proxy does not write is controlled by the client.
@@ -35,6 +40,14 @@ type Options struct {
 	// Exempt are ignore patterns of this gate, for every site (health checks,
 	// webhooks): same syntax as `maintenance ignore add`.
 	Exempt []string
+	// Reserved are the paths under ReservedPrefix that the application
+	// serves itself, such as the admin package's (admin.Paths): an exact
+	// path, or one ending in "/" for a subtree (which covers the path
+	// without its last slash too, as http.ServeMux redirects it). They are
+	// exempt. Every other path under ReservedPrefix that is not one of the
+	// gate's own endpoints gets the gate's 404 and never reaches the
+	// application, whatever the maintenance state.
+	Reserved []string
 	// Bypass, when it returns true, lets a request through (staff, superusers).
 	// It is called only for requests that would otherwise be blocked.
 	Bypass func(*http.Request) bool
@@ -97,6 +110,9 @@ type Gate struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at every swap
+
+	// reserved are the parsed Options.Reserved.
+	reserved []reservedPath
 
 	// id and started identify this gate in the store's registry.
 	id      string
@@ -206,13 +222,13 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 	}
 	// Client addresses are compared unmapped, so IPv4-mapped prefixes are
 	// unmapped too (::ffff:10.0.0.0/104 is 10.0.0.0/8).
-	g.opts.TrustedProxies = make([]netip.Prefix, 0, len(opts.TrustedProxies))
-	for _, p := range opts.TrustedProxies {
-		p, err := TrustedPrefix(p)
-		if err != nil {
-			return nil, nil, err
-		}
-		g.opts.TrustedProxies = append(g.opts.TrustedProxies, p)
+	trusted, wide, err := checkTrustedProxies(opts.TrustedProxies, opts.TrustAllProxies)
+	if err != nil {
+		return nil, nil, err
+	}
+	g.opts.TrustedProxies = trusted
+	if len(wide) > 0 {
+		g.cfg.logger.Warn("maintenance: trusting the forwarding headers of every client in these wide prefixes (TrustAllProxies): they can choose their own address and pass allow entries", "trusted_proxies", fmt.Sprint(wide))
 	}
 	for _, e := range opts.Exempt {
 		p, err := ParsePattern(e)
@@ -220,6 +236,13 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 			return nil, nil, fmt.Errorf("exempt path: %w", err)
 		}
 		g.cfg.exempt = append(g.cfg.exempt, p)
+	}
+	for _, v := range opts.Reserved {
+		p, err := parseReserved(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		g.reserved = append(g.reserved, p)
 	}
 	sites, err := parseSites(opts.Sites)
 	if err != nil {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -204,6 +206,11 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{"broken template", maintenance.Options{Templates: broken}, "Nope"},
 		{"negative hold limit", maintenance.Options{HoldLimit: -1}, "hold limit -1"},
 		{"negative hold timeout", maintenance.Options{HoldTimeout: -time.Second}, "hold timeout -1s"},
+		{"trusting everyone", maintenance.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}, "trusted proxy 0.0.0.0/0: wider than /8"},
+		{"trusting a /7", maintenance.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/7")}}, "trusted proxy 10.0.0.0/7"},
+		{"trusting every IPv6 client", maintenance.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::/0")}}, "trusted proxy ::/0"},
+		{"trusting every mapped client", maintenance.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:0.0.0.0/96")}}, "trusted proxy 0.0.0.0/0"},
+		{"reserved path of the gate", maintenance.Options{Reserved: []string{"/_maintenance/status"}}, `reserved path "/_maintenance/status"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,6 +227,36 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if after.Version != before.Version {
 		t.Errorf("bad options changed the store: version %d -> %d", before.Version, after.Version)
 	}
+}
+
+// TestTrustAllProxies: a prefix that wide is accepted with the extra
+// option, and logged; /8 and /32 need nothing.
+func TestTrustAllProxies(t *testing.T) {
+	st, _ := openStore(t)
+	var log strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{&mu, &log}, nil))
+	newGate(t, st, maintenance.Options{Logger: logger, TrustAllProxies: true,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("10.0.0.0/8")}})
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), "0.0.0.0/0") || strings.Contains(log.String(), "10.0.0.0/8") {
+		t.Errorf("log %q, want a warning naming 0.0.0.0/0 only", log.String())
+	}
+	for _, p := range []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.1/32"} {
+		newGate(t, st, maintenance.Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(p)}})
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // TestBypassLinkThroughStore follows a bypass link from its creation in the

@@ -297,7 +297,7 @@ func TestHoldPassesWhatRulesLetThrough(t *testing.T) {
 	}{
 		{"exempt path", "/healthz", "", "", "exempt"},
 		{"ignore pattern", "/static/app.css", "", "", "exempt"},
-		{"reserved prefix", "/_maintenance/anything", "", "", "exempt"},
+		{"reserved path of the app", "/_maintenance/admin/x", "", "", "exempt"},
 		{"allowed IP", "/", "203.0.113.7:1", "", "allowed-ip"},
 		{"bypass hook", "/", "", "yes", "bypass"},
 	}
@@ -305,8 +305,9 @@ func TestHoldPassesWhatRulesLetThrough(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				st, g, obs := holdSetup(t, maintenance.Options{
-					Exempt: []string{"/healthz"},
-					Bypass: func(r *http.Request) bool { return r.Header.Get("X-Staff") == "yes" },
+					Exempt:   []string{"/healthz"},
+					Reserved: []string{"/_maintenance/admin/"},
+					Bypass:   func(r *http.Request) bool { return r.Header.Get("X-Staff") == "yes" },
 				})
 				update(t, st, maintenance.AddIgnore("", "/static/*", ""))
 				s := update(t, st, maintenance.AddAllow("", "203.0.113.7", ""))

@@ -121,7 +121,8 @@ func TestPatternMatch(t *testing.T) {
 		{"/static/*", "GET", "/static/app.js", true},
 		{"/static/*", "GET", "/static/", true},
 		{"/static/*", "GET", "/static/a/b/c", true},
-		{"/static/*", "GET", "/static", false},
+		{"/static/*", "GET", "/static", true}, // the root of the prefix too
+		{"/static*", "GET", "/stati", false},
 		{"/static/*", "GET", "/staticfile", false},
 		{"/*", "GET", "/anything", true},
 		{"/*", "GET", "/", true},

@@ -82,7 +82,7 @@ type siteSnap struct {
 	on     bool
 	mode   Mode
 	exempt matcher
-	allow  []netip.Prefix
+	allow  allowSet
 	// redirectPath and redirectHost identify the redirect target, which
 	// always passes so that a redirect never loops.
 	redirectPath, redirectHost string
@@ -93,49 +93,6 @@ type siteSnap struct {
 	// the routes of Gate.ForceOn while the site is not in mode full. Both
 	// are built on first use.
 	errAns, forcedAns atomic.Pointer[answer]
-}
-
-// matcher matches a request against ignore patterns.
-type matcher struct {
-	// exact maps a path to the methods it is exempt for ("" = any method).
-	exact  map[string][]string
-	prefix []Pattern
-	regexp []Pattern
-}
-
-func (m *matcher) add(p Pattern) {
-	switch p.Kind {
-	case Exact:
-		if m.exact == nil {
-			m.exact = make(map[string][]string)
-		}
-		m.exact[p.Path] = append(m.exact[p.Path], p.Method)
-	case Prefix:
-		m.prefix = append(m.prefix, p)
-	case Regexp:
-		m.regexp = append(m.regexp, p)
-	}
-}
-
-func (m *matcher) match(method, path string) bool {
-	if ms, ok := m.exact[path]; ok {
-		for _, x := range ms {
-			if x == "" || x == method {
-				return true
-			}
-		}
-	}
-	for i := range m.prefix {
-		if m.prefix[i].Match(method, path) {
-			return true
-		}
-	}
-	for i := range m.regexp {
-		if m.regexp[i].Match(method, path) {
-			return true
-		}
-	}
-	return false
 }
 
 // Status is the state of a request's site as the gate saw it, for banners and
@@ -495,9 +452,10 @@ func (b *build) site(stored, def *SiteState) *siteSnap {
 				cfg.logger.Error("maintenance: skipping an allow entry that does not parse", "site", st.Site, "entry", r.Value, "err", err)
 				continue
 			}
-			ss.allow = append(ss.allow, p)
+			ss.allow.add(p)
 		}
 	}
+	ss.exempt.build()
 	if st.Redirect != "" {
 		if u, err := parseRedirect(st.Redirect); err == nil {
 			ss.redirectPath, ss.redirectHost = u.Path, strings.ToLower(u.Hostname())

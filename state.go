@@ -480,10 +480,35 @@ func (s *SiteState) check(all bool) (errs []error) {
 			}
 		}
 	}
+	if len(s.Ignore) > MaxRules {
+		if add(invalidf("site %q has %d ignore patterns; accepted: at most %d per site (one /prefix/* or ^regex covers many paths)", s.Site, len(s.Ignore), MaxRules)) {
+			return errs
+		}
+	}
+	if len(s.Allow) > MaxRules {
+		if add(invalidf("site %q has %d allow entries; accepted: at most %d per site (one CIDR prefix covers many addresses)", s.Site, len(s.Allow), MaxRules)) {
+			return errs
+		}
+	}
+	size, broad := 0, 0
 	for _, r := range s.Ignore {
-		if _, err := ParsePattern(r.Value); err != nil {
+		p, err := ParsePattern(r.Value)
+		if err != nil {
 			if add(err) {
 				return errs
+			}
+		} else {
+			if p.Kind == Regexp && len(p.folded) <= 1 {
+				if broad++; broad > MaxBroadRegexps {
+					if add(invalidf("site %q: pattern %q has no literal prefix beyond \"/\", and the site has %d such already; accepted: at most %d per site, since they run on every blocked request (start it with a literal path, like ^/api/v[0-9]+, or combine them into one)", s.Site, r.Value, MaxBroadRegexps, MaxBroadRegexps)) {
+						return errs
+					}
+				}
+			}
+			if size += p.size; size > MaxSiteRegexpSize {
+				if add(invalidf("site %q: its ^regex ignore patterns compile to more than %d instructions with %q; accepted: at most %d per site (use /prefix/* or fewer, simpler expressions)", s.Site, MaxSiteRegexpSize, r.Value, MaxSiteRegexpSize)) {
+					return errs
+				}
 			}
 		}
 		if err := validateLine("note", r.Note); err != nil {

@@ -13,15 +13,20 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-// The paths the handler serves. Both live under maintenance.ReservedPrefix,
-// which a Gate never blocks, so the admin page and the API stay reachable
-// while every site is in maintenance.
+// The paths the handler serves. Both live under maintenance.ReservedPrefix;
+// a Gate in front of the handler passes them on, whatever the maintenance
+// state, when they are in its Options.Reserved (Paths), so the admin page
+// and the API stay reachable while every site is in maintenance.
 const (
 	// APIPrefix is the root of the JSON API.
 	APIPrefix = maintenance.ReservedPrefix + "api/v1/"
 	// PagePrefix is the root of the admin page.
 	PagePrefix = maintenance.ReservedPrefix + "admin/"
 )
+
+// Paths returns the paths under maintenance.ReservedPrefix that the handler
+// serves, for maintenance.Options.Reserved of a gate in front of it.
+func Paths() []string { return []string{PagePrefix, APIPrefix} }
 
 // Sources of the changes the admin makes, as the audit log shows them.
 const (

@@ -501,6 +501,7 @@ func TestAPIValidation(t *testing.T) {
 		{"retry_after syntax", "POST", "sites/shop.example.com/on", map[string]any{"retry_after": "soon"}, 422, "retry_after"},
 		{"retry_after fraction", "POST", "sites/shop.example.com/on", map[string]any{"retry_after": "1.5s"}, 422, "retry_after"},
 		{"redirect", "POST", "sites/shop.example.com/on", map[string]any{"redirect": "javascript:alert(1)"}, 422, "redirect"},
+		{"redirect to another host", "POST", "sites/shop.example.com/on", map[string]any{"redirect": `/\evil.example/phish`}, 422, "redirect"},
 		{"message length", "POST", "sites/shop.example.com/on", map[string]any{"message": long}, 422, "message"},
 		{"reason length", "POST", "sites/shop.example.com/on", map[string]any{"reason": long}, 422, "reason"},
 		{"until in the past", "POST", "sites/shop.example.com/on", map[string]any{"until": past}, 422, "until"},

@@ -50,7 +50,7 @@ func TestBrowser(t *testing.T) {
 	if _, err := store.Update(t.Context(), maintenance.AddUser(testUser, h)); err != nil {
 		t.Fatal(err)
 	}
-	gate, err := maintenance.New(t.Context(), store, maintenance.Options{Sites: []string{host}})
+	gate, err := maintenance.New(t.Context(), store, maintenance.Options{Sites: []string{host}, Reserved: admin.Paths()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,11 @@
 // Package admin serves the admin page and the JSON API of maintenance, over
 // the same store as the gates.
 //
+//	gate, err := maintenance.New(ctx, store, maintenance.Options{Reserved: admin.Paths()})
 //	a, err := admin.New(store, admin.Options{Gate: gate})
 //	mux.Handle(admin.APIPrefix, a.Handler())
 //	mux.Handle(admin.PagePrefix, a.Handler())
+//	http.ListenAndServe(addr, gate.Handler(mux))
 //
 // The JSON API under /_maintenance/api/v1/ does what the CLI does: sites,
 // switching on and off (message, reason, mode, status, Retry-After,

@@ -60,6 +60,10 @@ type Options struct {
 	// they are replaced, so the application cannot be lied to through this
 	// proxy.
 	TrustedProxies []netip.Prefix
+	// TrustAllProxies allows TrustedProxies wider than /8 (IPv4) or /32
+	// (IPv6), as maintenance.Options.TrustAllProxies does for the gate;
+	// without it New refuses them.
+	TrustAllProxies bool
 	// Transport is used to reach the upstreams; nil means NewTransport
 	// with UpstreamTimeout.
 	Transport http.RoundTripper
@@ -159,6 +163,10 @@ func New(o Options) (*Proxy, error) {
 		t, err := maintenance.TrustedPrefix(t)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		if maintenance.WideTrustedPrefix(t) && !o.TrustAllProxies {
+			return nil, fmt.Errorf("proxy: trusted proxy %s is wider than /%d (IPv4) or /%d (IPv6); accepted: a narrower prefix, or TrustAllProxies: %w",
+				t, maintenance.MinTrustedBits4, maintenance.MinTrustedBits6, maintenance.ErrInvalid)
 		}
 		trusted = append(trusted, t)
 	}
@@ -323,14 +331,31 @@ func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundT
 			// say); the application gets the query as the client sent it.
 			pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 			pr.SetXForwarded()
+			// The host and scheme the client asked for, as this hop knows
+			// them: from a trusted proxy, what it said; else what came.
+			host, proto := pr.In.Host, "http"
+			if pr.In.TLS != nil {
+				proto = "https"
+			}
 			if fromTrusted {
-				for _, k := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
-					if v := pr.In.Header[k]; len(v) > 0 {
-						pr.Out.Header[k] = v
-					}
+				host, proto = trustedView(pr.In, host, proto)
+			}
+			pr.Out.Header["X-Forwarded-Host"] = []string{host}
+			pr.Out.Header["X-Forwarded-Proto"] = []string{proto}
+			if host == "" {
+				delete(pr.Out.Header, "X-Forwarded-Host")
+			}
+			setForwarded(pr.Out.Header, pr.In, fromTrusted, host, proto)
+			// Other client-IP headers are the client's to write, unless
+			// a trusted proxy sent them: X-Real-IP says who the peer is.
+			if !fromTrusted {
+				for _, k := range clientIPHeaders {
+					delete(pr.Out.Header, k)
+				}
+				if ap, err := netip.ParseAddrPort(pr.In.RemoteAddr); err == nil {
+					pr.Out.Header["X-Real-Ip"] = []string{ap.Addr().Unmap().WithZone("").String()}
 				}
 			}
-			setForwarded(pr.Out.Header, pr.In, fromTrusted)
 			pr.Out.Host = pr.In.Host
 			// The gate's credentials are not the application's: a bypass
 			// secret or an admin session must not reach its logs.
@@ -388,10 +413,84 @@ func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundT
 	}
 }
 
+// clientIPHeaders are the headers, besides the forwarding ones, in which
+// proxies and CDNs tell an application the client's address (nginx,
+// Akamai, Cloudflare, Fastly, F5, Azure, App Engine...). Applications and
+// libraries (django-ipware, Rails, Laravel) read them, so a client that
+// writes one could pick its address: serve drops them unless a trusted
+// proxy sent them, and sets X-Real-IP to the peer.
+var clientIPHeaders = []string{
+	"X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "Cf-Connecting-Ipv6", "X-Client-Ip", "Client-Ip",
+	"Fastly-Client-Ip", "X-Cluster-Client-Ip", "X-Forwarded", "Forwarded-For", "X-Original-Forwarded-For",
+	"X-Originating-Ip", "X-Remote-Ip", "X-Remote-Addr", "X-Proxyuser-Ip", "X-Azure-Clientip",
+	"X-Azure-Socketip", "X-Appengine-User-Ip", "Akamai-Client-Ip", "X-Envoy-External-Address",
+}
+
+// trustedView returns the host and scheme a trusted proxy says the client
+// asked for: its X-Forwarded-Host and -Proto, else the host= and proto= of
+// the last element of its Forwarded, else host and proto unchanged.
+func trustedView(in *http.Request, host, proto string) (string, string) {
+	fhost, fproto := lastForwarded(in.Header["Forwarded"])
+	if v := in.Header["X-Forwarded-Host"]; len(v) > 0 && validHost(v[0]) {
+		host = v[0]
+	} else if fhost != "" {
+		host = fhost
+	}
+	if v := in.Header["X-Forwarded-Proto"]; len(v) > 0 && (strings.EqualFold(v[0], "http") || strings.EqualFold(v[0], "https")) {
+		proto = strings.ToLower(v[0])
+	} else if fproto != "" {
+		proto = fproto
+	}
+	return host, proto
+}
+
+// lastForwarded returns the host= and proto= of the last element of a
+// Forwarded header ("" when absent or not plain); a comma or a quote
+// inside a quoted value makes it give up.
+func lastForwarded(lines []string) (host, proto string) {
+	if len(lines) == 0 {
+		return "", ""
+	}
+	last := lines[len(lines)-1]
+	last = last[strings.LastIndexByte(last, ',')+1:]
+	for pair := range strings.SplitSeq(last, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			continue
+		}
+		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		switch {
+		case strings.EqualFold(k, "host") && validHost(v):
+			host = v
+		case strings.EqualFold(k, "proto") && (strings.EqualFold(v, "http") || strings.EqualFold(v, "https")):
+			proto = strings.ToLower(v)
+		}
+	}
+	return host, proto
+}
+
+// validHost reports whether v can be a Host header value: a name or an
+// address with an optional port, no spaces, quotes or control characters.
+func validHost(v string) bool {
+	if v == "" || len(v) > 261 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-.:[]_", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // setForwarded sets the RFC 7239 Forwarded header of an outgoing request:
-// this hop's element (for=, host=, proto=), after the incoming header's
+// this hop's element (for= the peer, host= and proto= as X-Forwarded-Host
+// and -Proto say, so that the two agree), after the incoming header's
 // elements when the peer is a trusted proxy.
-func setForwarded(out http.Header, in *http.Request, fromTrusted bool) {
+func setForwarded(out http.Header, in *http.Request, fromTrusted bool, host, proto string) {
 	var b strings.Builder
 	if fromTrusted {
 		for _, v := range in.Header["Forwarded"] {
@@ -412,16 +511,13 @@ func setForwarded(out http.Header, in *http.Request, fromTrusted bool) {
 	} else {
 		b.WriteString("for=unknown;")
 	}
-	if in.Host != "" {
+	if host != "" {
 		b.WriteString("host=")
-		writeForwardedValue(&b, in.Host)
+		writeForwardedValue(&b, host)
 		b.WriteByte(';')
 	}
-	if in.TLS != nil {
-		b.WriteString("proto=https")
-	} else {
-		b.WriteString("proto=http")
-	}
+	b.WriteString("proto=")
+	b.WriteString(proto)
 	out["Forwarded"] = []string{b.String()}
 }
 

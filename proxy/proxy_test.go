@@ -25,7 +25,7 @@ func echo(t *testing.T, name string) *url.URL {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s %s %s\n", name, r.Method, r.Host, r.URL.RequestURI())
-		for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"} {
+		for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip", "Fastly-Client-Ip", "X-Cluster-Client-Ip"} {
 			fmt.Fprintf(w, "%s: %s\n", k, strings.Join(r.Header.Values(k), " | "))
 		}
 	}))
@@ -125,6 +125,7 @@ func TestNewErrors(t *testing.T) {
 		{"default twice", proxy.Options{Upstream: up, Routes: []proxy.Route{{Site: "*", Upstream: up}}}},
 		{"trusted proxy with host bits", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 8)}}},
 		{"invalid trusted proxy", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{{}}}},
+		{"trusting everyone", proxy.Options{Upstream: up, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,8 +171,33 @@ func TestForwardingHeaders(t *testing.T) {
 			in: map[string]string{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "www.example.com", "X-Forwarded-Proto": "https", "Forwarded": `for=203.0.113.9;proto=https`},
 			want: []string{
 				"X-Forwarded-For: 203.0.113.9, 10.1.2.3\n", "X-Forwarded-Host: www.example.com\n", "X-Forwarded-Proto: https\n",
-				"Forwarded: for=203.0.113.9;proto=https, for=10.1.2.3;host=shop.example.com;proto=http\n",
+				// This hop's element agrees with X-Forwarded-Host and -Proto.
+				"Forwarded: for=203.0.113.9;proto=https, for=10.1.2.3;host=www.example.com;proto=https\n",
 			},
+		},
+		{
+			name: "trusted peer writing Forwarded only: X-Forwarded-* agree with it", remote: "10.1.2.3:5555", host: "127.0.0.1:8091",
+			in: map[string]string{"Forwarded": `for=203.0.113.9;host="shop.local:443";proto=https`},
+			want: []string{
+				"X-Forwarded-For: 10.1.2.3\n", "X-Forwarded-Host: shop.local:443\n", "X-Forwarded-Proto: https\n",
+				`Forwarded: for=203.0.113.9;host="shop.local:443";proto=https, for=10.1.2.3;host="shop.local:443";proto=https` + "\n",
+			},
+		},
+		{
+			name: "trusted peer with garbage X-Forwarded-Proto", remote: "10.1.2.3:5555", host: "shop.example.com",
+			in:   map[string]string{"X-Forwarded-Proto": "gopher", "X-Forwarded-Host": "a b"},
+			want: []string{"X-Forwarded-Host: shop.example.com\n", "X-Forwarded-Proto: http\n", "Forwarded: for=10.1.2.3;host=shop.example.com;proto=http\n"},
+		},
+		{
+			name: "untrusted peer: client-IP headers dropped, X-Real-IP is the peer", remote: "192.0.2.7:5555", host: "shop.example.com",
+			in: map[string]string{"X-Real-IP": "203.0.113.7", "True-Client-IP": "203.0.113.7", "CF-Connecting-IP": "203.0.113.7",
+				"X-Client-IP": "203.0.113.7", "Fastly-Client-IP": "203.0.113.7", "X-Cluster-Client-IP": "203.0.113.7"},
+			want: []string{"X-Real-Ip: 192.0.2.7\n", "True-Client-Ip: \n", "Cf-Connecting-Ip: \n", "X-Client-Ip: \n", "Fastly-Client-Ip: \n", "X-Cluster-Client-Ip: \n"},
+		},
+		{
+			name: "trusted peer: client-IP headers kept", remote: "10.1.2.3:5555", host: "shop.example.com",
+			in:   map[string]string{"X-Real-IP": "203.0.113.7", "True-Client-IP": "203.0.113.8"},
+			want: []string{"X-Real-Ip: 203.0.113.7\n", "True-Client-Ip: 203.0.113.8\n"},
 		},
 		{
 			name: "trusted peer with nothing to keep", remote: "10.1.2.3:5555", host: "shop.example.com",

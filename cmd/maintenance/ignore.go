@@ -16,9 +16,12 @@ site). Rules are kept when a site is switched on and off.
 
 PATTERN is one argument (quote it when it has a method):
   /exact/path       the request path equals it
-  /prefix/*         the request path starts with /prefix/
+  /prefix/*         the request path starts with /prefix/, or is /prefix
   ^regex            an RE2 expression matched from the start of the path
   METHOD pattern    any of the above for one method: "POST /webhooks/*"
+
+A path that some server reads as another path (/static/..;/admin,
+/static/%2e%2e/x, //, %2f, a backslash) is never ignored.
 
   ls      list the patterns of --site, or of every site when none is given
   add     add a pattern; adding one that is there already updates its note

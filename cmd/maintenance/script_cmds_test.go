@@ -64,6 +64,8 @@ func cmdUpstream(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintf(w, "x-forwarded-host: %s\n", r.Header.Get("X-Forwarded-Host"))
 		fmt.Fprintf(w, "x-forwarded-proto: %s\n", r.Header.Get("X-Forwarded-Proto"))
 		fmt.Fprintf(w, "forwarded: %s\n", strings.Join(r.Header.Values("Forwarded"), " | "))
+		fmt.Fprintf(w, "x-real-ip: %s\n", r.Header.Get("X-Real-Ip"))
+		fmt.Fprintf(w, "true-client-ip: %s\n", r.Header.Get("True-Client-Ip"))
 	}))
 	ts.Defer(srv.Close)
 	ts.Setenv(args[0], srv.URL)

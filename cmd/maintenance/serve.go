@@ -45,7 +45,10 @@ comes), WebSockets and other upgrades pass through; an upgraded connection
 whose site turns on is closed (WebSockets with close code 1012 and the
 site's message). GET
 /_maintenance/status answers the state of the request's site as JSON, GET
-/_maintenance/health 200 while serve runs (for load balancers).
+/_maintenance/health 200 while serve runs (for load balancers). Any other
+/_maintenance/ path (but the admin page and API with --admin) gets serve's
+404 and never reaches an application. A path that some server reads as
+another (/static/..;/admin, %2e%2e, %2f, //, a backslash) is never exempt.
 
 Routing: a request goes to the --site HOST=URL of its exact host, else of
 the longest wildcard that matches it, else to --upstream (or the demo).
@@ -87,7 +90,12 @@ Flags:
   --trusted-proxy CIDR   a proxy in front of serve whose X-Forwarded-For and
                          Forwarded are believed and appended to (repeatable);
                          without one, forwarding headers from clients are
-                         replaced and the TCP peer is the client
+                         replaced and the TCP peer is the client; a
+                         prefix wider than /8 (IPv4) or /32 (IPv6) needs
+                         --trust-all-proxies
+  --trust-all-proxies    accept --trusted-proxy prefixes that wide, such
+                         as 0.0.0.0/0: every client in them may choose its
+                         own address (logged as a warning at start)
   --exempt PATTERN       a path never blocked, for every site (repeatable):
                          /exact, /prefix/*, ^regex, with an optional method
   --templates DIR        page templates: DIR/503.html for every site,
@@ -477,7 +485,7 @@ func (g *generation) done() {
 func (s *server) newGeneration(cfg *serveConfig) (*generation, error) {
 	g := &generation{cfg: cfg, idle: make(chan struct{})}
 	po := proxy.Options{Upstream: cfg.upstream, Routes: cfg.routes, TrustedProxies: cfg.gate.TrustedProxies,
-		UpstreamTimeout: cfg.timeout, MaxConnsPerUpstream: cfg.upstreamConns, Logger: s.logger}
+		TrustAllProxies: cfg.gate.TrustAllProxies, UpstreamTimeout: cfg.timeout, MaxConnsPerUpstream: cfg.upstreamConns, Logger: s.logger}
 	if cfg.demo {
 		po.Upstream, _ = proxy.ParseUpstream(s.demoURL)
 	}

@@ -51,6 +51,7 @@ var serveSettings = []serveSetting{
 	{name: "tls-cert"},
 	{name: "tls-key"},
 	{name: "trusted-proxy", repeat: true},
+	{name: "trust-all-proxies", boolean: true, def: "false"},
 	{name: "exempt", repeat: true},
 	{name: "templates"},
 	{name: "state-cache"},
@@ -521,10 +522,17 @@ func checkServeConfig(e *env, raw map[string][]rawValue) (*serveConfig, error) {
 		return nil, usageErrorf("serve needs an application: either --upstream URL or --demo, or --site HOST=URL for each site; run 'maintenance help serve' for usage")
 	}
 
+	if c.gate.TrustAllProxies, err = boolean("trust-all-proxies"); err != nil {
+		return nil, err
+	}
 	for _, rv := range raw["trusted-proxy"] {
 		p, err := parseTrustedProxy(rv.value)
 		if err != nil {
 			return nil, usageErrorf("%s %q: %v", rv.origin, rv.value, err)
+		}
+		if maintenance.WideTrustedPrefix(p) && !c.gate.TrustAllProxies {
+			return nil, usageErrorf("%s %q: wider than /%d (IPv4) or /%d (IPv6), it trusts ordinary clients, who could then choose their own address and pass allow entries; accepted: a narrower prefix, like %s, or add --trust-all-proxies to mean it",
+				rv.origin, rv.value, maintenance.MinTrustedBits4, maintenance.MinTrustedBits6, settingExample("trusted-proxy"))
 		}
 		c.gate.TrustedProxies = append(c.gate.TrustedProxies, p)
 	}
