@@ -56,7 +56,15 @@ type serveProc struct {
 // "serve --listen 127.0.0.1:0", and waits until it listens.
 func startServe(t *testing.T, dir string, args ...string) *serveProc {
 	t.Helper()
-	cmd := exec.Command("maintenance", append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startListening(t, dir, `msg="serving https?://([^"]+)"`, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+}
+
+// startListening starts the maintenance command args in dir (store
+// sqlite:dir/m.db), and waits until it logs a line matching re, whose first
+// submatch is the address it listens on.
+func startListening(t *testing.T, dir, re string, args ...string) *serveProc {
+	t.Helper()
+	cmd := exec.Command("maintenance", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "MAINTENANCE_STORE=sqlite:"+filepath.Join(dir, "m.db"))
 	stderr, err := cmd.StderrPipe()
@@ -92,7 +100,7 @@ func startServe(t *testing.T, dir string, args ...string) *serveProc {
 			t.Logf("serve's log:\n%s", strings.Join(p.log(), "\n"))
 		}
 	})
-	m := p.waitLog(`msg="serving https?://([^"]+)"`)
+	m := p.waitLog(re)
 	p.addr = m[1]
 	return p
 }
