@@ -232,25 +232,54 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		t.Errorf("got %+v\nwant %+v", h, want)
 	}
 	for in, msg := range map[string]string{
-		`maintenance`:                                  "needs a store",
-		`maintenance sqlite:x extra`:                   "wrong argument count",
-		`maintenance sqlite:x { colour red }`:          `unknown subdirective "colour"`,
-		`maintenance sqlite:x { exempt static }`:       "exempt",
-		`maintenance sqlite:x { site "bad host!" }`:    "site",
-		`maintenance sqlite:x { fail sometimes }`:      `fail "sometimes": accepted: open, closed`,
-		`maintenance sqlite:x { block_staff yes }`:     "wrong argument count",
-		`maintenance { store }`:                        "wrong argument count",
-		`maintenance sqlite:x { exempt GET /a /b }`:    "wrong argument count",
-		`maintenance sqlite:x { templates /a /b }`:     "wrong argument count",
-		`maintenance sqlite:x { site }`:                "wrong argument count",
-		`maintenance sqlite:x { release }`:             "wrong argument count",
-		`maintenance sqlite:x { state_cache a b }`:     "wrong argument count",
-		`maintenance sqlite:x { exempt }`:              "wrong argument count",
-		`maintenance sqlite:x { fail }`:                "wrong argument count",
-		`maintenance sqlite:x { store sqlite:y more }`: "wrong argument count",
+		`maintenance`:                "needs a store",
+		`maintenance sqlite:x extra`: "wrong argument count",
+		`maintenance sqlite:x {
+colour red
+}`: `unknown subdirective "colour"`,
+		`maintenance sqlite:x {
+exempt static
+}`: "exempt",
+		`maintenance sqlite:x {
+site "bad host!"
+}`: "site",
+		`maintenance sqlite:x {
+fail sometimes
+}`: `fail "sometimes": accepted: open, closed`,
+		`maintenance sqlite:x {
+block_staff yes
+}`: "wrong argument count",
+		`maintenance {
+store
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+exempt GET /a /b
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+templates /a /b
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+site
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+release
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+state_cache a b
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+exempt
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+fail
+}`: "wrong argument count",
+		`maintenance sqlite:x {
+store sqlite:y more
+}`: "wrong argument count",
 	} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in))
+		in = strings.ReplaceAll(in, "\n", " ")
 		if err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want an error saying %q", in, err, msg)
 		}
