@@ -353,3 +353,42 @@ func FuzzForwardAuth(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkForwardAuth measures a decision: an nginx sub-request and a
+// Traefik one, for a site that is off and for one that is on.
+func BenchmarkForwardAuth(b *testing.B) {
+	st := stateOf(b, AddSites("shop.example.com", "blog.example.com"), On([]string{"shop.example.com"}, OnOptions{}))
+	g := testGate(b, st, Options{TrustedProxies: prefixes("10.0.0.0/8")})
+	h := g.ForwardAuth(ForwardAuthOptions{})
+	nginx := func(host string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "http://"+host+"/_maintenance_auth", nil)
+		r.RemoteAddr = faPeer
+		r.Header.Set("X-Original-URI", "/cart?x=1")
+		r.Header.Set("X-Original-Method", "GET")
+		r.Header.Set("X-Forwarded-For", "203.0.113.5")
+		return r
+	}
+	for _, bc := range []struct {
+		name string
+		r    *http.Request
+		want int
+	}{
+		{"nginx/off", nginx("blog.example.com"), 200},
+		{"nginx/on", nginx("shop.example.com"), ForwardAuthBlocked},
+		{"traefik/off", traefik("GET", "blog.example.com", "/cart?x=1", nil), 200},
+		{"traefik/on", traefik("GET", "shop.example.com", "/cart?x=1", nil), 503},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, bc.r)
+			if w.Code != bc.want {
+				b.Fatalf("status %d, want %d", w.Code, bc.want)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, bc.r)
+			}
+		})
+	}
+}

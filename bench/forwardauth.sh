@@ -86,7 +86,7 @@ ready() {
 
 say "building maintenance, bench/upstream and Caddy with the module"
 (cd "$repo" && go build -o "$tmp/maintenance" ./cmd/maintenance && go build -o "$tmp/upstream" ./bench/upstream)
-(cd "$repo/caddy" && go build -o "$tmp/caddy" ./cmd/caddy)
+(cd "$repo/caddy" && go build -o "$tmp/caddy.bin" ./cmd/caddy)
 
 p_up=$(free_port)
 p_dec=$(free_port)
@@ -165,7 +165,7 @@ CADDY
 		sed -e "s#http://:8080 {#http://:$p_caddyfa {#; s#127.0.0.1:8081#127.0.0.1:$p_dec#; s#127.0.0.1:8000#127.0.0.1:$p_up#"
 } >"$tmp/Caddyfile"
 start caddy env HOME="$tmp/caddy" XDG_CONFIG_HOME="$tmp/caddy" XDG_DATA_HOME="$tmp/caddy" \
-	"$tmp/caddy" run --config "$tmp/Caddyfile" --adapter caddyfile
+	"$tmp/caddy.bin" run --config "$tmp/Caddyfile" --adapter caddyfile
 ready caddy "http://127.0.0.1:$p_caddy/" 200
 ready caddy-module "http://127.0.0.1:$p_caddymod/" 200
 ready caddy-fauth "http://127.0.0.1:$p_caddyfa/" 200
@@ -206,7 +206,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 awk -v rounds="$ROUNDS" -v order="${cases[*]}" -v nginxv="$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')" \
-	-v caddyv="$("$tmp/caddy" version | awk '{print $1}')" '
+	-v caddyv="$("$tmp/caddy.bin" version | awk '{print $1}')" '
 function median(a, n,    i, j, t, b) {
 	for (i = 1; i <= n; i++) b[i] = a[i]
 	for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j-1] > b[j]; j--) { t = b[j]; b[j] = b[j-1]; b[j-1] = t }
