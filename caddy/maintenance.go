@@ -121,6 +121,9 @@ type next struct {
 	err    error
 }
 
+// ServeHTTP passes a request the gate lets through on to the route
+// (maintenance.StatusFrom(r.Context()) says whether its site is on: the
+// application's Maintenance request header is set from it here).
 func (n *next) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.RemoteAddr != n.remote {
 		r2 := *r

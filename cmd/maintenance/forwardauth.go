@@ -153,8 +153,10 @@ func loadForwardAuthConfig(e *env, args []string) (*forwardAuthConfig, error) {
 	return c, nil
 }
 
-// forwardAuthOptions are the decision server's options beyond the gate's.
-// The application's Maintenance request header is set by AppHeaders.
+// forwardAuthOptions are the decision server's options beyond the gate's:
+// AppHeaders is where the application's Maintenance request header is set
+// on a 2xx answer (from the Status of the request's site); the proxies copy
+// it onto the request they pass on (examples/).
 func forwardAuthOptions() maintenance.ForwardAuthOptions {
 	return maintenance.ForwardAuthOptions{}
 }
@@ -179,8 +181,9 @@ func runForwardAuth(ctx context.Context, e *env, args []string) error {
 	defer st.Close()
 	opts := cfg.gate
 	opts.Logger = logger
-	// The Bypass hook (the application's own "is this staff?") goes in
-	// opts.Bypass here: it is called with the visitor's rebuilt request.
+	// The Bypass hook (the application's own "is this staff?", like serve's)
+	// goes in opts.Bypass here: the gate calls it with the visitor's rebuilt
+	// request (its cookies and Authorization as the proxy passed them).
 	gate, err := maintenance.New(ctx, st, opts)
 	if err != nil {
 		return err
