@@ -20,7 +20,6 @@
 package caddymaint
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -250,8 +249,6 @@ func parseCaddyfile(hp httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error
 	err := h.UnmarshalCaddyfile(hp.Dispenser)
 	return h, err
 }
-
-var _ context.Context = caddy.Context{}
 
 // Interface guards.
 var (
