@@ -82,18 +82,12 @@ func TestStoredPage(t *testing.T) {
 		t.Errorf("revalidation: %d, want 304", w.Code)
 	}
 	r := httptest.NewRequest("GET", "http://shop.example.com/_maintenance/assets/s.css", nil)
-	dw := discardWriter{http.Header{}}
+	dw := &discardWriter{http.Header{}}
 	allocs := testing.AllocsPerRun(100, func() { h.ServeHTTP(dw, r) })
 	if allocs != 0 {
 		t.Errorf("serving an asset allocates %v times", allocs)
 	}
 }
-
-type discardWriter struct{ h http.Header }
-
-func (d discardWriter) Header() http.Header         { return d.h }
-func (d discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d discardWriter) WriteHeader(int)             {}
 
 // TestTemplatesAssets: --templates DIR serves DIR/assets/ the same way;
 // a bad asset stops the gate at start.

@@ -62,6 +62,14 @@ func startServe(t *testing.T, dir string, args ...string) *serveProc {
 // startServeCmd is startServe with the command line given whole.
 func startServeCmd(t *testing.T, dir string, argv []string) *serveProc {
 	t.Helper()
+	return startListening(t, dir, `msg="serving https?://([^"]+)"`, argv...)
+}
+
+// startListening starts the command argv in dir (store sqlite:dir/m.db),
+// and waits until it logs a line matching re, whose first submatch is the
+// address it listens on.
+func startListening(t *testing.T, dir, re string, argv ...string) *serveProc {
+	t.Helper()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "MAINTENANCE_STORE=sqlite:"+filepath.Join(dir, "m.db"))
@@ -98,7 +106,7 @@ func startServeCmd(t *testing.T, dir string, argv []string) *serveProc {
 			t.Logf("serve's log:\n%s", strings.Join(p.log(), "\n"))
 		}
 	})
-	m := p.waitLog(`msg="serving https?://([^"]+)"`)
+	m := p.waitLog(re)
 	p.addr = m[1]
 	return p
 }

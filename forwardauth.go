@@ -1,0 +1,275 @@
+package maintenance
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// The headers of the forward-auth protocols the decision server answers.
+const (
+	// nginx auth_request (the example config sets them) and ingress-nginx
+	// auth-url (X-Original-URL is scheme://host/uri).
+	hdrOriginalURI    = "X-Original-Uri"
+	hdrOriginalURL    = "X-Original-Url"
+	hdrOriginalMethod = "X-Original-Method"
+	// ingress-nginx custom-http-errors: the request to the default backend
+	// carries the status it replaces.
+	hdrCode = "X-Code"
+	// Traefik ForwardAuth and Caddy forward_auth.
+	hdrForwardedURI    = "X-Forwarded-Uri"
+	hdrForwardedMethod = "X-Forwarded-Method"
+	hdrForwardedHost   = "X-Forwarded-Host"
+)
+
+// ForwardAuthBlocked is the status the decision server answers an nginx
+// auth_request sub-request with when the gate answers the request itself (the
+// maintenance answer, or one of its /_maintenance/ endpoints): nginx passes
+// 401 and 403 on, and turns any other status but 2xx into a 500 of its own.
+// The example config catches it with `error_page 401 = @maintenance`, a named
+// location that sends the visitor's request to the decision server, which
+// answers it in full (status, Retry-After, page or problem+json, cookies).
+const ForwardAuthBlocked = http.StatusUnauthorized
+
+// maxOriginalURI bounds the request-target a proxy may name (nginx's own
+// default header buffers hold 8 KiB).
+const maxOriginalURI = 8 << 10
+
+// ForwardAuthOptions configure Gate.ForwardAuth.
+type ForwardAuthOptions struct {
+	// AppHeaders, when set, is called for every request that may pass,
+	// with the status of its site (On while the site is in maintenance and a
+	// rule lets the request through), to add headers to the 2xx answer: the
+	// proxy copies them onto the request it sends to the application (nginx
+	// auth_request_set, Traefik authResponseHeaders, Caddy copy_headers).
+	// The application's Maintenance request header is set here.
+	AppHeaders func(h http.Header, st Status)
+}
+
+// ForwardAuth returns the handler of a forward-auth decision server: it
+// answers the sub-requests of nginx auth_request and ingress-nginx auth-url
+// (X-Original-URI or X-Original-URL, X-Original-Method), of Traefik
+// ForwardAuth and Caddy forward_auth (X-Forwarded-Method, -Proto, -Host,
+// -Uri, -For), and ingress-nginx's custom error backend (X-Code,
+// X-Original-URI). From a peer in Options.TrustedProxies those headers name
+// the visitor's request, which is rebuilt (method, host, URI; the visitor's
+// other headers, cookies and Accept included, come as the proxy passed them)
+// and run through g.Handler around a handler that answers 200: the decision
+// is the gate's own, the client IP is the gate's (forwarding headers believed
+// from trusted proxies only).
+//
+// A request that may pass gets 200 with no body (and opts.AppHeaders). One
+// that may not gets the gate's answer as is (status, Retry-After, the page or
+// problem+json by Accept, the bypass link's cookie), which Traefik, Caddy and
+// ingress-nginx's error backend send to the visitor; an nginx sub-request
+// gets ForwardAuthBlocked instead, since nginx drops an auth answer's body.
+// Any other request (from a peer that is not trusted, or carrying none of
+// those headers, like nginx's error_page location or a proxied
+// /_maintenance/ path) is the visitor's own: the gate answers it in full; if
+// it may pass now (the state changed since the sub-request), it gets a 307
+// to the same URI, so that the visitor tries again through the proxy.
+// A malformed method or URI from a trusted proxy gets 400.
+func (g *Gate) ForwardAuth(opts ForwardAuthOptions) http.Handler {
+	pass := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := r.Context().Value(faKey{}).(*bool); ok {
+			*p = true
+		}
+		if opts.AppHeaders != nil {
+			opts.AppHeaders(w.Header(), StatusFrom(r.Context()))
+		}
+		w.Header()["Cache-Control"] = hdrNoStore
+		w.WriteHeader(http.StatusOK)
+	})
+	gated := g.Handler(pass)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto := protoDirect
+		if g.fromTrusted(r) {
+			proto = forwardProtocol(r.Header)
+		}
+		orig := r
+		if proto != protoDirect {
+			var msg string
+			if orig, msg = rebuild(r, proto); orig == nil {
+				h := w.Header()
+				h[hdrContentType] = []string{"text/plain; charset=utf-8"}
+				h["Cache-Control"] = hdrNoStore
+				h["X-Content-Type-Options"] = hdrNoSniff
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(msg + "\n"))
+				return
+			}
+		}
+		passed := new(bool)
+		orig = orig.WithContext(context.WithValue(orig.Context(), faKey{}, passed))
+		switch proto {
+		case protoForwarded:
+			gated.ServeHTTP(w, orig)
+		case protoNginx:
+			// The gate's own endpoints are answered by the follow-up
+			// request (error_page), and only there, so that a bypass
+			// link's use is counted once.
+			if strings.HasPrefix(orig.URL.Path, ReservedPrefix) {
+				w.Header()["Cache-Control"] = hdrNoStore
+				w.WriteHeader(ForwardAuthBlocked)
+				return
+			}
+			d := discardWriter{h: http.Header{}}
+			gated.ServeHTTP(&d, orig)
+			if !*passed {
+				w.Header()["Cache-Control"] = hdrNoStore
+				w.WriteHeader(ForwardAuthBlocked)
+				return
+			}
+			h := w.Header()
+			for k, v := range d.h {
+				h[k] = v
+			}
+			w.WriteHeader(http.StatusOK)
+		default: // the visitor's own request, or the error backend's
+			gated.ServeHTTP(&passWriter{ResponseWriter: w, passed: passed, uri: orig.RequestURI}, orig)
+		}
+	})
+}
+
+// passWriter turns the pass handler's 200 into a 307 to the request's own
+// URI: the request may pass now, and must go through the proxy again (a
+// decision server is not a proxy).
+type passWriter struct {
+	http.ResponseWriter
+	passed *bool
+	uri    string
+}
+
+func (p *passWriter) WriteHeader(code int) {
+	if *p.passed {
+		h := p.Header()
+		for k := range h {
+			delete(h, k)
+		}
+		h["Cache-Control"] = hdrNoStore
+		loc := p.uri
+		if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
+			loc = "/"
+		}
+		h["Location"] = []string{loc}
+		code = http.StatusTemporaryRedirect
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (p *passWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
+
+// faKey carries a *bool that the pass handler sets.
+type faKey struct{}
+
+// discardWriter records headers and drops the answer.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) WriteHeader(int)             {}
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// The protocols of forward-auth requests.
+const (
+	protoDirect    = iota // the visitor's own request
+	protoNginx            // nginx auth_request, ingress-nginx auth-url
+	protoForwarded        // Traefik ForwardAuth, Caddy forward_auth
+	protoErrorPage        // ingress-nginx custom-http-errors default backend
+)
+
+// forwardProtocol tells which protocol a trusted proxy's request speaks.
+func forwardProtocol(h http.Header) int {
+	switch {
+	case h[hdrCode] != nil && h[hdrOriginalURI] != nil:
+		return protoErrorPage
+	case h[hdrOriginalURI] != nil || h[hdrOriginalURL] != nil:
+		return protoNginx
+	case h[hdrForwardedURI] != nil:
+		return protoForwarded
+	}
+	return protoDirect
+}
+
+// fromTrusted reports whether r's TCP peer is a trusted proxy.
+func (g *Gate) fromTrusted(r *http.Request) bool {
+	if len(g.opts.TrustedProxies) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && inPrefixes(g.opts.TrustedProxies, ap.Addr().Unmap())
+}
+
+// rebuild returns the visitor's request that a trusted proxy's
+// forward-auth request describes, or nil and why it cannot.
+func rebuild(r *http.Request, proto int) (*http.Request, string) {
+	h := r.Header
+	method, host, target := r.Method, r.Host, ""
+	switch proto {
+	case protoNginx:
+		method = h.Get(hdrOriginalMethod)
+		if u := h.Get(hdrOriginalURL); u != "" && h[hdrOriginalURI] == nil {
+			if len(u) > maxOriginalURI {
+				return nil, "X-Original-URL is longer than 8 KiB"
+			}
+			pu, err := url.Parse(u)
+			if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+				return nil, "X-Original-URL " + quoteShort(u) + ": accepted: an absolute http(s) URL"
+			}
+			host, target = pu.Host, pu.RequestURI()
+		} else {
+			target = h.Get(hdrOriginalURI)
+		}
+	case protoErrorPage:
+		target = h.Get(hdrOriginalURI)
+	case protoForwarded:
+		method = h.Get(hdrForwardedMethod)
+		if fh := h.Get(hdrForwardedHost); fh != "" {
+			host = fh
+		}
+		target = h.Get(hdrForwardedURI)
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	if !validMethod(method) {
+		return nil, "method " + quoteShort(method) + ": accepted: an HTTP method token (GET, POST...)"
+	}
+	if len(target) > maxOriginalURI {
+		return nil, "URI longer than 8 KiB"
+	}
+	u, err := url.ParseRequestURI(target)
+	if err != nil || !strings.HasPrefix(target, "/") {
+		return nil, "URI " + quoteShort(target) + ": accepted: an origin-form request target, like /path?query"
+	}
+	o := new(http.Request)
+	*o = *r
+	o.Method, o.Host, o.URL, o.RequestURI = method, host, u, target
+	o.Body, o.ContentLength = http.NoBody, 0
+	return o, ""
+}
+
+// validMethod reports whether m is a short HTTP token.
+func validMethod(m string) bool {
+	if len(m) > 32 {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteShort quotes at most 64 bytes of s, for an error message.
+func quoteShort(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strconv.Quote(s)
+}
