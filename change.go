@@ -113,6 +113,7 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		events = append(events, e)
 	}
 	events = append(events, authEvents(c, now, cur, next)...)
+	events = append(events, webhookEvents(c, now, cur, next)...)
 	if len(events) == 0 {
 		return cur, nil, nil
 	}

@@ -115,6 +115,8 @@ type State struct {
 	// Links are the bypass links, in the order they were created. Links
 	// that have expired go with the next change of the state.
 	Links []BypassLink `json:"bypass_links,omitempty"`
+	// Webhooks receive events (Deliverer), in the order they were added.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
 }
 
 // Window is a planned maintenance window of a site, half-open: [From, Until).
@@ -193,7 +195,8 @@ func (st *State) Site(name string) *SiteState {
 // Clone returns a deep copy of st.
 func (st *State) Clone() *State {
 	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites)), Release: st.Release,
-		Users: slices.Clone(st.Users), Tokens: slices.Clone(st.Tokens), Links: slices.Clone(st.Links)}
+		Users: slices.Clone(st.Users), Tokens: slices.Clone(st.Tokens), Links: slices.Clone(st.Links),
+		Webhooks: slices.Clone(st.Webhooks)}
 	for i, s := range st.Sites {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
@@ -338,6 +341,9 @@ func (st *State) Validate() error {
 				return err
 			}
 		}
+	}
+	if err := st.validateWebhooks(); err != nil {
+		return err
 	}
 	return st.validateAuth()
 }
