@@ -86,6 +86,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Auth", s.testAuth)
 	t.Run("EventFilters", s.testEventFilters)
 	t.Run("Secrets", s.testSecrets)
+	t.Run("Outbox", s.testOutbox)
 	t.Run("Close", s.testClose)
 }
 
