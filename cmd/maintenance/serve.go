@@ -223,6 +223,22 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		s.metrics.Watch(gen.gate)
 	}
 	startMetrics()
+	if cfg.webhooks {
+		// One serve or gate of the fleet delivers webhooks at a time (a
+		// lease in the store); the others stand by to take over.
+		dl := maintenance.NewDeliverer(st, maintenance.DelivererOptions{Logger: logger, LeaseTTL: cfg.webhookLease})
+		s.deliverer = dl
+		dctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			dl.Run(dctx)
+		}()
+		defer func() { stop(); <-done }()
+		if s.metrics != nil {
+			s.metrics.WatchWebhooks(dl.Failed)
+		}
+	}
 
 	srv := &http.Server{
 		Handler:           s,
@@ -319,6 +335,8 @@ type server struct {
 	logger  *slog.Logger
 	demoURL string
 	metrics *metrics.Metrics // nil without --metrics-listen
+	// deliverer delivers webhooks; nil with --webhooks=false.
+	deliverer *maintenance.Deliverer
 	cur     atomic.Pointer[generation]
 	cert    atomic.Pointer[tls.Certificate]
 

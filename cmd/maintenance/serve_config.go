@@ -59,6 +59,8 @@ var serveSettings = []serveSetting{
 	{name: "access-log", boolean: true, def: "true"},
 	{name: "admin", boolean: true, def: "false"},
 	{name: "block-staff", boolean: true, def: "false"},
+	{name: "webhooks", boolean: true, def: "true"},
+	{name: "webhook-lease", def: maintenance.DefaultLeaseTTL.String()},
 	{name: "store"},
 }
 
@@ -87,6 +89,8 @@ type serveConfig struct {
 	jsonLog       bool
 	accessLog     bool
 	admin         bool // mount the admin page and API
+	webhooks      bool // take part in delivering webhooks
+	webhookLease  time.Duration
 	// origin says where each setting's value came from, for messages.
 	origin map[string]string
 }
@@ -235,6 +239,8 @@ func settingExample(name string) string {
 		return "/healthz"
 	case "upstream-timeout", "max-duration":
 		return "60s"
+	case "webhook-lease":
+		return "30s"
 	case "hold-timeout":
 		return "30s"
 	case "hold-limit":
@@ -385,6 +391,16 @@ func checkServeConfig(e *env, raw map[string][]rawValue) (*serveConfig, error) {
 	}
 	if c.accessLog, err = boolean("access-log"); err != nil {
 		return nil, err
+	}
+	if c.webhooks, err = boolean("webhooks"); err != nil {
+		return nil, err
+	}
+	if c.webhookLease, err = duration("webhook-lease", false); err != nil {
+		return nil, err
+	}
+	if c.webhookLease < 3*time.Second || c.webhookLease > 10*time.Minute {
+		v, origin := one("webhook-lease")
+		return nil, bad(origin, v, "accepted: a duration from 3s to 10m, like 30s")
 	}
 	if c.admin, err = boolean("admin"); err != nil {
 		return nil, err
@@ -546,6 +562,8 @@ func restartChanges(old, cur *serveConfig) []string {
 	add(old.listen != cur.listen, "listen")
 	add(old.metricsListen != cur.metricsListen, "metrics-listen")
 	add(old.store != cur.store, "store")
+	add(old.webhooks != cur.webhooks, "webhooks")
+	add(old.webhookLease != cur.webhookLease, "webhook-lease")
 	add(old.demo != cur.demo, "demo")
 	add(old.jsonLog != cur.jsonLog, "log-format")
 	add((old.cert == nil) != (cur.cert == nil), "tls-cert and tls-key (switching TLS on or off)")
