@@ -782,3 +782,19 @@ func (p *WebhookPayload) SlackText() string {
 	}
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
+
+// DeliveryState sums up a webhook's cursor (ok: whether it has one) for
+// lists: "new" (nothing delivered yet), "ok", "retrying" (an event failed
+// and is retried) or "failed" (an event could not be delivered for
+// WebhookRetryFor; it is retried every 6 hours).
+func DeliveryState(c Cursor, ok bool) string {
+	switch {
+	case c.Failed:
+		return "failed"
+	case c.Pending != "":
+		return "retrying"
+	case !ok || c.Delivered == 0:
+		return "new"
+	}
+	return "ok"
+}
