@@ -526,12 +526,15 @@ func (d *Deliverer) deliver(ctx context.Context, w Webhook, secret string, c Cur
 		}
 	}()
 	for _, it := range due {
-		// Post only with time to spare on the lease: a successor cannot
-		// take over while this POST may still be under way.
-		if time.Until(time.Unix(0, d.leaseUntil.Load())) < d.o.Timeout+time.Second {
+		// A POST ends before the lease does: a successor cannot take over
+		// while it may still be under way.
+		end := time.Unix(0, d.leaseUntil.Load()).Add(-d.o.LeaseTTL / 10)
+		if time.Until(end) < d.o.LeaseTTL/10 {
 			return
 		}
-		err := d.post(ctx, &w, secret, &it.payload)
+		pctx, cancel := context.WithDeadline(ctx, end)
+		err := d.post(pctx, &w, secret, &it.payload)
+		cancel()
 		now := time.Now()
 		n := c
 		if err != nil {
