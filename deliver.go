@@ -428,10 +428,11 @@ func timedEvents(w *Webhook, st *State, clock time.Time, clockID string, now tim
 		if remind > 0 {
 			id += "/" + remind.String()
 		}
-		if at.After(now) || at.Before(clock) || at.Equal(clock) && id <= clockID || !w.wants(typ, s.Site) {
+		pid := "tm_" + HashSecret(id)[:24]
+		if at.After(now) || at.Before(clock) || at.Equal(clock) && pid <= clockID || !w.wants(typ, s.Site) {
 			return
 		}
-		p := WebhookPayload{ID: "tm_" + HashSecret(id)[:24], Type: typ, Site: s.Site, At: at.UTC(),
+		p := WebhookPayload{ID: pid, Type: typ, Site: s.Site, At: at.UTC(),
 			Actor: "maintenance", Source: "clock"}
 		if win != nil {
 			p.Window = &WindowRef{ID: win.ID, From: win.From, Until: win.Until}
