@@ -802,3 +802,49 @@ func DeliveryState(c Cursor, ok bool) string {
 	}
 	return "ok"
 }
+
+// WebhookView is a webhook as lists show it (webhook ls --json, the JSON
+// API, the admin page): never its secret.
+type WebhookView struct {
+	ID          string       `json:"id"`
+	URL         string       `json:"url"`
+	Events      []string     `json:"events"`
+	Sites       []string     `json:"sites"`
+	Format      string       `json:"format"`
+	Remind      []string     `json:"remind"`
+	MaxDuration string       `json:"max_duration,omitempty"`
+	Created     time.Time    `json:"created"`
+	CreatedBy   string       `json:"created_by"`
+	Delivery    DeliveryView `json:"delivery"`
+}
+
+// DeliveryView is where the delivery to a webhook stands.
+type DeliveryView struct {
+	// State is DeliveryState's.
+	State         string    `json:"state"`
+	Delivered     int64     `json:"delivered"`
+	LastDelivered time.Time `json:"last_delivered,omitzero"`
+	Pending       string    `json:"pending,omitempty"`
+	Attempts      int       `json:"attempts,omitempty"`
+	FailingSince  time.Time `json:"failing_since,omitzero"`
+	NextAttempt   time.Time `json:"next_attempt,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
+}
+
+// View returns w as lists show it, with its cursor c (ok: whether it has one).
+func (w *Webhook) View(c Cursor, ok bool) WebhookView {
+	v := WebhookView{ID: w.ID, URL: w.URL, Events: append([]string{}, w.Events...), Sites: append([]string{}, w.Sites...),
+		Format: w.Format, Remind: []string{}, Created: w.Created.UTC(), CreatedBy: w.CreatedBy,
+		Delivery: DeliveryView{State: DeliveryState(c, ok), Delivered: c.Delivered, LastDelivered: c.LastDelivered.UTC(),
+			Pending: c.Pending, Attempts: c.Attempts, FailingSince: c.FailingSince.UTC(), NextAttempt: c.NextAttempt.UTC(), LastError: c.LastError}}
+	if v.Format == "" {
+		v.Format = WebhookJSON
+	}
+	for _, d := range w.Remind {
+		v.Remind = append(v.Remind, shortDuration(d))
+	}
+	if w.MaxDuration > 0 {
+		v.MaxDuration = shortDuration(w.MaxDuration)
+	}
+	return v
+}

@@ -208,46 +208,8 @@ func sortedUnique(s []string) []string {
 	return out
 }
 
-// webhookJSON is a webhook in "webhook ls --json": never its secret.
-type webhookJSON struct {
-	ID          string       `json:"id"`
-	URL         string       `json:"url"`
-	Events      []string     `json:"events"`
-	Sites       []string     `json:"sites"`
-	Format      string       `json:"format"`
-	Remind      []string     `json:"remind"`
-	MaxDuration string       `json:"max_duration,omitempty"`
-	Created     time.Time    `json:"created"`
-	CreatedBy   string       `json:"created_by"`
-	Delivery    deliveryJSON `json:"delivery"`
-}
-
-type deliveryJSON struct {
-	State         string    `json:"state"`
-	Delivered     int64     `json:"delivered"`
-	LastDelivered time.Time `json:"last_delivered,omitzero"`
-	Pending       string    `json:"pending,omitempty"`
-	Attempts      int       `json:"attempts,omitempty"`
-	FailingSince  time.Time `json:"failing_since,omitzero"`
-	NextAttempt   time.Time `json:"next_attempt,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
-}
-
-func toWebhookJSON(w maintenance.Webhook, c maintenance.Cursor, ok bool) webhookJSON {
-	j := webhookJSON{ID: w.ID, URL: w.URL, Events: append([]string{}, w.Events...), Sites: append([]string{}, w.Sites...),
-		Format: w.Format, Remind: []string{}, Created: w.Created.UTC(), CreatedBy: w.CreatedBy,
-		Delivery: deliveryJSON{State: maintenance.DeliveryState(c, ok), Delivered: c.Delivered, LastDelivered: c.LastDelivered.UTC(),
-			Pending: c.Pending, Attempts: c.Attempts, FailingSince: c.FailingSince.UTC(), NextAttempt: c.NextAttempt.UTC(), LastError: c.LastError}}
-	if j.Format == "" {
-		j.Format = maintenance.WebhookJSON
-	}
-	for _, d := range w.Remind {
-		j.Remind = append(j.Remind, d.String())
-	}
-	if w.MaxDuration > 0 {
-		j.MaxDuration = w.MaxDuration.String()
-	}
-	return j
+func toWebhookJSON(w maintenance.Webhook, c maintenance.Cursor, ok bool) maintenance.WebhookView {
+	return w.View(c, ok)
 }
 
 // deliveryText is the DELIVERY column of webhook ls.
@@ -284,8 +246,8 @@ func runWebhookLs(ctx context.Context, e *env, args []string) error {
 		}
 		if asJSON {
 			out := struct {
-				Webhooks []webhookJSON `json:"webhooks"`
-			}{Webhooks: []webhookJSON{}}
+				Webhooks []maintenance.WebhookView `json:"webhooks"`
+			}{Webhooks: []maintenance.WebhookView{}}
 			for _, w := range state.Webhooks {
 				c, ok := cs[w.ID]
 				out.Webhooks = append(out.Webhooks, toWebhookJSON(w, c, ok))
