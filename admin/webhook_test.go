@@ -4,9 +4,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/admin"
@@ -101,4 +103,40 @@ func (f *fixture) key(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return k
+}
+
+func TestPageWebhooks(t *testing.T) {
+	f := newFixture(t, admin.Options{})
+	b := f.browser()
+	b.signIn()
+	if p := b.get(admin.PagePrefix + "webhooks"); p.status != http.StatusOK || !strings.Contains(p.body, `id="no-webhooks"`) {
+		t.Fatalf("empty page: %d\n%s", p.status, p.body)
+	}
+	w := maintenance.Webhook{ID: "0a1b2c3d", URL: "https://hooks.slack.com/services/T000/B000/SECRETPATH", Format: "slack"}
+	var err error
+	if w.Secret, err = maintenance.SealSecret(f.key(t), w.ID, "whsec_page_test_secret"); err != nil {
+		t.Fatal(err)
+	}
+	f.update(maintenance.AddWebhook(w))
+	now := time.Now()
+	if ok, err := f.store.TakeLease(t.Context(), maintenance.WebhookLease, "test", now, now.Add(time.Minute)); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := f.store.SetCursor(t.Context(), maintenance.WebhookLease, "test", w.ID, maintenance.Cursor{Pending: "evt_3", Attempts: 30,
+		FailingSince: now.Add(-25 * time.Hour), Failed: true, LastError: "hooks.slack.com answered 500 Internal Server Error"}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get(admin.PagePrefix + "webhooks")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "<strong class=\"danger\">Failed</strong>: 30 attempts") ||
+		!strings.Contains(p.body, "https://hooks.slack.com") || strings.Contains(p.body, "SECRETPATH") || strings.Contains(p.body, "v1:") {
+		t.Errorf("page: %d; want the failed webhook, its host only, never its secret:\n%s", p.status, p.body)
+	}
+	// Removing it is a change: audited.
+	p = b.post(admin.PagePrefix+"webhooks/"+w.ID+"/remove", url.Values{"version": {f.version()}})
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Webhook removed.") || len(f.load().Webhooks) != 0 {
+		t.Errorf("remove: %d\n%s", p.status, p.body)
+	}
+	if e := f.events()[0]; e.Action != "webhook rm" || e.Target != "webhook "+w.ID {
+		t.Errorf("last event %+v, want webhook rm", e)
+	}
 }
