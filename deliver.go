@@ -646,7 +646,7 @@ func postWebhook(ctx context.Context, client *http.Client, w *Webhook, secret st
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %s", webhookHost(w.URL), resp.Status)
+		return fmt.Errorf("%s answered %d %s", webhookHost(w.URL), resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
 	return nil
 }

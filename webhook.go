@@ -307,8 +307,9 @@ func SignWebhook(secret string, t time.Time, body []byte) string {
 }
 
 // AddWebhook returns a change that adds a webhook. Make w.ID with
-// NewSecret, seal the secret with SealSecret; the change checks the rest
-// and stamps Created, CreatedBy and Version.
+// NewSecret, seal the secret with SealSecret; the change checks the rest,
+// sorts the event types, sites and reminders, and stamps Created,
+// CreatedBy and Version.
 func AddWebhook(w Webhook) Change {
 	at := new(time.Time)
 	c := Change{Action: "webhook add", at: at}
@@ -316,11 +317,25 @@ func AddWebhook(w Webhook) Change {
 		if slices.ContainsFunc(st.Webhooks, func(x Webhook) bool { return x.ID == w.ID }) {
 			return invalidf("webhook ID %q exists", w.ID)
 		}
+		var err error
+		if w.Events, err = ParseEventTypes(w.Events); err != nil {
+			return err
+		}
+		if w.Remind, err = ParseReminders(w.Remind); err != nil {
+			return err
+		}
+		var sites []string
 		for _, s := range w.Sites {
-			if _, err := ruleSite(st, s); err != nil {
+			site, err := ruleSite(st, s)
+			if err != nil {
 				return err
 			}
+			if !slices.Contains(sites, site.Site) {
+				sites = append(sites, site.Site)
+			}
 		}
+		slices.Sort(sites)
+		w.Sites = sites
 		w.Created = at.UTC().Truncate(time.Millisecond)
 		w.Version = st.Version + 1
 		st.Webhooks = append(st.Webhooks, w)

@@ -157,3 +157,58 @@ func TestWebhookTimedEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookMarkedFailed checks, on a fake clock, that an event that
+// cannot be delivered is retried with growing waits, that the webhook is
+// marked failed after RetryFor, counted by Failed, and that everything is
+// delivered in order once the receiver answers again.
+func TestWebhookMarkedFailed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := file.Open(t.Context(), filepath.Join(t.TempDir(), "m.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		update(t, st, maintenance.AddSites("shop.example.com"))
+		rcv := &receiver{secret: "whsec_test_secret_0123456789", down: true}
+		w := addWebhook(t, st, maintenance.Webhook{URL: "https://hooks.example.com/m", Events: []string{"on", "off"}}, rcv.secret)
+		k := kicked{st, make(chan struct{}, 1)}
+		ctx, cancel := context.WithCancel(t.Context())
+		d := maintenance.NewDeliverer(k, maintenance.DelivererOptions{Transport: rcv, Poll: time.Hour, LeaseTTL: 3 * time.Hour})
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		update(t, st, maintenance.On(nil, maintenance.OnOptions{}))
+		update(t, st, maintenance.Off(nil))
+		k.ch <- struct{}{}
+		time.Sleep(23 * time.Hour)
+		synctest.Wait()
+		cs, err := st.Cursors(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := cs[w.ID]; c.Failed || c.Attempts < 20 || c.Pending == "" || maintenance.DeliveryState(c, true) != "retrying" {
+			t.Fatalf("after 23h: cursor %+v; want retrying, not failed yet", c)
+		}
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		cs, _ = st.Cursors(t.Context())
+		if c := cs[w.ID]; !c.Failed || maintenance.DeliveryState(c, true) != "failed" || d.Failed() != 1 || !strings.Contains(c.LastError, "503") {
+			t.Fatalf("after 25h: cursor %+v, Failed() %d; want failed", c, d.Failed())
+		}
+		rcv.mu.Lock()
+		rcv.down = false
+		rcv.mu.Unlock()
+		time.Sleep(7 * time.Hour)
+		synctest.Wait()
+		cancel()
+		<-done
+		got := rcv.types()
+		if len(got) != 4 || !strings.HasPrefix(got[0], "on *") || !strings.HasPrefix(got[1], "on shop") || !strings.HasPrefix(got[2], "off *") || !strings.HasPrefix(got[3], "off shop") {
+			t.Errorf("received %q; want on and off of both sites, in order", got)
+		}
+		cs, _ = st.Cursors(t.Context())
+		if c := cs[w.ID]; c.Failed || c.Pending != "" || c.Delivered != 4 {
+			t.Errorf("cursor after recovery %+v", c)
+		}
+	})
+}
