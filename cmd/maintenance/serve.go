@@ -337,8 +337,8 @@ type server struct {
 	metrics *metrics.Metrics // nil without --metrics-listen
 	// deliverer delivers webhooks; nil with --webhooks=false.
 	deliverer *maintenance.Deliverer
-	cur     atomic.Pointer[generation]
-	cert    atomic.Pointer[tls.Certificate]
+	cur       atomic.Pointer[generation]
+	cert      atomic.Pointer[tls.Certificate]
 
 	mu   sync.Mutex
 	live map[*generation]bool // not closed yet
