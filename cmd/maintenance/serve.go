@@ -103,6 +103,12 @@ Flags:
   --block-staff          signed-in admins get the maintenance answer like
                          every visitor (by default their session lets them
                          through the sites in maintenance)
+  --webhooks=false       do not deliver webhooks; by default every serve
+                         takes part and the one holding the store's lease
+                         delivers (see 'maintenance help webhook')
+  --webhook-lease DUR    how long the delivery lease lasts unless renewed
+                         (3s to 10m, default 30s): another serve takes over
+                         within about that long after the holder dies
   --log-format text|json the format of every log line on stderr (default
                          text)
   --access-log=false     no access log; by default every request is logged:
