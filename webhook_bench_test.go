@@ -16,13 +16,30 @@ import (
 
 // BenchmarkWebhookLatency measures the time from a change (Update returns)
 // to its delivery at a real receiver on loopback, through a deliverer that
-// watches a SQLite store, and reports the median and the 99th percentile.
+// watches a SQLite store, and reports the median and the 99th percentile:
+// with the deliverer on the handle that makes the changes, and on another
+// handle (as in another process: the change reaches it by polling).
 func BenchmarkWebhookLatency(b *testing.B) {
-	st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "m.db"))
+	b.Run("SameHandle", func(b *testing.B) { benchWebhookLatency(b, false) })
+	b.Run("OtherHandle", func(b *testing.B) { benchWebhookLatency(b, true) })
+}
+
+func benchWebhookLatency(b *testing.B, other bool) {
+	path := filepath.Join(b.TempDir(), "m.db")
+	st, err := sqlite.Open(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
+	var dst maintenance.Store = st
+	if other {
+		o, err := sqlite.Open(b.Context(), path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer o.Close()
+		dst = o
+	}
 	got := make(chan string, 16)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -45,7 +62,7 @@ func BenchmarkWebhookLatency(b *testing.B) {
 	}
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { maintenance.NewDeliverer(st, maintenance.DelivererOptions{}).Run(dctx); close(done) }()
+	go func() { maintenance.NewDeliverer(dst, maintenance.DelivererOptions{}).Run(dctx); close(done) }()
 	defer func() { stop(); <-done }()
 	time.Sleep(100 * time.Millisecond) // the lease taken
 
