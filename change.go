@@ -112,6 +112,7 @@ func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
 		return nil, nil, err
 	}
 	events = append(events, pageEvents(c, now, cur, next)...)
+	events = append(events, webhookEvents(c, now, cur, next)...)
 	if len(events) == 0 {
 		return cur, nil, nil
 	}

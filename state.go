@@ -126,6 +126,8 @@ type State struct {
 	// Pages are the maintenance pages kept in the store (`maintenance page
 	// set`), at most one per site, sorted by site.
 	Pages []Page `json:"pages,omitempty"`
+	// Webhooks receive events (Deliverer), in the order they were added.
+	Webhooks []Webhook `json:"webhooks,omitempty"`
 }
 
 // Window is a planned maintenance window of a site, half-open: [From, Until).
@@ -207,7 +209,8 @@ func (st *State) Site(name string) *SiteState {
 func (st *State) Clone() *State {
 	c := &State{Version: st.Version, Sites: make([]SiteState, len(st.Sites)), Release: st.Release,
 		Users: slices.Clone(st.Users), Tokens: slices.Clone(st.Tokens), Links: slices.Clone(st.Links),
-		Pages: slices.Clone(st.Pages)} // a page's assets are never modified in place
+		Pages:    slices.Clone(st.Pages), // a page's assets are never modified in place
+		Webhooks: slices.Clone(st.Webhooks)}
 	for i, s := range st.Sites {
 		s.Ignore = slices.Clone(s.Ignore)
 		s.Allow = slices.Clone(s.Allow)
@@ -336,6 +339,9 @@ func (st *State) validate(cur *State) error {
 		if i > 0 && st.Pages[i-1].Site == p.Site {
 			return invalidf("site %q has two pages", p.Site)
 		}
+	}
+	if err := st.validateWebhooks(); err != nil {
+		return err
 	}
 	return st.validateAuth()
 }
@@ -535,8 +541,8 @@ func (s *SiteState) check(all bool) (errs []error) {
 // Times a state may hold: from the Unix epoch to the end of year 9999, the
 // range that every store and RFC 3339 (JSON) can represent.
 var (
-	minTime = time.Unix(0, 0).UTC()
-	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+	earliestTime = time.Unix(0, 0).UTC()
+	latestTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
 )
 
 // validateTime checks a time of the state; the zero time means unset.
@@ -544,7 +550,7 @@ func validateTime(what string, t time.Time) error {
 	if t.IsZero() {
 		return nil
 	}
-	if t.Before(minTime) || t.After(maxTime) {
+	if t.Before(earliestTime) || t.After(latestTime) {
 		return invalidf("%s %s: accepted: a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z", what, t.UTC().Format(time.RFC3339))
 	}
 	return nil

@@ -2,8 +2,11 @@ package maintenance
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Store keeps the state and the audit log, shared by every gate of a fleet,
@@ -12,6 +15,7 @@ import (
 // must pass the storetest suite.
 type Store interface {
 	Secrets
+	Outbox
 
 	// Load returns the current state, normalized (sorted, "*" declared).
 	// It returns an error wrapping ErrClosed after Close, or an I/O error.
@@ -75,6 +79,98 @@ type Secrets interface {
 	// Uses returns the use counts of bypass links, by ID. Links never used
 	// are absent.
 	Uses(ctx context.Context) (map[string]int64, error)
+}
+
+// Outbox is the part of a Store that webhook delivery keeps (Deliverer): a
+// lease that lets one process of the fleet deliver at a time, and a cursor
+// per webhook. None of it is a change: no version, no event, no Watch
+// signal. Every method returns an error wrapping ErrClosed after Close, and
+// one wrapping ErrInvalid, having written nothing, for a name, holder or
+// webhook ID that CheckLease or CheckCursor rejects.
+type Outbox interface {
+	// TakeLease gives the lease name to holder until the time until, when
+	// the lease is free, held by holder (which extends it), or expired at
+	// now (held until a time not after now). It reports whether holder
+	// holds the lease after the call. Callers racing for a free lease, in
+	// any process, see one winner.
+	TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error)
+
+	// DropLease frees the lease name when holder holds it; otherwise it
+	// does nothing.
+	DropLease(ctx context.Context, name, holder string) error
+
+	// Cursors returns the delivery cursors, by webhook ID.
+	Cursors(ctx context.Context) (map[string]Cursor, error)
+
+	// SetCursor stores c as the cursor of webhook id, atomically with a
+	// check that holder holds the lease name (expired or not, as long as
+	// nobody took it over): otherwise it writes nothing and returns an
+	// error wrapping ErrLeaseLost. A process that lost the lease while it
+	// delivered cannot move a cursor back.
+	SetCursor(ctx context.Context, name, holder, id string, c Cursor) error
+
+	// DropCursor removes the cursor of webhook id (a webhook removed), with
+	// the same check as SetCursor. Dropping a missing cursor is not an error.
+	DropCursor(ctx context.Context, name, holder, id string) error
+}
+
+// ErrLeaseLost reports a write by a process that no longer holds the lease
+// it names (Outbox.SetCursor).
+var ErrLeaseLost = errors.New("lease lost")
+
+// Cursor is where the delivery to one webhook stands, kept by the store
+// (Outbox) so that another process can take over.
+type Cursor struct {
+	// Event is the ID of the last audit event delivered (or skipped by the
+	// webhook's filters).
+	Event int64 `json:"event"`
+	// Clock and ClockID are the time and ID of the last event delivered
+	// that no change commits (window edges, reminders, forgotten).
+	Clock   time.Time `json:"clock,omitzero"`
+	ClockID string    `json:"clock_id,omitempty"`
+	// Pending is the ID of the event being retried, Attempts the failed
+	// attempts at it, FailingSince the first of them, NextAttempt when the
+	// next is due, and LastError what went wrong last (no secret in it).
+	Pending      string    `json:"pending,omitempty"`
+	Attempts     int       `json:"attempts,omitempty"`
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	NextAttempt  time.Time `json:"next_attempt,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	// Failed is set when Pending could not be delivered for
+	// WebhookRetryFor: delivery to the webhook stops.
+	Failed bool `json:"failed,omitempty"`
+	// Delivered counts the events delivered; LastDelivered is the time of
+	// the last one.
+	Delivered     int64     `json:"delivered,omitempty"`
+	LastDelivered time.Time `json:"last_delivered,omitzero"`
+}
+
+// MaxLeaseName is the longest lease name or holder, in bytes.
+const MaxLeaseName = 256
+
+// CheckLease validates the lease name and holder of an Outbox call, for
+// stores to call before they write anything: 1 to 256 bytes of printable
+// characters.
+func CheckLease(name, holder string) error {
+	for _, f := range []struct{ what, v string }{{"lease name", name}, {"lease holder", holder}} {
+		if f.v == "" || len(f.v) > MaxLeaseName || strings.ContainsFunc(f.v, func(r rune) bool { return r < ' ' || r == 0x7f || r == utf8.RuneError }) {
+			return invalidf("%s %q: accepted: 1 to %d bytes of printable characters", f.what, f.v, MaxLeaseName)
+		}
+	}
+	return nil
+}
+
+// CheckCursor validates the webhook ID of a cursor (4 to 32 hex digits) and
+// its size as stored (at most 4 KiB of JSON), for stores to call before
+// they write anything.
+func CheckCursor(id string, c Cursor) error {
+	if !validID(id) {
+		return invalidf("webhook ID %q: accepted: 4 to 32 hex digits", id)
+	}
+	if len(c.LastError) > 1000 || len(c.Pending) > 200 || len(c.ClockID) > 200 {
+		return invalidf("cursor of webhook %s: accepted: an error of at most 1000 bytes, event IDs of at most 200", id)
+	}
+	return nil
 }
 
 // maxUseID is the longest link ID that CountUses accepts: the longest that

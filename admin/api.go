@@ -52,6 +52,10 @@ var apiRoutes = []apiRoute{
 	{method: "GET", path: "bypass", h: (*Admin).apiLinks},
 	{method: "POST", path: "bypass", h: (*Admin).apiCreateLink},
 	{method: "DELETE", path: "bypass/{id}", h: (*Admin).apiRevokeLink},
+	{method: "GET", path: "webhooks", h: (*Admin).apiWebhooks},
+	{method: "POST", path: "webhooks", h: (*Admin).apiAddWebhook},
+	{method: "DELETE", path: "webhooks/{id}", h: (*Admin).apiRemoveWebhook},
+	{method: "POST", path: "webhooks/{id}/test", h: (*Admin).apiTestWebhook},
 	{method: "GET", path: "events", h: (*Admin).apiEvents},
 	{method: "GET", path: "release", h: (*Admin).apiRelease},
 	{method: "PUT", path: "release", h: (*Admin).apiSetRelease},
@@ -1035,4 +1039,153 @@ func (a *Admin) apiSetRelease(c *call) error {
 		return err
 	}
 	return c.reply(http.StatusOK, st.Version, releaseView{Release: nullable(st.Release), Version: st.Version})
+}
+
+func (a *Admin) apiWebhooks(c *call) error {
+	cs, err := a.store.Cursors(c.r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the delivery cursors: %w", err)
+	}
+	v := []maintenance.WebhookView{}
+	for i := range c.st.Webhooks {
+		w := &c.st.Webhooks[i]
+		cur, ok := cs[w.ID]
+		v = append(v, w.View(cur, ok))
+	}
+	return c.reply(http.StatusOK, c.st.Version, map[string]any{"webhooks": v})
+}
+
+// newWebhookView is the answer to a new webhook: its signing secret, once.
+type newWebhookView struct {
+	maintenance.WebhookView
+	Secret string `json:"secret"`
+}
+
+func (a *Admin) apiAddWebhook(c *call) error {
+	in, err := readInput(c.w, c.r)
+	if err != nil {
+		return err
+	}
+	var w maintenance.Webhook
+	rawURL, err := in.text("url")
+	if err != nil {
+		return err
+	}
+	events, err := in.strings("events")
+	if err != nil {
+		return err
+	}
+	sites, err := in.strings("sites")
+	if err != nil {
+		return err
+	}
+	format, err := in.text("format")
+	if err != nil {
+		return err
+	}
+	remind, err := in.strings("remind")
+	if err != nil {
+		return err
+	}
+	maxDur, err := in.duration("max_duration")
+	if err != nil {
+		return err
+	}
+	secret, err := in.text("secret")
+	if err != nil {
+		return err
+	}
+	reason, err := in.text("reason")
+	if err != nil {
+		return err
+	}
+	if err := in.finish(); err != nil {
+		return err
+	}
+	if w.URL, err = maintenance.ParseWebhookURL(rawURL); err != nil {
+		return inField("url", err)
+	}
+	if w.Events, err = maintenance.ParseEventTypes(events); err != nil {
+		return inField("events", err)
+	}
+	for _, s := range sites {
+		n, err := maintenance.ParseSite(s)
+		if err != nil {
+			return inField("sites", err)
+		}
+		if !slices.Contains(w.Sites, n) {
+			w.Sites = append(w.Sites, n)
+		}
+	}
+	slices.Sort(w.Sites)
+	if w.Format, err = maintenance.ParseWebhookFormat(format); err != nil {
+		return inField("format", err)
+	}
+	var ds []time.Duration
+	for _, r := range remind {
+		d, err := time.ParseDuration(r)
+		if err != nil {
+			return invalidField("remind", "reminder %q is not a duration; accepted: durations like \"1h\" and \"10m\"", r)
+		}
+		ds = append(ds, d)
+	}
+	if w.Remind, err = maintenance.ParseReminders(ds); err != nil {
+		return inField("remind", err)
+	}
+	if maxDur != nil {
+		if *maxDur != 0 && *maxDur < time.Minute {
+			return invalidField("max_duration", "max_duration %s: accepted: 1m or more, or 0 for none", *maxDur)
+		}
+		w.MaxDuration = *maxDur
+	}
+	if secret == "" {
+		secret = maintenance.NewWebhookSecret()
+	} else if err := maintenance.CheckWebhookSecret(secret); err != nil {
+		return inField("secret", err)
+	}
+	_, w.ID = maintenance.NewSecret()
+	key, err := a.store.Key(c.r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the server key: %w", err)
+	}
+	if w.Secret, err = maintenance.SealSecret(key, w.ID, secret); err != nil {
+		return err
+	}
+	st, err := a.update(c, "sites", maintenance.AddWebhook(w), reason)
+	if err != nil {
+		return err
+	}
+	nw := st.Webhook(w.ID)
+	if nw == nil {
+		return errors.New("the new webhook is missing from the state")
+	}
+	c.w.Header().Set("Location", APIPrefix+"webhooks/"+w.ID)
+	return c.reply(http.StatusCreated, st.Version, newWebhookView{WebhookView: nw.View(maintenance.Cursor{}, false), Secret: secret})
+}
+
+func (a *Admin) apiRemoveWebhook(c *call) error {
+	st, err := a.update(c, "id", maintenance.RemoveWebhook(c.r.PathValue("id")), c.r.URL.Query().Get("reason"))
+	if err != nil {
+		return err
+	}
+	return c.reply(http.StatusNoContent, st.Version, nil)
+}
+
+// apiTestWebhook posts a webhook.test event to the webhook now and says
+// how it went: 200 with {"delivered": true}, or {"delivered": false,
+// "error": "..."} (the receiver's fault, not the request's).
+func (a *Admin) apiTestWebhook(c *call) error {
+	w := c.st.Webhook(c.r.PathValue("id"))
+	if w == nil {
+		return fmt.Errorf("%w: webhook %q does not exist", maintenance.ErrNotFound, c.r.PathValue("id"))
+	}
+	key, err := a.store.Key(c.r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the server key: %w", err)
+	}
+	out := map[string]any{"delivered": true}
+	if err := maintenance.SendTest(c.r.Context(), key, *w, c.actor); err != nil {
+		out = map[string]any{"delivered": false, "error": err.Error()}
+	}
+	return c.reply(http.StatusOK, c.st.Version, out)
 }

@@ -71,7 +71,7 @@ func loadPages() (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"login", "sites", "site", "bypass", "log", "error", "nopreview"} {
+	for _, name := range []string{"login", "sites", "site", "bypass", "webhooks", "log", "error", "nopreview"} {
 		t, err := template.Must(layout.Clone()).ParseFS(assets, "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -140,18 +140,22 @@ type pageData struct {
 	Next    string // login: where to go after
 	NoUsers bool   // login: no user exists yet
 
-	Sites   []siteRow
-	Site    *siteRow
-	Links   []linkRow
-	NewLink string
-	NewID   string
-	Events  []eventRow
-	Filter  maintenance.EventFilter
-	Older   string
-	Newer   string
-	Actions []string
-	Status  int
-	Preview bool
+	Sites []siteRow
+	Site  *siteRow
+	Links []linkRow
+	// Webhooks are the webhooks page's rows.
+	Webhooks []webhookRow
+	// TestResult says how the last webhook test went.
+	TestResult string
+	NewLink    string
+	NewID      string
+	Events     []eventRow
+	Filter     maintenance.EventFilter
+	Older      string
+	Newer      string
+	Actions    []string
+	Status     int
+	Preview    bool
 	// Gates sums up the running gates: how many serve Version.
 	Gates *gatesSummary
 }
@@ -314,6 +318,9 @@ func (a *Admin) routePages(mux *http.ServeMux) {
 		{"GET", "bypass", signed(a.bypassPage)},
 		{"POST", "bypass", signed(a.createLink)},
 		{"POST", "bypass/{id}/revoke", signed(a.revokeLink)},
+		{"GET", "webhooks", signed(a.webhooksPage)},
+		{"POST", "webhooks/{id}/remove", signed(a.removeWebhook)},
+		{"POST", "webhooks/{id}/test", signed(a.testWebhook)},
 		{"GET", "log", signed(a.logPage)},
 	}
 	methods := map[string][]string{}
@@ -416,6 +423,7 @@ var flashes = map[string]string{
 	"window-add": "Window scheduled.",
 	"window-rm":  "Window removed.",
 	"revoked":    "Bypass link revoked.",
+	"webhook-rm": "Webhook removed.",
 }
 
 // formVersion returns the guard of the form's state version: a form
@@ -1051,7 +1059,7 @@ func (a *Admin) revokeLink(p *page) error {
 // logActions are the actions the audit log can be filtered by.
 var logActions = []string{"on", "off", "restore", "sites add", "sites rm", "sites set", "ignore add", "ignore rm",
 	"allow add", "allow rm", "schedule add", "schedule rm", "release set", "bypass create", "bypass revoke",
-	"token create", "token revoke", "user add", "user passwd", "user rm"}
+	"token create", "token revoke", "user add", "user passwd", "user rm", "webhook add", "webhook rm"}
 
 func (a *Admin) logPage(p *page) error {
 	q := p.r.URL.Query()
@@ -1183,4 +1191,66 @@ func ruleDiff(kind string, before, after []maintenance.Rule) []string {
 		}
 	}
 	return out
+}
+
+// webhookRow is a webhook on the webhooks page. Host is the URL's host
+// only: its path may be a credential (a Slack URL is).
+type webhookRow struct {
+	V    maintenance.WebhookView
+	Host string
+}
+
+func (a *Admin) webhooksPage(p *page) error {
+	return a.renderWebhooks(p, http.StatusOK, p.data("Webhooks", "webhooks"))
+}
+
+func (a *Admin) renderWebhooks(p *page, status int, d *pageData) error {
+	cs, err := a.store.Cursors(p.r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the delivery cursors: %w", err)
+	}
+	for i := range p.st.Webhooks {
+		w := &p.st.Webhooks[i]
+		c, ok := cs[w.ID]
+		host := w.URL
+		if u, err := url.Parse(w.URL); err == nil {
+			host = u.Scheme + "://" + u.Host
+		}
+		d.Webhooks = append(d.Webhooks, webhookRow{V: w.View(c, ok), Host: host})
+	}
+	a.render(p.w, p.r, status, "webhooks", d)
+	return nil
+}
+
+func (a *Admin) removeWebhook(p *page) error {
+	_, err := a.pageUpdate(p, "", maintenance.RemoveWebhook(p.r.PathValue("id")), p.r.PostForm.Get("reason"))
+	if err != nil {
+		return a.failed(p, "webhook-remove", err, func(status int, d *pageData) error {
+			d.Title, d.Nav = "Webhooks", "webhooks"
+			return a.renderWebhooks(p, status, d)
+		})
+	}
+	return p.done(PagePrefix+"webhooks", "webhook-rm")
+}
+
+// testWebhook posts a webhook.test event now and shows how it went. It
+// changes nothing, but it sends: a POST, like every action.
+func (a *Admin) testWebhook(p *page) error {
+	d := p.data("Webhooks", "webhooks")
+	w := p.st.Webhook(p.r.PathValue("id"))
+	if w == nil {
+		return a.failed(p, "webhook-test", fmt.Errorf("%w: webhook %q does not exist", maintenance.ErrNotFound, p.r.PathValue("id")), func(status int, d *pageData) error {
+			d.Title, d.Nav = "Webhooks", "webhooks"
+			return a.renderWebhooks(p, status, d)
+		})
+	}
+	key, err := a.store.Key(p.r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the server key: %w", err)
+	}
+	d.TestResult = "Webhook " + w.ID + ": test delivered."
+	if err := maintenance.SendTest(p.r.Context(), key, *w, "user "+p.user.Name); err != nil {
+		d.TestResult = "Webhook " + w.ID + ": the test failed: " + err.Error()
+	}
+	return a.renderWebhooks(p, http.StatusOK, d)
 }

@@ -30,6 +30,12 @@
 //     (maintenance.GateHeartbeat), so this stays below about 10 s; more
 //     means the gate may serve a stale state: alert at, say, 30 s.
 //
+// Webhooks, when a deliverer is watched (WatchWebhooks):
+//
+//   - maintenance_webhooks_failed: the number of webhooks marked failed
+//     (an event undelivered for 24 hours; see maintenance.Deliverer).
+//     Alert when it is above 0.
+//
 // Requests, counted when Metrics is the gate's Options.Observer:
 //
 //   - maintenance_requests_total{site,outcome}: requests by the gate's
@@ -72,6 +78,8 @@ var (
 		"The version of the state the gate serves.", nil, nil)
 	storeError = prometheus.NewDesc("maintenance_store_error",
 		"1 while the gate cannot read the store (it serves its last state), or the store lost changes.", nil, nil)
+	webhooksFailed = prometheus.NewDesc("maintenance_webhooks_failed",
+		"The number of webhooks marked failed: an event could not be delivered for 24 hours.", nil, nil)
 	snapshotAge = prometheus.NewDesc("maintenance_snapshot_age_seconds",
 		"Seconds since the gate last read the whole state from the store (at every change, and every 10 s when in sync); grows while the store is unreachable.", nil, nil)
 )
@@ -88,6 +96,9 @@ const outcomes = int(maintenance.Blocked) + 1
 type Metrics struct {
 	mu    sync.Mutex
 	gates []*maintenance.Gate
+	// failed returns the number of webhooks marked failed; nil when no
+	// deliverer is watched.
+	failed func() int
 
 	requests   *prometheus.CounterVec
 	upRequests *prometheus.CounterVec
@@ -133,6 +144,14 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.siteUpstream.Store(&map[string]*upstream{})
 	reg.MustRegister(m)
 	return m
+}
+
+// WatchWebhooks exports maintenance_webhooks_failed from failed, usually
+// a maintenance.Deliverer's Failed method.
+func (m *Metrics) WatchWebhooks(failed func() int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failed = failed
 }
 
 // Watch adds a gate whose state is collected, and starts its sites'
@@ -227,6 +246,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- version
 	ch <- storeError
 	ch <- snapshotAge
+	ch <- webhooksFailed
 	m.requests.Describe(ch)
 	m.upRequests.Describe(ch)
 	m.upErrors.Describe(ch)
@@ -238,7 +258,11 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Lock()
 	gates := append([]*maintenance.Gate(nil), m.gates...)
+	failed := m.failed
 	m.mu.Unlock()
+	if failed != nil {
+		ch <- prometheus.MustNewConstMetric(webhooksFailed, prometheus.GaugeValue, float64(failed()))
+	}
 	now := time.Now()
 	for _, g := range gates {
 		forgotten := map[string]bool{}

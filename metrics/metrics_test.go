@@ -336,3 +336,17 @@ func TestStoreDown(t *testing.T) {
 		t.Errorf("maintenance_snapshot_age_seconds after the store is back = %v, want about 0", age)
 	}
 }
+
+func TestWebhooksFailed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	if n, err := testutil.GatherAndCount(reg, "maintenance_webhooks_failed"); err != nil || n != 0 {
+		t.Errorf("without a deliverer: %d series, %v; want none", n, err)
+	}
+	failed := 2
+	m.WatchWebhooks(func() int { return failed })
+	want := "# HELP maintenance_webhooks_failed The number of webhooks marked failed: an event could not be delivered for 24 hours.\n# TYPE maintenance_webhooks_failed gauge\nmaintenance_webhooks_failed 2\n"
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "maintenance_webhooks_failed"); err != nil {
+		t.Error(err)
+	}
+}

@@ -99,6 +99,7 @@ type Store struct {
 
 	// Keys and channel, each starting with the hash tag "{prefix}".
 	stateKey, eventsKey, eventIDKey, gatesKey, gateSeenKey, keyKey, usesKey, channel string
+	leasesKey, cursorsKey                                                            string
 
 	// ctx is cancelled by Close; it ends the watchers.
 	ctx    context.Context
@@ -129,6 +130,7 @@ func Open(ctx context.Context, rawURL string) (*Store, error) {
 	s.stateKey, s.eventsKey, s.eventIDKey = tag+"state", tag+"events", tag+"eventid"
 	s.gatesKey, s.gateSeenKey, s.channel = tag+"gates", tag+"gateseen", tag+"changed"
 	s.keyKey, s.usesKey = tag+"key", tag+"uses"
+	s.leasesKey, s.cursorsKey = tag+"leases", tag+"cursors"
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }

@@ -404,7 +404,7 @@ func TestMigrateFromV1(t *testing.T) {
 		}
 		names = append(names, n)
 	}
-	if diff := cmp.Diff(names, []string{"0001_init.sql", "0002_gates.sql", "0003_release_events.sql", "0004_auth.sql"}); diff != "" {
+	if diff := cmp.Diff(names, []string{"0001_init.sql", "0002_gates.sql", "0003_release_events.sql", "0004_auth.sql", "0005_webhooks.sql"}); diff != "" {
 		t.Errorf("schema_migrations (-got +want):\n%s", diff)
 	}
 }

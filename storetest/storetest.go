@@ -87,6 +87,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Auth", s.testAuth)
 	t.Run("EventFilters", s.testEventFilters)
 	t.Run("Secrets", s.testSecrets)
+	t.Run("Outbox", s.testOutbox)
+	t.Run("Delivery", s.testDelivery)
 	t.Run("Close", s.testClose)
 }
 

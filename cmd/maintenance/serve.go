@@ -138,6 +138,12 @@ Flags:
                          and after 2s)
   --staff-check-ttl DUR  how long an answer is kept per credential (default
                          30s; 1s to 1h)
+  --webhooks=false       do not deliver webhooks; by default every serve
+                         takes part and the one holding the store's lease
+                         delivers (see 'maintenance help webhook')
+  --webhook-lease DUR    how long the delivery lease lasts unless renewed
+                         (3s to 10m, default 30s): another serve takes over
+                         within about that long after the holder dies
   --log-format text|json the format of every log line on stderr (default
                          text)
   --access-log=false     no access log; by default every request is logged:
@@ -267,6 +273,22 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		s.metrics.Watch(gen.gate)
 	}
 	startMetrics()
+	if cfg.webhooks {
+		// One serve or gate of the fleet delivers webhooks at a time (a
+		// lease in the store); the others stand by to take over.
+		dl := maintenance.NewDeliverer(st, maintenance.DelivererOptions{Logger: logger, LeaseTTL: cfg.webhookLease})
+		s.deliverer = dl
+		dctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			dl.Run(dctx)
+		}()
+		defer func() { stop(); <-done }()
+		if s.metrics != nil {
+			s.metrics.WatchWebhooks(dl.Failed)
+		}
+	}
 
 	// Requests' contexts end with cause http.ErrServerClosed when stopping
 	// cuts them.
@@ -416,8 +438,10 @@ type server struct {
 	logger  *slog.Logger
 	demoURL string
 	metrics *metrics.Metrics // nil without --metrics-listen
-	cur     atomic.Pointer[generation]
-	cert    atomic.Pointer[tls.Certificate]
+	// deliverer delivers webhooks; nil with --webhooks=false.
+	deliverer *maintenance.Deliverer
+	cur       atomic.Pointer[generation]
+	cert      atomic.Pointer[tls.Certificate]
 
 	mu   sync.Mutex
 	live map[*generation]bool // not closed yet

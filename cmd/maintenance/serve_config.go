@@ -67,6 +67,8 @@ var serveSettings = []serveSetting{
 	{name: "block-staff", boolean: true, def: "false"},
 	{name: "staff-check"},
 	{name: "staff-check-ttl", def: staffcheck.DefaultTTL.String()},
+	{name: "webhooks", boolean: true, def: "true"},
+	{name: "webhook-lease", def: maintenance.DefaultLeaseTTL.String()},
 	{name: "store"},
 }
 
@@ -101,6 +103,8 @@ type serveConfig struct {
 	admin         bool          // mount the admin page and API
 	staffCheck    string        // --staff-check PATH; "" for none
 	staffTTL      time.Duration // --staff-check-ttl
+	webhooks      bool          // take part in delivering webhooks
+	webhookLease  time.Duration
 	// origin says where each setting's value came from, for messages.
 	origin map[string]string
 }
@@ -249,7 +253,7 @@ func settingExample(name string) string {
 		return "/healthz"
 	case "upstream-timeout", "max-duration", "body-idle-timeout":
 		return "60s"
-	case "shutdown-timeout":
+	case "shutdown-timeout", "webhook-lease":
 		return "30s"
 	case "max-connections", "upstream-max-connections":
 		return "4096"
@@ -405,6 +409,16 @@ func checkServeConfig(e *env, raw map[string][]rawValue) (*serveConfig, error) {
 	}
 	if c.accessLog, err = boolean("access-log"); err != nil {
 		return nil, err
+	}
+	if c.webhooks, err = boolean("webhooks"); err != nil {
+		return nil, err
+	}
+	if c.webhookLease, err = duration("webhook-lease", false); err != nil {
+		return nil, err
+	}
+	if c.webhookLease < 3*time.Second || c.webhookLease > 10*time.Minute {
+		v, origin := one("webhook-lease")
+		return nil, bad(origin, v, "accepted: a duration from 3s to 10m, like 30s")
 	}
 	if c.admin, err = boolean("admin"); err != nil {
 		return nil, err
@@ -615,6 +629,8 @@ func restartChanges(old, cur *serveConfig) []string {
 	add(old.listen != cur.listen, "listen")
 	add(old.metricsListen != cur.metricsListen, "metrics-listen")
 	add(old.store != cur.store, "store")
+	add(old.webhooks != cur.webhooks, "webhooks")
+	add(old.webhookLease != cur.webhookLease, "webhook-lease")
 	add(old.demo != cur.demo, "demo")
 	add(old.jsonLog != cur.jsonLog, "log-format")
 	add(old.maxConns != cur.maxConns, "max-connections")

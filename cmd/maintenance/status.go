@@ -22,7 +22,8 @@ Output: a line that says how many running gates (see "maintenance gates")
 serve the store's current version, "gates: 12/12 at version 42", or
 "gates: none running"; then "release: v42", the fleet's target release
 (see "maintenance release"), when one is set; then a "warning: ..." line
-for each gate that cannot reach the store, for a store that is behind a
+for each gate that cannot reach the store, for each webhook marked failed
+(see "maintenance webhook ls"), and for a store that is behind a
 gate (it lost changes: restarted without persistence, or restored from a
 backup), and for each invalid value the store holds (a hand-edited file:
 "site shop.example.com: mode "bogus": accepted: ..."); then, for each site, separated by blank lines:
@@ -68,7 +69,9 @@ With --json, one object (stable: fields may be added, never changed):
       "message": "..."} or null,
     "version": 7}],
    "gates": {"total": 12, "current": 12, "version": 42},
-   "release": "v42" or null}
+   "release": "v42" or null, "webhooks": {"total": 2, "failed": 0}}
+
+("webhooks" is there only when there are some.)
 
 "mode" is "" when the site is off; "status" and "error_status" are the
 effective status codes. During a scheduled window, "on" is true and "mode",
@@ -79,6 +82,12 @@ In "gates", "total" counts the running gates, "current" those that serve
 "version", the store's current state version; "warnings", present only when
 there are some, lists the warning lines.
 `
+
+// webhooksSummaryJSON is "webhooks" in status --json.
+type webhooksSummaryJSON struct {
+	Total  int `json:"total"`
+	Failed int `json:"failed"`
+}
 
 // runStatus implements "maintenance status".
 func runStatus(ctx context.Context, e *env, args []string) error {
@@ -117,12 +126,29 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		for _, p := range state.Problems() {
 			summary.Warnings = append(summary.Warnings, "invalid value in the store (gates serve the site's last valid state): "+p.String())
 		}
+		hooks := webhooksSummaryJSON{Total: len(state.Webhooks)}
+		if len(state.Webhooks) > 0 {
+			cs, err := st.Cursors(ctx)
+			if err != nil {
+				return fmt.Errorf("reading the delivery cursors: %w", err)
+			}
+			for _, w := range state.Webhooks {
+				if c := cs[w.ID]; c.Failed {
+					hooks.Failed++
+					summary.Warnings = append(summary.Warnings, fmt.Sprintf("webhook %s failed: an event undelivered since %s (%s); see: maintenance webhook ls", w.ID, utcTime(c.FailingSince), c.LastError))
+				}
+			}
+		}
 		if asJSON {
 			out := struct {
-				Sites   []*siteJSON      `json:"sites"`
-				Gates   gatesSummaryJSON `json:"gates"`
-				Release *string          `json:"release"`
+				Sites    []*siteJSON          `json:"sites"`
+				Gates    gatesSummaryJSON     `json:"gates"`
+				Release  *string              `json:"release"`
+				Webhooks *webhooksSummaryJSON `json:"webhooks,omitempty"`
 			}{Sites: []*siteJSON{}, Gates: summary, Release: nullable(state.Release)}
+			if hooks.Total > 0 {
+				out.Webhooks = &hooks
+			}
 			for _, s := range selected {
 				out.Sites = append(out.Sites, toSiteJSON(s))
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/file"
@@ -214,6 +215,46 @@ func (l *lazy) Uses(ctx context.Context) (map[string]int64, error) {
 		return nil, err
 	}
 	return st.Uses(ctx)
+}
+
+func (l *lazy) TakeLease(ctx context.Context, name, holder string, now, until time.Time) (bool, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	return st.TakeLease(ctx, name, holder, now, until)
+}
+
+func (l *lazy) DropLease(ctx context.Context, name, holder string) error {
+	st, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return st.DropLease(ctx, name, holder)
+}
+
+func (l *lazy) Cursors(ctx context.Context) (map[string]maintenance.Cursor, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Cursors(ctx)
+}
+
+func (l *lazy) SetCursor(ctx context.Context, name, holder, id string, c maintenance.Cursor) error {
+	st, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return st.SetCursor(ctx, name, holder, id, c)
+}
+
+func (l *lazy) DropCursor(ctx context.Context, name, holder, id string) error {
+	st, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return st.DropCursor(ctx, name, holder, id)
 }
 
 func (l *lazy) Close() error {
