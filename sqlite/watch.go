@@ -52,7 +52,7 @@ type versions struct {
 // watchConn takes a connection from the pool for a watcher and reads its
 // versions.
 func (s *Store) watchConn(ctx context.Context) (*sql.Conn, versions, error) {
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.db().Conn(ctx)
 	if err != nil {
 		return nil, versions{}, fmt.Errorf("opening a connection: %w", err)
 	}
@@ -120,6 +120,17 @@ func (s *Store) watch(ctx context.Context, conn *sql.Conn, last versions, ch cha
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		// The path may name another file now, or none: a watcher on a
+		// file that was replaced would never see a change again.
+		if reopened, err := s.follow(); err != nil || reopened {
+			if conn != nil {
+				conn.Close()
+				conn = nil
+			}
+			if err != nil {
+				continue
+			}
 		}
 		changed := false
 		if conn == nil {

@@ -105,6 +105,11 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err := precheck(maintenance.On(names, opts), reason.value); err != nil {
 		return err
 	}
+	// A command that cannot be started must not cost an outage: it is
+	// looked up before anything is switched.
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return &childExitError{code: 127, msg: fmt.Sprintf("run: %v; nothing was switched", err)}
+	}
 
 	// From here on, the signals are ours: they must not end run before it
 	// has restored. They are passed to the command while it runs.
@@ -118,6 +123,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		var (
 			child   *childExitError
 			started bool
+			lagged  bool
 			targets = names
 		)
 		err := maintenance.During(ctx, st, c, func(ctx context.Context) error {
@@ -130,11 +136,29 @@ func runRun(ctx context.Context, e *env, args []string) error {
 				}
 			}
 			fmt.Fprintf(e.stderr, "maintenance: on for %s\n", siteList(targets))
+			// The command starts only once every live gate serves the
+			// change (or a later state): before, requests still pass.
+			if e.wait > 0 {
+				cur, err := st.Load(ctx)
+				if err != nil {
+					return fmt.Errorf("reading the state: %w", err)
+				}
+				e.fleet = e.waitFleet(ctx, st, cur.Version)
+				if e.fleet.err != nil {
+					lagged = true
+					return e.fleet.err
+				}
+				e.fleet.toStderr = true // stdout is the command's
+				e.fleet.write(e)
+			}
 			child = e.runChild(argv, sigs)
 			return nil
 		})
 		if !started {
 			return err
+		}
+		if lagged {
+			err = without(err, e.fleet.err) // reported below, as run's error
 		}
 		var skipped *maintenance.RestoreSkippedError
 		left := map[string]bool{}
@@ -161,6 +185,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "maintenance: %v\n", skipped)
 		}
 		switch {
+		case lagged:
+			return fmt.Errorf("%s not started, state restored: %w", argv[0], e.fleet.err)
 		case child != nil:
 			return child
 		case !restoredOK:
@@ -169,6 +195,23 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
+}
+
+// without returns err, joined by errors.Join, with drop left out.
+func without(err, drop error) error {
+	if err == drop {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var keep []error
+		for _, e := range j.Unwrap() {
+			if e != drop {
+				keep = append(keep, e)
+			}
+		}
+		return errors.Join(keep...)
+	}
+	return err
 }
 
 // isOnlySkipped reports whether err is nil or only says that sites were

@@ -115,15 +115,17 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		summary := summarizeGates(gates, state.Version)
 		if asJSON {
 			out := struct {
+				Store   storeJSON        `json:"store"`
 				Sites   []*siteJSON      `json:"sites"`
 				Gates   gatesSummaryJSON `json:"gates"`
 				Release *string          `json:"release"`
-			}{Sites: []*siteJSON{}, Gates: summary, Release: nullable(state.Release)}
+			}{Sites: []*siteJSON{}, Gates: summary, Release: nullable(state.Release), Store: storeJSON{e.storeName(), e.storeFrom}}
 			for _, s := range selected {
 				out.Sites = append(out.Sites, toSiteJSON(s))
 			}
 			return writeJSON(e.stdout, out)
 		}
+		fmt.Fprintf(e.stdout, "store: %s (%s)\n", e.storeName(), e.storeFrom)
 		fmt.Fprintln(e.stdout, summary.line())
 		if state.Release != "" {
 			fmt.Fprintln(e.stdout, "release: "+state.Release)
@@ -139,6 +141,16 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
+}
+
+// storeJSON says which store status read, and how it was chosen.
+type storeJSON struct {
+	// URL is the store's URL, password redacted, with the absolute path of
+	// a SQLite or file store.
+	URL string `json:"url"`
+	// ChosenBy is "--store", "MAINTENANCE_STORE", "config file PATH" or
+	// "default".
+	ChosenBy string `json:"chosen_by"`
 }
 
 // selectSites returns the named sites of state, or all of them when names
