@@ -44,4 +44,3 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "%s %s (chosen by %s)\n", verb, e.storeName(), e.storeFrom)
 	return nil
 }
-

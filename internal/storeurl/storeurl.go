@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"log/slog"
 	neturl "net/url"
+	"os"
 	"strings"
 	"sync"
 
