@@ -99,7 +99,7 @@ func (e *env) missingStore() error {
 	if _, err := os.Stat(abs); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	return fmt.Errorf("store %s (chosen by %s): %s does not exist; create it with 'maintenance init', or name the store of your gates (%s)", storeurl.Redact(e.storeURL), e.storeFrom, abs, howChosen)
+	return fmt.Errorf("store %s (chosen by %s): %s does not exist; create it with 'maintenance init', or name the store of your gates (%s)", e.storeName(), e.storeFrom, abs, howChosen)
 }
 
 // openStore opens the store named by url (see storeurl for the accepted
