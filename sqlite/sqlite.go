@@ -106,12 +106,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		f.Close()
 	}
-	fi, err := os.Stat(abs)
+	db, err := openDB(ctx, abs)
 	if err != nil {
 		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
 	}
-	db, err := openDB(ctx, abs)
+	// The file the store follows (see follow).
+	fi, err := os.Stat(abs)
 	if err != nil {
+		db.Close()
 		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
 	}
 	s := &Store{path: path, abs: abs, ident: fi, log: slog.Default()}
