@@ -74,11 +74,13 @@ func (e *LaggingError) Error() string {
 	return b.String()
 }
 
-// Fleet poll intervals: short at first, since a gate usually reports a
-// change within milliseconds, then longer, to spare the store.
+// Fleet poll intervals: short for the first fastFleetPolls, since a gate
+// reports a change within milliseconds of the store's propagation time,
+// then longer, to spare the store while a gate lags.
 const (
-	minFleetPoll = 2 * time.Millisecond
-	maxFleetPoll = 50 * time.Millisecond
+	fastFleetPoll  = 5 * time.Millisecond
+	fastFleetPolls = 500 * time.Millisecond
+	slowFleetPoll  = 25 * time.Millisecond
 )
 
 // WaitFleet waits until every live gate of st serves version or a later one,
@@ -91,7 +93,6 @@ const (
 func WaitFleet(ctx context.Context, st Store, version int64, wait time.Duration, progress func(Fleet)) (Fleet, error) {
 	start := time.Now()
 	deadline := start.Add(wait)
-	poll := minFleetPoll
 	last := FleetGates{Live: -1}
 	for {
 		gates, err := st.Gates(ctx)
@@ -110,6 +111,10 @@ func WaitFleet(ctx context.Context, st Store, version int64, wait time.Duration,
 		if left <= 0 {
 			return f, &LaggingError{Fleet: f}
 		}
+		poll := fastFleetPoll
+		if time.Since(start) > fastFleetPolls {
+			poll = slowFleetPoll
+		}
 		t := time.NewTimer(min(poll, left))
 		select {
 		case <-ctx.Done():
@@ -117,7 +122,6 @@ func WaitFleet(ctx context.Context, st Store, version int64, wait time.Duration,
 			return f, fmt.Errorf("waiting for the gates: %w", ctx.Err())
 		case <-t.C:
 		}
-		poll = min(poll*2, maxFleetPoll)
 	}
 }
 

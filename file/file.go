@@ -290,7 +290,16 @@ func (s *Store) Update(ctx context.Context, c maintenance.Change) (*maintenance.
 
 // writeAtomic replaces the file at path with data: a temporary file in the
 // same directory, fsynced, renamed over path, and the directory fsynced.
-func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+func writeAtomic(path string, data []byte, perm fs.FileMode) error {
+	return replaceFile(path, data, perm, true)
+}
+
+// replaceFile replaces the file at path with data by a rename, which readers
+// see whole or not at all; with durable, fsynced (file and directory) so
+// that it survives a power loss. The gate registry is not: it is rewritten
+// by every gate after every change, and rebuilt by the heartbeats of the
+// live gates within maintenance.GateHeartbeat.
+func replaceFile(path string, data []byte, perm fs.FileMode, durable bool) (err error) {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
@@ -309,14 +318,19 @@ func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
