@@ -50,11 +50,17 @@ overwrite their change: it leaves that site as it is and says so.
 Diagnostics ("maintenance: on for ...", "maintenance: restored ...") go to
 standard error.
 
+The command is looked up before anything is switched, and starts only once
+every live gate serves the switch (see --wait below): before that, requests
+would still pass.
+
 Exit codes: the command's exit code; 128+N when a signal N ended it (130 for
-SIGINT); 127 when it is not found and 126 when it cannot be started (after
-restoring). Before the command starts: 2 for invalid usage or input (nothing
-changed), 1 when the store cannot be reached. 1 also when the command
-succeeded but the state could not be restored.
+SIGINT); 126 when it cannot be started (after restoring). Before the command
+starts: 127 when it is not found or not executable (nothing switched, nothing
+logged); 2 for invalid usage or input (nothing changed); 1 when the store
+cannot be reached, and 1 when the wait for the gates runs out (the state is
+restored, the gates behind are named, the command is not run). 1 also when
+the command succeeded but the state could not be restored.
 `
 
 // runSignals are the signals that run passes to the command.

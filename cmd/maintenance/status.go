@@ -18,7 +18,10 @@ Flags:
   --site HOST  a declared site; repeatable
   --json       print JSON instead of text
 
-Output: a line that says how many running gates (see "maintenance gates")
+Output: "store: URL (HOW)", the store read (password redacted, the
+absolute path of a SQLite or file store) and how it was chosen: --store,
+MAINTENANCE_STORE, "config file PATH" or default; then a line that says how
+many running gates (see "maintenance gates")
 serve the store's current version, "gates: 12/12 at version 42", or
 "gates: none running"; then "release: v42", the fleet's target release
 (see "maintenance release"), when one is set; then a "warning: ..." line
@@ -55,7 +58,8 @@ UTC; "-" means none.
 
 With --json, one object (stable: fields may be added, never changed):
 
-  {"sites": [{"site": "shop.example.com", "on": true, "mode": "read-only",
+  {"store": {"url": "sqlite:/srv/app/maintenance.db", "chosen_by": "default"},
+   "sites": [{"site": "shop.example.com", "on": true, "mode": "read-only",
     "message": "...", "reason": "...", "since": "RFC 3339 time" or null,
     "until": null, "retry_after": SECONDS (0: none), "status": 503,
     "error_status": 503, "redirect": "",
