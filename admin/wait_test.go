@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/admin"
@@ -19,6 +20,7 @@ func TestAPIWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
+	waitListed(t, f.store, 1)
 
 	type answer struct {
 		On    bool `json:"on"`
@@ -98,6 +100,7 @@ func TestPageFollowsSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
+	waitListed(t, f.store, 1)
 	p = b.post(sitePath+"/switch", url.Values{"view": {"list"}, "version": {f.version()}})
 	p.has(t, "Maintenance is off. 1/1 gates switched.")
 	if st := f.load(); g.Version() < st.Version {
@@ -113,5 +116,25 @@ func TestPageFollowsSwitch(t *testing.T) {
 	for _, q := range []string{"<b>", "3/2", "-1/2", "1/x"} {
 		p = b.get(admin.PagePrefix + "?done=on&gates=" + url.QueryEscape(q))
 		p.has(t, `id="flash">Maintenance is on.</p>`)
+	}
+}
+
+// waitListed waits until n gates are in the registry: a gate registers
+// itself right after it starts, not before maintenance.New returns.
+func waitListed(t *testing.T, st maintenance.Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		gs, err := st.Gates(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gs) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d gates listed after 5s, want %d", len(gs), n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
