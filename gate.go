@@ -188,6 +188,11 @@ func newGate(store Store, opts Options) (*Gate, []string, error) {
 	if g.cfg.logger == nil {
 		g.cfg.logger = slog.Default()
 	}
+	// Stores kept in a file log there when the file is deleted, moved or
+	// replaced under the gate.
+	if l, ok := store.(interface{ SetLogger(*slog.Logger) }); ok {
+		l.SetLogger(g.cfg.logger)
+	}
 	if g.opts.Release == "" {
 		g.opts.Release = os.Getenv("MAINTENANCE_RELEASE")
 	}

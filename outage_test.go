@@ -181,7 +181,18 @@ func TestGateFollowsVersionBackwards(t *testing.T) {
 	s := update(t, st, maintenance.On(nil, maintenance.OnOptions{}))
 	g := newGate(t, st, maintenance.Options{Logger: quiet()})
 	waitVersion(t, g, s.Version)
-	if err := os.Remove(path); err != nil { // the store loses everything
+	// The store loses everything: an empty store file replaces it (a file
+	// that is only deleted makes the store unreachable instead).
+	empty := filepath.Join(filepath.Dir(path), "empty.json")
+	e, err := file.Open(t.Context(), empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Create(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if err := os.Rename(empty, path); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, "the gate follows the emptied store", func() bool { return g.Version() == 0 })
@@ -229,7 +240,9 @@ func TestGateSameVersionOtherContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ...and is switched again, maybe before the gate notices: same version.
-	s2 := update(t, st, maintenance.On(nil, maintenance.OnOptions{Message: ptr("after the loss")}))
+	// (By another program: a handle that saw the file refuses to write a
+	// new one in its place, since its store was deleted or moved.)
+	s2 := update(t, fileStore(t, path), maintenance.On(nil, maintenance.OnOptions{Message: ptr("after the loss")}))
 	if s2.Version != s.Version {
 		t.Fatalf("test setup: version %d, want %d again", s2.Version, s.Version)
 	}

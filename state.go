@@ -542,7 +542,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 // range that every store and RFC 3339 (JSON) can represent.
 var (
 	earliestTime = time.Unix(0, 0).UTC()
-	latestTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+	latestTime   = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
 )
 
 // validateTime checks a time of the state; the zero time means unset.

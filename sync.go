@@ -23,10 +23,6 @@ const (
 	maxBackoff = time.Second
 )
 
-// afterSwapBeat bounds the delay of the heartbeat that reports a new version
-// (jittered, so that a fleet does not write all at once).
-const afterSwapBeat = 500 * time.Millisecond
-
 // connect starts watching the store, loads the state and declares the
 // gate's sites. Watching comes first, so a change made in between is
 // signalled. The watch lasts until stop is called or the gate closes.
@@ -82,7 +78,7 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 		forgotten = t.C
 	}
 	backoff := minBackoff
-	var retry, soon <-chan time.Time
+	var retry <-chan time.Time
 	failed := func(err error) {
 		if ctx.Err() != nil {
 			return // the gate is closing: a read it cut short is no outage
@@ -115,14 +111,9 @@ func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.Canc
 			g.beat(ctx)
 			g.flushUses(ctx)
 		case <-g.kick:
-			// After a swap, report the new version soon, but not at the
-			// very moment every other gate is reading the same change.
-			if soon == nil {
-				soon = time.After(jitter(afterSwapBeat))
-			}
-			continue
-		case <-soon:
-			soon = nil
+			// After a swap, report the new version at once: commands
+			// that changed the state wait for every gate to serve it
+			// (WaitFleet).
 			g.beat(ctx)
 			continue
 		case <-forgotten:

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
@@ -79,6 +80,9 @@ type call struct {
 	// match, when not nil, is the If-Match of a write: the change applies
 	// only while it accepts the store's current version.
 	match func(version int64) bool
+	// fleet is how the fleet followed the call's change, when it asked to
+	// wait (?wait=DUR); reply adds it to the answer.
+	fleet *maintenance.Fleet
 }
 
 func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, APIPrefix) }
@@ -205,9 +209,48 @@ func (a *Admin) update(c *call, field string, ch maintenance.Change, reason stri
 	if err := checkReason(reason, c.now); err != nil {
 		return nil, err
 	}
+	wait, waiting, err := parseWaitQuery(c.r)
+	if err != nil {
+		return nil, err
+	}
 	ch.Actor, ch.Source, ch.Reason = c.actor, SourceAPI, reason
 	st, err := a.store.Update(c.r.Context(), guard(ch, c.match))
-	return st, inField(field, trimAction(ch.Action, err))
+	if err != nil {
+		return nil, inField(field, trimAction(ch.Action, err))
+	}
+	if waiting {
+		f, err := maintenance.WaitFleet(c.r.Context(), a.store, st.Version, wait, nil)
+		var lag *maintenance.LaggingError
+		if err == nil || errors.As(err, &lag) {
+			c.fleet = &f
+		} else {
+			// The change is made: say so, without the fleet.
+			a.log.Error("maintenance: admin API: waiting for the gates", "err", err)
+		}
+	}
+	return st, nil
+}
+
+// parseWaitQuery reads ?wait=DUR: how long a change waits for every live
+// gate to serve it (maintenance.WaitFleet). Without it, a change does not
+// wait and its answer has no "gates"; ?wait=0 reads the registry once.
+func parseWaitQuery(r *http.Request) (time.Duration, bool, error) {
+	q := r.URL.Query()
+	if !q.Has("wait") {
+		return 0, false, nil
+	}
+	d, err := maintenance.ParseWait(q.Get("wait"))
+	if err != nil {
+		return 0, false, inField("wait", err)
+	}
+	return d, true, nil
+}
+
+// fleetJSON is the answer's part about the fleet: the same fields as
+// "maintenance on --json".
+type fleetJSON struct {
+	Gates     maintenance.FleetGates `json:"gates"`
+	ElapsedMS int64                  `json:"elapsed_ms"`
 }
 
 // guard makes ch apply only while match accepts the current version. It
@@ -257,13 +300,36 @@ func (c *call) reply(status int, version int64, v any) error {
 	if version > 0 {
 		h.Set("ETag", etag(version))
 	}
+	if c.fleet != nil && status == http.StatusNoContent {
+		status, v = http.StatusOK, struct {
+			Version int64 `json:"version"`
+		}{version}
+	}
 	c.w.WriteHeader(status)
 	if status == http.StatusNoContent || c.r.Method == http.MethodHead {
 		return nil
 	}
-	enc := json.NewEncoder(c.w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if c.fleet != nil && len(b) >= 2 && b[len(b)-1] == '}' {
+		// The fleet's fields go last in the answer's object.
+		f, err := json.MarshalIndent(fleetJSON{Gates: c.fleet.Gates, ElapsedMS: c.fleet.Elapsed.Milliseconds()}, "", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n"
+		if string(b) == "{}" {
+			b, sep = []byte("{\n}"), "\n"
+		}
+		inner := bytes.TrimSuffix(bytes.TrimPrefix(f, []byte("{\n")), []byte("\n}"))
+		out := append(b[:len(b)-2:len(b)-2], sep...)
+		out = append(out, inner...)
+		b = append(out, "\n}"...)
+	}
+	_, err = c.w.Write(append(b, '\n'))
+	return err
 }
 
 // pathSite returns the canonical name of the site in the path.

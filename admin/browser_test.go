@@ -162,7 +162,8 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(sel("save-"+host))),
 		chromedp.WaitVisible(chromedp.ID("flash")),
 	)
-	if got := text(adminCtx, "#flash"); got != "Maintenance is on." {
+	// The page follows the switch: the one gate of the test serves it.
+	if got := text(adminCtx, "#flash"); got != "Maintenance is on. 1/1 gates switched." {
 		t.Errorf("flash %q", got)
 	}
 	if got := text(adminCtx, sel("state-"+host)); !strings.Contains(got, "In maintenance") {
@@ -193,7 +194,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.ID("ignore-add-button")),
 		chromedp.WaitVisible(chromedp.CSS(`form[data-value="/healthz"]`)),
 	)
-	if got := text(adminCtx, "#flash"); got != "Ignore pattern saved." {
+	if got := text(adminCtx, "#flash"); got != "Ignore pattern saved. 1/1 gates switched." {
 		t.Errorf("flash %q", got)
 	}
 	// Navigate waits for the load event, which waits for the preview's frame.

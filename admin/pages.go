@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -285,6 +286,8 @@ type page struct {
 	now  time.Time
 	st   *maintenance.State
 	user *maintenance.User
+	// fleet is how the fleet followed the page's change (pageUpdate).
+	fleet *maintenance.Fleet
 }
 
 // pageRoute is one route of the admin page; path is relative to
@@ -404,8 +407,12 @@ func (a *Admin) serveStatic(w http.ResponseWriter, r *http.Request) {
 
 // data returns the page data every signed-in page starts from.
 func (p *page) data(title, nav string) *pageData {
-	return &pageData{Title: title, Nav: nav, User: p.user.Name, Version: p.st.Version, Now: p.now,
+	d := &pageData{Title: title, Nav: nav, User: p.user.Name, Version: p.st.Version, Now: p.now,
 		Flash: flashes[p.r.URL.Query().Get("done")]}
+	if d.Flash != "" {
+		d.Flash += fleetFlash(p.r.URL.Query().Get("gates"))
+	}
+	return d
 }
 
 // flashes are the messages a change's redirect may ask for (?done=KEY):
@@ -444,7 +451,40 @@ func (a *Admin) pageUpdate(p *page, field string, ch maintenance.Change, reason 
 	}
 	ch.Actor, ch.Source, ch.Reason = p.user.Name, SourcePage, reason
 	st, err := a.store.Update(p.r.Context(), guard(ch, p.formVersion()))
-	return st, inField(field, trimAction(ch.Action, err))
+	if err != nil {
+		return nil, inField(field, trimAction(ch.Action, err))
+	}
+	// The page follows the switch: the redirect says how many gates
+	// serve it (done).
+	f, err := maintenance.WaitFleet(p.r.Context(), a.store, st.Version, pageWait, nil)
+	var lag *maintenance.LaggingError
+	if err == nil || errors.As(err, &lag) {
+		p.fleet = &f
+	} else {
+		a.log.Error("maintenance: admin page: waiting for the gates", "err", err)
+	}
+	return st, nil
+}
+
+// pageWait is how long a change made on the page waits for the fleet.
+const pageWait = 5 * time.Second
+
+// fleetFlash says how the fleet followed a change, from ?gates=SWITCHED/LIVE
+// of the redirect: numbers only, so that a link cannot make the page say
+// anything else.
+func fleetFlash(q string) string {
+	sw, live, ok := strings.Cut(q, "/")
+	s, err1 := strconv.Atoi(sw)
+	l, err2 := strconv.Atoi(live)
+	switch {
+	case !ok || err1 != nil || err2 != nil || s < 0 || l < 0 || s > l || l > 1_000_000:
+		return ""
+	case l == 0:
+		return " No gate follows this store: nothing is blocked or let through by it until a gate runs on it."
+	case s == l:
+		return fmt.Sprintf(" %d/%d gates switched.", s, l)
+	}
+	return fmt.Sprintf(" %d/%d gates switched; the others still serve an older version after %s: see them with 'maintenance gates'.", s, l, pageWait)
 }
 
 // formFailed fills d to show err with the form formName again, and returns
@@ -477,6 +517,9 @@ func (p *page) done(path, flash string) error {
 		sep = "&"
 	}
 	path += sep + "done=" + flash
+	if f := p.fleet; f != nil {
+		path += fmt.Sprintf("&gates=%d/%d", f.Gates.Switched, f.Gates.Live)
+	}
 	if frag != "" {
 		path += "#" + frag
 	}

@@ -21,7 +21,12 @@
 // the header and the state only, and stops before the events.
 //
 // A missing file is an empty store: version 0, only "*" declared. Open, Load,
-// Events, Watch and Gates never create it, nor anything else.
+// Events, Watch and Gates never create it, nor anything else. Once the file
+// has existed for a Store (it was there when read, or written), a missing
+// file is an error instead: the file was deleted or moved, and a gate shows
+// its store as unreachable until the path names a store file again, which
+// it then follows (Watch signals both). Create writes the file of an empty
+// store.
 //
 // # Writes
 //
@@ -117,6 +122,10 @@ type Store struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// seen is set once the file has existed: from then on, a missing file
+	// is an error (deleted or moved), not an empty store.
+	seen atomic.Bool
+
 	mu       sync.Mutex // guards the start of watchers against Close
 	closed   atomic.Bool
 	watchers sync.WaitGroup
@@ -194,6 +203,8 @@ func (s *Store) read(headOnly bool) (*document, error) {
 		}
 	}
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && s.seen.Load():
+		return nil, fmt.Errorf("reading %s: the store file was deleted or moved; the store is unreachable until the path names a store file again: %w", s.name, err)
 	case errors.Is(err, fs.ErrNotExist):
 		st := &maintenance.State{}
 		st.Normalize()
@@ -201,6 +212,7 @@ func (s *Store) read(headOnly bool) (*document, error) {
 	case err != nil:
 		return nil, fmt.Errorf("reading %s: %w", s.name, err)
 	}
+	s.seen.Store(true)
 	return d, nil
 }
 
@@ -272,12 +284,22 @@ func (s *Store) Update(ctx context.Context, c maintenance.Change) (*maintenance.
 	if err := writeAtomic(s.path, data, perm); err != nil {
 		return nil, fmt.Errorf("updating state: writing %s: %w", s.name, err)
 	}
+	s.seen.Store(true)
 	return next, nil
 }
 
 // writeAtomic replaces the file at path with data: a temporary file in the
 // same directory, fsynced, renamed over path, and the directory fsynced.
-func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+func writeAtomic(path string, data []byte, perm fs.FileMode) error {
+	return replaceFile(path, data, perm, true)
+}
+
+// replaceFile replaces the file at path with data by a rename, which readers
+// see whole or not at all; with durable, fsynced (file and directory) so
+// that it survives a power loss. The gate registry is not: it is rewritten
+// by every gate after every change, and rebuilt by the heartbeats of the
+// live gates within maintenance.GateHeartbeat.
+func replaceFile(path string, data []byte, perm fs.FileMode, durable bool) (err error) {
 	dir, base := filepath.Split(path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
@@ -296,14 +318,19 @@ func writeAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return syncDir(dir)
 }
@@ -349,4 +376,33 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 		}
 	}
 	return evs, nil
+}
+
+// Create writes the file of an empty store (version 0, only "*" declared)
+// when it does not exist, under the file's lock, so that programs that
+// refuse a missing store file find it. It reports whether it wrote the file;
+// an existing file is left as it is.
+func (s *Store) Create(ctx context.Context) (created bool, err error) {
+	if s.closed.Load() {
+		return false, s.errClosed("creating the store file")
+	}
+	unlock, err := lock(ctx, s.lockPath)
+	if err != nil {
+		return false, fmt.Errorf("creating the store file: %w", err)
+	}
+	defer unlock()
+	if _, err := os.Stat(s.path); !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	st := &maintenance.State{}
+	st.Normalize()
+	data, err := (&document{State: st}).encode()
+	if err != nil {
+		return false, fmt.Errorf("creating the store file: %w", err)
+	}
+	if err := writeAtomic(s.path, data, newFileMode); err != nil {
+		return false, fmt.Errorf("creating the store file: writing %s: %w", s.name, err)
+	}
+	s.seen.Store(true)
+	return true, nil
 }

@@ -143,7 +143,7 @@ func (s *Store) updateGates(ctx context.Context, edit func([]maintenance.GateInf
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(s.gatesPath, data, sidecarMode(s.gatesPath, s.path)); err != nil {
+	if err := replaceFile(s.gatesPath, data, sidecarMode(s.gatesPath, s.path), false); err != nil {
 		return fmt.Errorf("writing %s: %w", s.gatesName(), err)
 	}
 	return nil

@@ -21,6 +21,9 @@ func (s *Store) Heartbeat(ctx context.Context, g maintenance.GateInfo) error {
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return s.wrap(doing, err)
+	}
 	if g.ID == "" {
 		return fmt.Errorf("%s: the gate ID is empty: %w", doing, maintenance.ErrInvalid)
 	}
@@ -39,7 +42,7 @@ func (s *Store) Heartbeat(ctx context.Context, g maintenance.GateInfo) error {
 
 // heartbeat runs one attempt of Heartbeat.
 func (s *Store) heartbeat(ctx context.Context, id, info string, lastSeen int64) error {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
+	tx, err := s.db().BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
 	if err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
@@ -71,7 +74,10 @@ func (s *Store) Gates(ctx context.Context) ([]maintenance.GateInfo, error) {
 	if s.closed.Load() {
 		return nil, s.wrap(doing, maintenance.ErrClosed)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, info FROM gates WHERE last_seen >= ? ORDER BY id`, staleBefore())
+	if _, err := s.follow(); err != nil {
+		return nil, s.wrap(doing, err)
+	}
+	rows, err := s.db().QueryContext(ctx, `SELECT id, info FROM gates WHERE last_seen >= ? ORDER BY id`, staleBefore())
 	if err != nil {
 		return nil, s.wrap(doing, err)
 	}
@@ -104,11 +110,14 @@ func (s *Store) ForgetGate(ctx context.Context, id string) error {
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return s.wrap(doing, err)
+	}
 	if id == "" {
 		return fmt.Errorf("%s: the gate ID is empty: %w", doing, maintenance.ErrInvalid)
 	}
 	err := retryBusy(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, `DELETE FROM gates WHERE id = ?`, id)
+		_, err := s.db().ExecContext(ctx, `DELETE FROM gates WHERE id = ?`, id)
 		return err
 	})
 	if err != nil {

@@ -20,12 +20,15 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, now, until t
 	if s.closed.Load() {
 		return false, s.wrap(doing, maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return false, s.wrap(doing, err)
+	}
 	if err := maintenance.CheckLease(name, holder); err != nil {
 		return false, fmt.Errorf("%s: %w", doing, err)
 	}
 	var got string
 	err := retryBusy(ctx, func() error {
-		tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
+		tx, err := s.db().BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
 		if err != nil {
 			return fmt.Errorf("beginning a transaction: %w", err)
 		}
@@ -53,11 +56,14 @@ func (s *Store) DropLease(ctx context.Context, name, holder string) error {
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return s.wrap(doing, err)
+	}
 	if err := maintenance.CheckLease(name, holder); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
 	err := retryBusy(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
+		_, err := s.db().ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder)
 		return err
 	})
 	if err != nil {
@@ -72,7 +78,10 @@ func (s *Store) Cursors(ctx context.Context) (map[string]maintenance.Cursor, err
 	if s.closed.Load() {
 		return nil, s.wrap(doing, maintenance.ErrClosed)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, cursor FROM webhook_cursors`)
+	if _, err := s.follow(); err != nil {
+		return nil, s.wrap(doing, err)
+	}
+	rows, err := s.db().QueryContext(ctx, `SELECT id, cursor FROM webhook_cursors`)
 	if err != nil {
 		return nil, s.wrap(doing, err)
 	}
@@ -102,6 +111,9 @@ func (s *Store) SetCursor(ctx context.Context, name, holder, id string, c mainte
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return s.wrap(doing, err)
+	}
 	if err := maintenance.CheckLease(name, holder); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
@@ -122,6 +134,9 @@ func (s *Store) DropCursor(ctx context.Context, name, holder, id string) error {
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return s.wrap(doing, err)
+	}
 	if err := maintenance.CheckLease(name, holder); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
@@ -136,7 +151,7 @@ func (s *Store) DropCursor(ctx context.Context, name, holder, id string) error {
 // otherwise.
 func (s *Store) fenced(ctx context.Context, doing, name, holder, stmt string, args ...any) error {
 	err := retryBusy(ctx, func() error {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.db().BeginTx(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("beginning a transaction: %w", err)
 		}

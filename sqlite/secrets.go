@@ -21,10 +21,13 @@ func (s *Store) Key(ctx context.Context) ([]byte, error) {
 	if s.closed.Load() {
 		return nil, s.wrap(doing, maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return nil, s.wrap(doing, err)
+	}
 	key, err := s.readKey(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = retryBusy(ctx, func() error {
-			_, err := s.db.ExecContext(ctx, `INSERT INTO server_key (id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, maintenance.NewKey())
+			_, err := s.db().ExecContext(ctx, `INSERT INTO server_key (id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, maintenance.NewKey())
 			return err
 		})
 		if err == nil {
@@ -40,7 +43,7 @@ func (s *Store) Key(ctx context.Context) ([]byte, error) {
 // readKey reads the server key; sql.ErrNoRows means there is none yet.
 func (s *Store) readKey(ctx context.Context) ([]byte, error) {
 	var key []byte
-	if err := s.db.QueryRowContext(ctx, `SELECT key FROM server_key WHERE id = 1`).Scan(&key); err != nil {
+	if err := s.db().QueryRowContext(ctx, `SELECT key FROM server_key WHERE id = 1`).Scan(&key); err != nil {
 		return nil, err
 	}
 	if len(key) != maintenance.KeySize {
@@ -60,6 +63,9 @@ func (s *Store) CountUses(ctx context.Context, n map[string]int64) error {
 	const doing = "counting bypass link uses"
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
+	}
+	if _, err := s.follow(); err != nil {
+		return s.wrap(doing, err)
 	}
 	if err := maintenance.CheckUses(n); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
@@ -82,7 +88,7 @@ func (s *Store) CountUses(ctx context.Context, n map[string]int64) error {
 
 // countUses runs one attempt of CountUses.
 func (s *Store) countUses(ctx context.Context, ids []string, n map[string]int64) error {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
+	tx, err := s.db().BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
 	if err != nil {
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
@@ -111,7 +117,10 @@ func (s *Store) Uses(ctx context.Context) (map[string]int64, error) {
 	if s.closed.Load() {
 		return nil, s.wrap(doing, maintenance.ErrClosed)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, uses FROM bypass_uses`)
+	if _, err := s.follow(); err != nil {
+		return nil, s.wrap(doing, err)
+	}
+	rows, err := s.db().QueryContext(ctx, `SELECT id, uses FROM bypass_uses`)
 	if err != nil {
 		return nil, s.wrap(doing, err)
 	}

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -62,8 +63,16 @@ const PollInterval = 50 * time.Millisecond
 // concurrent use, and several Stores, in one process or several, may share
 // one file.
 type Store struct {
-	db   *sql.DB
+	dbp  atomic.Pointer[sql.DB]
 	path string
+	abs  string
+
+	// fmu guards what follow keeps: the file the store has open, whether
+	// its path names none, and the logger.
+	fmu     sync.Mutex
+	ident   os.FileInfo
+	missing bool
+	log     *slog.Logger
 
 	// ctx is cancelled by Close; it ends the watchers.
 	ctx    context.Context
@@ -97,10 +106,29 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		f.Close()
 	}
+	db, err := openDB(ctx, abs)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
+	}
+	// The file the store follows (see follow).
+	fi, err := os.Stat(abs)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
+	}
+	s := &Store{path: path, abs: abs, ident: fi, log: slog.Default()}
+	s.dbp.Store(db)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// openDB opens the database file at abs, which exists, and brings its schema
+// up to date.
+func openDB(ctx context.Context, abs string) (*sql.DB, error) {
 	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: dsnParams}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
+		return nil, err
 	}
 	if err := retryBusy(ctx, func() error { return migrate(ctx, db) }); err != nil {
 		db.Close()
@@ -109,11 +137,65 @@ func Open(ctx context.Context, path string) (*Store, error) {
 				err = fmt.Errorf("%w: %w", err, why)
 			}
 		}
-		return nil, fmt.Errorf("opening sqlite store %q: %w", path, err)
+		return nil, err
 	}
-	s := &Store{db: db, path: path}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	return s, nil
+	return db, nil
+}
+
+// db returns the database the store has open: the file its path named when
+// it was last followed (see follow).
+func (s *Store) db() *sql.DB { return s.dbp.Load() }
+
+// SetLogger sets where the store logs that its file was deleted, moved or
+// replaced (slog.Default() until then).
+func (s *Store) SetLogger(l *slog.Logger) {
+	if l != nil {
+		s.fmu.Lock()
+		s.log = l
+		s.fmu.Unlock()
+	}
+}
+
+// follow checks that the store's path still names the database file it has
+// open. A file that was deleted or moved is an error (the store is
+// unreachable) until the path names a file again; a file that replaced it
+// (a backup put back, a file moved over it) is opened, and the old one
+// closed. Each of these is logged once. reopened reports that the store now
+// reads another file, or the same one again after it was missing: a change
+// may have been missed. It costs one stat(2); every operation calls it, and
+// every watcher at every poll, so that gates notice within PollInterval.
+func (s *Store) follow() (reopened bool, err error) {
+	fi, err := os.Stat(s.abs)
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !s.missing {
+			s.missing = true
+			s.log.Error("maintenance: the sqlite store's file was deleted or moved; the store is unreachable until the path names a database again", "path", s.abs)
+		}
+		return false, fmt.Errorf("the database file %s was deleted or moved", s.abs)
+	case err != nil:
+		return false, err
+	case os.SameFile(fi, s.ident):
+		was := s.missing
+		s.missing = false
+		if was {
+			s.log.Warn("maintenance: the sqlite store's file is back", "path", s.abs)
+		}
+		return was, nil
+	}
+	db, err := openDB(s.ctx, s.abs)
+	if err != nil {
+		return false, fmt.Errorf("opening the file that replaced %s: %w", s.abs, err)
+	}
+	old := s.dbp.Swap(db)
+	s.ident, s.missing = fi, false
+	s.log.Warn("maintenance: the sqlite store's path names another file now (replaced or restored); reading it", "path", s.abs)
+	// Close waits for connections in use (a watcher's) to be returned:
+	// not here, under fmu.
+	go old.Close()
+	return true, nil
 }
 
 // checkPath explains the usual reasons why SQLite cannot open a file, which
@@ -167,7 +249,7 @@ func (s *Store) Close() error {
 	s.cancel()
 	s.mu.Unlock()
 	s.watchers.Wait()
-	if err := s.db.Close(); err != nil {
+	if err := s.db().Close(); err != nil {
 		return fmt.Errorf("closing sqlite store %q: %w", s.path, err)
 	}
 	return nil
@@ -188,7 +270,10 @@ func (s *Store) Load(ctx context.Context) (*maintenance.State, error) {
 	if s.closed.Load() {
 		return nil, s.wrap("loading state", maintenance.ErrClosed)
 	}
-	st, err := readState(ctx, s.db)
+	if _, err := s.follow(); err != nil {
+		return nil, s.wrap("loading state", err)
+	}
+	st, err := readState(ctx, s.db())
 	if err != nil {
 		return nil, s.wrap("loading state", err)
 	}
@@ -219,6 +304,9 @@ func (s *Store) Update(ctx context.Context, c maintenance.Change) (*maintenance.
 	if s.closed.Load() {
 		return nil, s.wrap("updating state", maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return nil, s.wrap("updating state", err)
+	}
 	var next *maintenance.State
 	var changeErr error
 	err := retryBusy(ctx, func() error {
@@ -238,7 +326,7 @@ func (s *Store) Update(ctx context.Context, c maintenance.Change) (*maintenance.
 // update runs one attempt of Update. changeErr is the change's own error (bad
 // input); err is a database error.
 func (s *Store) update(ctx context.Context, c maintenance.Change) (next *maintenance.State, changeErr, err error) {
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
+	tx, err := s.db().BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsnParams
 	if err != nil {
 		return nil, nil, fmt.Errorf("beginning a transaction: %w", err)
 	}
@@ -307,6 +395,9 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if s.closed.Load() {
 		return nil, s.wrap("listing events", maintenance.ErrClosed)
 	}
+	if _, err := s.follow(); err != nil {
+		return nil, s.wrap("listing events", err)
+	}
 	f, err := f.Check()
 	if err != nil {
 		return nil, fmt.Errorf("listing events: %w", err)
@@ -331,7 +422,7 @@ func (s *Store) Events(ctx context.Context, f maintenance.EventFilter) ([]mainte
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := s.db.QueryContext(ctx, query+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
+	rows, err := s.db().QueryContext(ctx, query+" ORDER BY id DESC LIMIT ?", append(args, f.Limit)...)
 	if err != nil {
 		return nil, s.wrap("listing events", err)
 	}

@@ -52,7 +52,7 @@ type versions struct {
 // watchConn takes a connection from the pool for a watcher and reads its
 // versions.
 func (s *Store) watchConn(ctx context.Context) (*sql.Conn, versions, error) {
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.db().Conn(ctx)
 	if err != nil {
 		return nil, versions{}, fmt.Errorf("opening a connection: %w", err)
 	}
@@ -115,12 +115,32 @@ func (s *Store) watch(ctx context.Context, conn *sql.Conn, last versions, ch cha
 	}()
 	tick := time.NewTicker(PollInterval)
 	defer tick.Stop()
+	missing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+		// The path may name another file now, or none: a watcher on a
+		// file that was replaced would never see a change again.
+		reopened, err := s.follow()
+		if err != nil || reopened {
+			if conn != nil {
+				conn.Close()
+				conn = nil
+			}
+		}
+		if err != nil {
+			// Once: the receiver reads the store, gets the error and
+			// shows the store as unreachable.
+			if !missing {
+				missing = true
+				signal(ch)
+			}
+			continue
+		}
+		missing = false
 		changed := false
 		if conn == nil {
 			c, v, err := s.watchConn(ctx)
@@ -138,10 +158,16 @@ func (s *Store) watch(ctx context.Context, conn *sql.Conn, last versions, ch cha
 			last, changed = v, moved
 		}
 		if changed {
-			select {
-			case ch <- struct{}{}:
-			default: // a value is pending already: it stands for this change too
-			}
+			signal(ch)
 		}
+	}
+}
+
+// signal sends a value on ch unless one is pending already, which then
+// stands for this change too.
+func signal(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }

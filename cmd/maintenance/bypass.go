@@ -178,6 +178,7 @@ func runBypassCreate(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("bypass create: the new link %s is missing from the state after the change", id)
 		}
 		l := after.Links[i]
+		e.fleet.toStderr = true // stdout is the link alone
 		fmt.Fprintln(e.stdout, maintenance.BypassPath+secret)
 		fmt.Fprintf(e.stderr, "maintenance: bypass link %s for %s created, valid until %s; it is shown only this once (only its hash is kept). Open it on the site, or send its last part in the %s header. Revoke it with: maintenance bypass revoke %s\n",
 			id, l.Site, utcTime(l.Expires), maintenance.BypassHeader, id)

@@ -27,14 +27,13 @@ func precheck(c maintenance.Change, reason string) error {
 }
 
 // change applies c as the person running the CLI, with the given reason.
-// It returns the state before the change (read just before it) and after.
+// It returns the state the change was applied to, read inside the store's
+// transaction, and the state after it, so that what the command prints is
+// what it did. Then it waits for the fleet to serve the state after it
+// (--wait); withStore prints how the fleet followed.
 func (e *env) change(ctx context.Context, st maintenance.Store, c maintenance.Change, reason string) (before, after *maintenance.State, err error) {
-	before, err = st.Load(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the state: %w", err)
-	}
 	c.Actor, c.Source, c.Reason = maintenance.Actor(), source, reason
-	after, err = st.Update(ctx, c)
+	before, after, err = maintenance.UpdateBefore(ctx, st, c)
 	if err != nil {
 		// Stores say which change failed; say it where one does not.
 		if !strings.HasPrefix(err.Error(), c.Action+": ") {
@@ -42,6 +41,7 @@ func (e *env) change(ctx context.Context, st maintenance.Store, c maintenance.Ch
 		}
 		return nil, nil, err
 	}
+	e.fleet = e.waitFleet(ctx, st, after.Version)
 	return before, after, nil
 }
 
@@ -54,6 +54,9 @@ func changed(before, after *maintenance.State, name string) bool {
 
 // withStore opens the store, runs f with it and closes it.
 func (e *env) withStore(ctx context.Context, f func(st maintenance.Store) error) (err error) {
+	if err := e.missingStore(); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, e.storeURL)
 	if err != nil {
 		return err
@@ -63,7 +66,14 @@ func (e *env) withStore(ctx context.Context, f func(st maintenance.Store) error)
 			err = fmt.Errorf("closing store %s: %w", storeurl.Redact(e.storeURL), cerr)
 		}
 	}()
-	return f(st)
+	if err := f(st); err != nil {
+		return err
+	}
+	if e.fleet != nil {
+		e.fleet.write(e)
+		return e.fleet.err
+	}
+	return nil
 }
 
 // parseSiteFlags returns the canonical names of the sites given with --site.

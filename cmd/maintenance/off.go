@@ -18,10 +18,12 @@ sites ls"); an unknown one is an error (exit code 2) and nothing changes.
 Flags:
   --site HOST    a declared site; repeatable
   --reason TEXT  why, for the audit log
+  --json         print the outcome as JSON
 
 Output: the resulting state of each site, in the format of "maintenance
 status"; the header line ends in ", already off" when the site was off
-already (no change is recorded then).
+already (no change is recorded then). --json prints the outcome as JSON, as
+"maintenance on --json" does.
 `
 
 // runOff implements "maintenance off".
@@ -31,6 +33,8 @@ func runOff(ctx context.Context, e *env, args []string) error {
 	var reason string
 	fs.Var(&sites, "site", "")
 	fs.StringVar(&reason, "reason", "", "")
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -50,6 +54,9 @@ func runOff(ctx context.Context, e *env, args []string) error {
 		before, after, err := e.change(ctx, st, c, reason)
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			return writeChangedJSON(e, before, after, names)
 		}
 		return writeChanged(e, before, after, names, "already off")
 	})

@@ -55,13 +55,17 @@ Flags:
                      at the end every gate puts the site back up by itself.
                      An end in the past is rejected. On a site that is
                      already on, --for and --until move its end.
+  --json             print the outcome as JSON (below)
 
 Every value is checked before anything is written: on bad input the command
 exits with code 2 and nothing changes.
 
 Output: the resulting state of each site, in the format of "maintenance
 status"; the header line ends in ", unchanged" when the site already was as
-asked (no change is recorded then).
+asked (no change is recorded then). With --json: {"version", "gates":
+{"live", "switched", "lagging": [{"id", "host", "version"}]} (null with
+--wait 0), "elapsed_ms", "sites": [as in status --json], "unchanged":
+[sites left as they were]}.
 `
 
 // runOn implements "maintenance on".
@@ -80,6 +84,8 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	fs.Var(&from, "from", "")
 	fs.Var(&forDur, "for", "")
 	fs.Var(&until, "until", "")
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -125,6 +131,9 @@ func runOn(ctx context.Context, e *env, args []string) error {
 		before, after, err := e.change(ctx, st, c, reason.value)
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			return writeChangedJSON(e, before, after, names)
 		}
 		return writeChanged(e, before, after, names, "unchanged")
 	})
@@ -233,6 +242,45 @@ func parseRetryAfter(v string) (time.Duration, error) {
 		return 0, usageErrorf("--retry-after %q: not a whole number of seconds; %s", v, accepted)
 	}
 	return d, nil
+}
+
+// changeJSON is the stable JSON form of the outcome of on and off.
+type changeJSON struct {
+	// Version is the state's version after the change.
+	Version int64 `json:"version"`
+	// Gates is how the fleet followed; null when nothing was waited for
+	// (--wait 0).
+	Gates     *maintenance.FleetGates `json:"gates"`
+	ElapsedMS int64                   `json:"elapsed_ms"`
+	Sites     []*siteJSON             `json:"sites"`
+	// Unchanged names the sites the command left as they were.
+	Unchanged []string `json:"unchanged"`
+}
+
+// writeChangedJSON prints the outcome of a change as JSON, with how the
+// fleet followed it.
+func writeChangedJSON(e *env, before, after *maintenance.State, names []string) error {
+	if len(names) == 0 {
+		for _, s := range after.Sites {
+			names = append(names, s.Site)
+		}
+	}
+	out := changeJSON{Version: after.Version, Sites: []*siteJSON{}, Unchanged: []string{}}
+	if f := e.fleet.json(); f != nil {
+		out.Gates, out.ElapsedMS = &f.Gates, f.ElapsedMS
+		e.fleet.printed = true
+	}
+	for _, n := range names {
+		s := after.Site(n)
+		if s == nil {
+			return fmt.Errorf("site %q is missing from the state after the change", n)
+		}
+		out.Sites = append(out.Sites, toSiteJSON(s))
+		if !changed(before, after, n) {
+			out.Unchanged = append(out.Unchanged, n)
+		}
+	}
+	return writeJSON(e.stdout, out)
 }
 
 // writeChanged prints the state of the named sites after a change, or of

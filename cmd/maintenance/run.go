@@ -6,16 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"github.com/gomaint/maintenance/internal/safetext"
-	"github.com/gomaint/maintenance/internal/storeurl"
 	"io"
 	"os"
 	"slices"
 	"strings"
-)
+	"time"
 
-// defaultStore is the store used when neither --store nor MAINTENANCE_STORE
-// says otherwise.
-const defaultStore = storeurl.Default
+	"github.com/gomaint/maintenance"
+)
 
 // storeEnv is the environment variable read when --store is absent.
 const storeEnv = "MAINTENANCE_STORE"
@@ -33,14 +31,25 @@ type env struct {
 	// that "maintenance run" starts.
 	rawStdout, rawStderr io.Writer
 	// storeURL is the store to open: --store given before the command, else
-	// $MAINTENANCE_STORE, else defaultStore. A command's flag set (see
+	// $MAINTENANCE_STORE, else the configuration file's, else storeurl.Default. A command's flag set (see
 	// newFlagSet) lets --store after the command name override it, so it is
 	// final only once the command has parsed its flags.
 	storeURL string
 	// storeFlag is true when --store was given before the command name,
 	// so that a command's configuration file cannot override it.
 	storeFlag bool
+	// storeFrom says how the store was chosen, for messages: "--store",
+	// "MAINTENANCE_STORE", "config file PATH" or "default".
+	storeFrom string
 	getenv    func(string) string
+	// wait is --wait of a command that changes the state: how long it
+	// waits for the fleet (see env.change).
+	wait time.Duration
+	// defaultWait is the default of --wait: $MAINTENANCE_WAIT, else
+	// maintenance.DefaultWait.
+	defaultWait time.Duration
+	// fleet is how the fleet followed the last change (env.change).
+	fleet *fleetReport
 }
 
 // command is one subcommand of the CLI.
@@ -93,9 +102,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // main parses the global flags, picks the command and runs it.
 func (e *env) main(ctx context.Context, args []string) error {
-	e.storeURL = e.getenv(storeEnv)
-	if e.storeURL == "" {
-		e.storeURL = defaultStore
+	if err := e.chooseStore(); err != nil {
+		return err
+	}
+	e.defaultWait = maintenance.DefaultWait
+	if v := e.getenv(waitEnv); v != "" {
+		d, err := maintenance.ParseWait(v)
+		if err != nil {
+			return fmt.Errorf("$%s: %w", waitEnv, err)
+		}
+		e.defaultWait = d
 	}
 	var storeFlag string
 	global := flag.NewFlagSet("maintenance", flag.ContinueOnError)
@@ -110,7 +126,7 @@ func (e *env) main(ctx context.Context, args []string) error {
 		return usageErrorf("%v; run 'maintenance help' for usage", err)
 	}
 	if storeFlag != "" {
-		e.storeURL, e.storeFlag = storeFlag, true
+		e.storeURL, e.storeFlag, e.storeFrom = storeFlag, true, "--store"
 	}
 	args = global.Args()
 	if len(args) == 0 {
@@ -167,7 +183,17 @@ Global flags (accepted before or after the command name):
   --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH),
                 file:PATH, postgres://...[?schema=NAME] or
                 redis://...[?prefix=P] (rediss:// for TLS); default:
-                $MAINTENANCE_STORE, else sqlite:maintenance.db
+                $MAINTENANCE_STORE, else the "store URL" line of a
+                configuration file in the format of "serve --config":
+                $MAINTENANCE_CONFIG, else
+                $XDG_CONFIG_HOME/maintenance/maintenance.conf (default
+                ~/.config/...), else /etc/maintenance/maintenance.conf;
+                else sqlite:maintenance.db. Only "serve" and "init" create
+                a store: other commands on a SQLite or file store that
+                does not exist exit 1 and say where they looked.
+  --wait DUR    commands that change the state: how long to wait for the
+                fleet to serve the change (default $MAINTENANCE_WAIT, else
+                10s; 0: do not wait)
 
 Flags and arguments may come in any order; "--" ends the flags.
 DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339;
@@ -203,7 +229,12 @@ func (e *env) newFlagSet(name, usage string) *flagSet {
 	// Parse reports errors to us; we print them once, in exitCode.
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(&e.storeURL, "store", e.storeURL, "")
+	fs.Var(storeFlagValue{e}, "store", "")
+	if changing[name] {
+		e.wait = e.defaultWait
+		fs.Var(waitFlag{&e.wait}, "wait", "")
+		usage += waitUsage
+	}
 	return &flagSet{FlagSet: fs, e: e, usage: usage}
 }
 

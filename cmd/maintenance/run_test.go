@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	// The scripts run this binary as "maintenance": hash passwords at the
 	// lowest bcrypt cost there, so that user scripts take milliseconds.
 	password.Cost = bcrypt.MinCost
-	testscript.Main(m, map[string]func(){"maintenance": main})
+	testscript.Main(m, map[string]func(){"maintenance": main, "maintenance-test-get": httpGet})
 }
 
 // TestScript runs the scripts in testdata/script: every user-visible

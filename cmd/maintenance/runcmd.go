@@ -51,11 +51,17 @@ overwrite their change: it leaves that site as it is and says so.
 Diagnostics ("maintenance: on for ...", "maintenance: restored ...") go to
 standard error.
 
+The command is looked up before anything is switched, and starts only once
+every live gate serves the switch (see --wait below): before that, requests
+would still pass.
+
 Exit codes: the command's exit code; 128+N when a signal N ended it (130 for
-SIGINT); 127 when it is not found and 126 when it cannot be started (after
-restoring). Before the command starts: 2 for invalid usage or input (nothing
-changed), 1 when the store cannot be reached. 1 also when the command
-succeeded but the state could not be restored.
+SIGINT); 126 when it cannot be started (after restoring). Before the command
+starts: 127 when it is not found or not executable (nothing switched, nothing
+logged); 2 for invalid usage or input (nothing changed); 1 when the store
+cannot be reached, and 1 when the wait for the gates runs out (the state is
+restored, the gates behind are named, the command is not run). 1 also when
+the command succeeded but the state could not be restored.
 `
 
 // runSignals are the signals that run passes to the command.
@@ -110,6 +116,11 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if err := precheck(maintenance.On(names, opts), reason.value); err != nil {
 		return err
 	}
+	// A command that cannot be started must not cost an outage: it is
+	// looked up before anything is switched.
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return &childExitError{code: 127, msg: fmt.Sprintf("run: %v; nothing was switched", err)}
+	}
 
 	// From here on, the signals are ours: they must not end run before it
 	// has restored. They are passed to the command while it runs.
@@ -123,6 +134,7 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		var (
 			child   *childExitError
 			started bool
+			lagged  bool
 			targets = names
 		)
 		err := maintenance.During(ctx, st, c, func(ctx context.Context) error {
@@ -135,11 +147,29 @@ func runRun(ctx context.Context, e *env, args []string) error {
 				}
 			}
 			fmt.Fprintf(e.stderr, "maintenance: on for %s\n", siteList(targets))
+			// The command starts only once every live gate serves the
+			// change (or a later state): before, requests still pass.
+			if e.wait > 0 {
+				cur, err := st.Load(ctx)
+				if err != nil {
+					return fmt.Errorf("reading the state: %w", err)
+				}
+				e.fleet = e.waitFleet(ctx, st, cur.Version)
+				if e.fleet.err != nil {
+					lagged = true
+					return e.fleet.err
+				}
+				e.fleet.toStderr = true // stdout is the command's
+				e.fleet.write(e)
+			}
 			child = e.runChild(argv, sigs)
 			return nil
 		})
 		if !started {
 			return err
+		}
+		if lagged {
+			err = without(err, e.fleet.err) // reported below, as run's error
 		}
 		var skipped *maintenance.RestoreSkippedError
 		left := map[string]bool{}
@@ -166,6 +196,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "maintenance: %v\n", skipped)
 		}
 		switch {
+		case lagged:
+			return fmt.Errorf("%s not started, state restored: %w", argv[0], e.fleet.err)
 		case child != nil:
 			return child
 		case !restoredOK:
@@ -174,6 +206,23 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
+}
+
+// without returns err, joined by errors.Join, with drop left out.
+func without(err, drop error) error {
+	if err == drop {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var keep []error
+		for _, e := range j.Unwrap() {
+			if e != drop {
+				keep = append(keep, e)
+			}
+		}
+		return errors.Join(keep...)
+	}
+	return err
 }
 
 // isOnlySkipped reports whether err is nil or only says that sites were

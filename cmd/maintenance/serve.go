@@ -235,8 +235,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		demoURL = "http://" + addr
 	}
 
-	// A store that cannot be reached yet is not fatal: the gate serves its
-	// state cache or its failure policy, and connects when it can.
+	// serve creates its store (with init, the only command that does), so
+	// that the CLI finds it. A store that cannot be reached yet is not
+	// fatal: the gate serves its state cache or its failure policy, and
+	// connects when it can.
+	if kind, _, _ := storeurl.Parse(cfg.store); kind == "sqlite" || kind == "file" {
+		if _, err := storeurl.Create(ctx, cfg.store); errors.Is(err, maintenance.ErrInvalid) {
+			return err
+		}
+	}
 	st, err := storeurl.OpenLazy(ctx, cfg.store)
 	if err != nil {
 		return err

@@ -18,7 +18,10 @@ Flags:
   --site HOST  a declared site; repeatable
   --json       print JSON instead of text
 
-Output: a line that says how many running gates (see "maintenance gates")
+Output: "store: URL (HOW)", the store read (password redacted, the
+absolute path of a SQLite or file store) and how it was chosen: --store,
+MAINTENANCE_STORE, "config file PATH" or default; then a line that says how
+many running gates (see "maintenance gates")
 serve the store's current version, "gates: 12/12 at version 42", or
 "gates: none running"; then "release: v42", the fleet's target release
 (see "maintenance release"), when one is set; then a "warning: ..." line
@@ -57,7 +60,8 @@ UTC; "-" means none.
 
 With --json, one object (stable: fields may be added, never changed):
 
-  {"sites": [{"site": "shop.example.com", "on": true, "mode": "read-only",
+  {"store": {"url": "sqlite:/srv/app/maintenance.db", "chosen_by": "default"},
+   "sites": [{"site": "shop.example.com", "on": true, "mode": "read-only",
     "message": "...", "reason": "...", "since": "RFC 3339 time" or null,
     "until": null, "retry_after": SECONDS (0: none), "status": 503,
     "error_status": 503, "redirect": "",
@@ -141,11 +145,12 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		if asJSON {
 			out := struct {
+				Store    storeJSON            `json:"store"`
 				Sites    []*siteJSON          `json:"sites"`
 				Gates    gatesSummaryJSON     `json:"gates"`
 				Release  *string              `json:"release"`
 				Webhooks *webhooksSummaryJSON `json:"webhooks,omitempty"`
-			}{Sites: []*siteJSON{}, Gates: summary, Release: nullable(state.Release)}
+			}{Sites: []*siteJSON{}, Gates: summary, Release: nullable(state.Release), Store: storeJSON{e.storeName(), e.storeFrom}}
 			if hooks.Total > 0 {
 				out.Webhooks = &hooks
 			}
@@ -154,6 +159,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			}
 			return writeJSON(e.stdout, out)
 		}
+		fmt.Fprintf(e.stdout, "store: %s (%s)\n", e.storeName(), e.storeFrom)
 		fmt.Fprintln(e.stdout, summary.line())
 		if state.Release != "" {
 			fmt.Fprintln(e.stdout, "release: "+state.Release)
@@ -169,6 +175,16 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
+}
+
+// storeJSON says which store status read, and how it was chosen.
+type storeJSON struct {
+	// URL is the store's URL, password redacted, with the absolute path of
+	// a SQLite or file store.
+	URL string `json:"url"`
+	// ChosenBy is "--store", "MAINTENANCE_STORE", "config file PATH" or
+	// "default".
+	ChosenBy string `json:"chosen_by"`
 }
 
 // selectSites returns the named sites of state, or all of them when names

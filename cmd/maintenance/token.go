@@ -126,6 +126,7 @@ func runTokenCreate(ctx context.Context, e *env, args []string) error {
 		if _, _, err := e.change(ctx, st, c, ""); err != nil {
 			return err
 		}
+		e.fleet.toStderr = true // stdout is the token alone
 		fmt.Fprintln(e.stdout, token)
 		fmt.Fprintf(e.stderr, "maintenance: token %s created; it is shown only this once (only its hash is kept): store it now. Revoke it with: maintenance token revoke %s\n", id, id)
 		return nil

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +93,36 @@ func Open(ctx context.Context, url string) (maintenance.Store, error) {
 	return st, nil
 }
 
+// Create opens the store named by url, creating it when it does not exist
+// (a SQLite database, a store file, a PostgreSQL schema), and closes it. It
+// reports whether a SQLite or file store was created. Commands other than
+// "serve" and "init" never create a store.
+func Create(ctx context.Context, url string) (created bool, err error) {
+	kind, path, err := Parse(url)
+	if err != nil {
+		return false, err
+	}
+	if kind == "sqlite" || kind == "file" {
+		_, serr := os.Stat(path)
+		created = errors.Is(serr, fs.ErrNotExist)
+	}
+	st, err := Open(ctx, url)
+	if err != nil {
+		return false, err
+	}
+	defer st.Close()
+	if f, ok := st.(*file.Store); ok {
+		// A file store is written by its first change; write it now.
+		if created, err = f.Create(ctx); err != nil {
+			return false, err
+		}
+	}
+	if _, err := st.Load(ctx); err != nil {
+		return false, fmt.Errorf("reading store %s: %w", Redact(url), err)
+	}
+	return created, nil
+}
+
 // OpenLazy is Open for a long-running gate: bad input (a malformed URL, an
 // invalid option) is still an error at once, but a store that cannot be
 // reached yet is not. The returned store tries to open it again on each use
@@ -117,6 +150,21 @@ type lazy struct {
 	mu     sync.Mutex
 	st     maintenance.Store
 	closed bool
+	// log is given to the store when it is opened (SetLogger).
+	log *slog.Logger
+}
+
+// loggerSetter is a store that logs what happens to its file (sqlite).
+type loggerSetter interface{ SetLogger(*slog.Logger) }
+
+// SetLogger passes l to the store, now or when it opens.
+func (l *lazy) SetLogger(log *slog.Logger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = log
+	if ls, ok := l.st.(loggerSetter); ok {
+		ls.SetLogger(log)
+	}
 }
 
 var _ maintenance.Store = (*lazy)(nil)
@@ -131,6 +179,9 @@ func (l *lazy) get(ctx context.Context) (maintenance.Store, error) {
 		st, err := Open(ctx, l.url)
 		if err != nil {
 			return nil, err
+		}
+		if ls, ok := st.(loggerSetter); ok && l.log != nil {
+			ls.SetLogger(l.log)
 		}
 		l.st = st
 	}
