@@ -94,6 +94,7 @@ func (e *env) main(ctx context.Context, args []string) error {
 	global.SetOutput(io.Discard)
 	global.Usage = func() {}
 	global.StringVar(&storeFlag, "store", "", "")
+	showVersion := global.Bool("version", false, "")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(e.stdout, e.usage())
@@ -105,6 +106,12 @@ func (e *env) main(ctx context.Context, args []string) error {
 		e.storeURL, e.storeFlag = storeFlag, true
 	}
 	args = global.Args()
+	if *showVersion {
+		if len(args) > 0 {
+			return usageErrorf("--version takes no command; got %q", args)
+		}
+		return currentBuild().write(e.stdout)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(e.stderr, e.usage())
 		return usageErrorf("no command given; run 'maintenance help' for usage")
@@ -160,6 +167,7 @@ Global flags (accepted before or after the command name):
                 file:PATH, postgres://...[?schema=NAME] or
                 redis://...[?prefix=P] (rediss:// for TLS); default:
                 $MAINTENANCE_STORE, else sqlite:maintenance.db
+  --version     print the version (as the version command does)
 
 Flags and arguments may come in any order; "--" ends the flags.
 DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339;
