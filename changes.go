@@ -391,6 +391,14 @@ func AddWindow(site string, w Window) Change {
 			return err
 		}
 		w.Messages = m
+		// Name the window being added and the one it meets as such: the
+		// check of the whole state would name them by their order.
+		for _, x := range s.Schedule {
+			if w.From.Before(x.Until) && x.From.Before(w.Until) {
+				return invalidf("the new window %s - %s of site %q overlaps window %d (%s - %s); accepted: a window that ends by the other's start or starts at its end or later",
+					w.From.Format(time.RFC3339), w.Until.Format(time.RFC3339), s.Site, x.ID, x.From.Format(time.RFC3339), x.Until.Format(time.RFC3339))
+			}
+		}
 		w.ID = 1
 		for _, x := range s.Schedule {
 			w.ID = max(w.ID, x.ID+1)

@@ -70,7 +70,8 @@ func TestScheduleChanges(t *testing.T) {
 		c    Change
 		want string
 	}{
-		{"overlap", AddWindow("", Window{From: now.Add(90 * time.Minute), Until: now.Add(3 * time.Hour)}), "overlaps window 1"},
+		{"overlap", AddWindow("", Window{From: now.Add(90 * time.Minute), Until: now.Add(3 * time.Hour)}), "the new window " + now.Add(90*time.Minute).UTC().Format(time.RFC3339) + " - " + now.Add(3*time.Hour).UTC().Format(time.RFC3339) + ` of site "*" overlaps window 1 (`},
+		{"overlap from before", AddWindow("", Window{From: now.Add(30 * time.Minute), Until: now.Add(4 * time.Hour)}), "the new window " + now.Add(30*time.Minute).UTC().Format(time.RFC3339) + " - " + now.Add(4*time.Hour).UTC().Format(time.RFC3339) + ` of site "*" overlaps window 1 (` + w.From.UTC().Format(time.RFC3339)},
 		{"end before start", AddWindow("", Window{From: now.Add(3 * time.Hour), Until: now.Add(2*time.Hour + 30*time.Minute)}), "not after the start"},
 		{"ended", AddWindow("", Window{From: now.Add(-2 * time.Hour), Until: now.Add(-time.Hour)}), "in the past"},
 		{"bad mode", AddWindow("", Window{From: now.Add(5 * time.Hour), Until: now.Add(6 * time.Hour), Mode: "paused"}), `mode "paused"`},

@@ -18,12 +18,13 @@ import (
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/admin"
 	"github.com/gomaint/maintenance/internal/password"
+	"github.com/gomaint/maintenance/internal/testenv"
 	"github.com/gomaint/maintenance/sqlite"
 )
 
 func TestMain(m *testing.M) {
 	password.Cost = 4 // bcrypt's minimum: fast tests
-	os.Exit(m.Run())
+	os.Exit(testenv.Run(m))
 }
 
 // openStore opens a SQLite store in a temporary directory.

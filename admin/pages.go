@@ -775,22 +775,22 @@ func formDuration(field, s string) (time.Duration, error) {
 	return d, nil
 }
 
-// formTime parses a time typed in a form, in UTC unless it says otherwise:
-// RFC 3339, "2006-01-02 15:04" or the form of datetime-local inputs; empty
-// is the zero time (no bound).
+// formTime parses a time typed in a form, in UTC unless it says otherwise
+// (maintenance.ParseTime: RFC 3339, "2026-11-21 22:00", the form of
+// datetime-local inputs, a time of day, +DURATION; an optional " UTC"
+// suffix); empty is the zero time (no bound).
 func formTime(field, s string) (*time.Time, error) {
 	s = strings.TrimSpace(s)
 	var t time.Time
 	if s == "" {
 		return &t, nil
 	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04 UTC"} {
-		if v, err := time.Parse(layout, s); err == nil {
-			t = v.UTC()
-			return &t, nil
-		}
+	v, err := maintenance.ParseTime(strings.TrimSuffix(s, " UTC"), time.Now(), time.UTC)
+	if err != nil {
+		return nil, invalidField(field, "%s %q is not a time (UTC); %s", field, s, strings.TrimPrefix(maintenance.TimeForms, "accepted: "))
 	}
-	return nil, invalidField(field, "%s %q is not a time; accepted: 2026-11-21 22:00 (UTC) or RFC 3339 (2026-11-21T23:00:00+01:00)", field, s)
+	t = v.UTC()
+	return &t, nil
 }
 
 func (a *Admin) switchSite(p *page) error {

@@ -173,3 +173,13 @@ func (s *Store) applyMigration(ctx context.Context, m migration, latest int) err
 	}
 	return tx.Commit(ctx)
 }
+
+// SchemaVersion returns the schema version this package creates and
+// migrates to: the number of its newest migration.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}

@@ -26,7 +26,7 @@ func open(ctx context.Context, key string) (maintenance.Store, error) {
 
 func TestMain(m *testing.M) {
 	storetest.HelperMain(open)
-	os.Exit(m.Run())
+	os.Exit(testenv.Run(m))
 }
 
 // newPrefix returns a key prefix that no other test uses.

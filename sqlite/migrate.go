@@ -131,3 +131,13 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	}
 	return tx.Commit()
 }
+
+// SchemaVersion returns the schema version this package creates and
+// migrates to: the number of its newest migration.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}

@@ -197,25 +197,25 @@ func parseModeFlag(mode optString) (*maintenance.Mode, error) {
 	return &m, nil
 }
 
-// parseWindow sets the window of opts from --from, --for and --until.
+// parseWindow sets the window of opts from --from, --for and --until. Times
+// are read as people type them (maintenance.ParseTime, in the local zone).
 func parseWindow(opts *maintenance.OnOptions, from, forDur, until optString, now time.Time) error {
-	const timeForm = "accepted: an RFC 3339 time, like 2026-11-21T22:00:00Z or 2026-11-21T23:00:00+01:00"
 	if forDur.set && until.set {
 		return usageErrorf("--for and --until both set the end; give one of them")
 	}
 	start := now
 	if from.set {
-		t, err := time.Parse(time.RFC3339, from.value)
+		t, err := maintenance.ParseTime(from.value, now, time.Local)
 		if err != nil {
-			return usageErrorf("--from %q: not a time; %s", from.value, timeForm)
+			return usageErrorf("--from %v", err)
 		}
 		opts.From, start = &t, t
 	}
 	switch {
 	case until.set:
-		t, err := time.Parse(time.RFC3339, until.value)
+		t, err := maintenance.ParseTime(until.value, now, time.Local)
 		if err != nil {
-			return usageErrorf("--until %q: not a time; %s", until.value, timeForm)
+			return usageErrorf("--until %v", err)
 		}
 		opts.Until = &t
 	case forDur.set:

@@ -118,6 +118,7 @@ func (e *env) main(ctx context.Context, args []string) error {
 	global.SetOutput(io.Discard)
 	global.Usage = func() {}
 	global.StringVar(&storeFlag, "store", "", "")
+	showVersion := global.Bool("version", false, "")
 	if err := global.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(e.stdout, e.usage())
@@ -129,6 +130,12 @@ func (e *env) main(ctx context.Context, args []string) error {
 		e.storeURL, e.storeFlag, e.storeFrom = storeFlag, true, "--store"
 	}
 	args = global.Args()
+	if *showVersion {
+		if len(args) > 0 {
+			return usageErrorf("--version takes no command; got %q", args)
+		}
+		return currentBuild().write(e.stdout)
+	}
 	if len(args) == 0 {
 		fmt.Fprint(e.stderr, e.usage())
 		return usageErrorf("no command given; run 'maintenance help' for usage")
@@ -194,6 +201,7 @@ Global flags (accepted before or after the command name):
   --wait DUR    commands that change the state: how long to wait for the
                 fleet to serve the change (default $MAINTENANCE_WAIT, else
                 10s; 0: do not wait)
+  --version     print the version (as the version command does)
 
 Flags and arguments may come in any order; "--" ends the flags.
 DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339;

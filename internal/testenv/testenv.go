@@ -1,6 +1,10 @@
 // Package testenv finds the real servers the tests need: PostgreSQL, Redis
 // and Chromium. A missing one skips the test with a visible message, or
 // fails it when MAINTENANCE_TEST_REQUIRE=1 (as in CI).
+//
+// A package whose tests use it runs them with Run from its TestMain, so
+// that "go test ./..." (which shows a passing package's output only under
+// -v) still prints one line per missing service saying what was skipped.
 package testenv
 
 import (
@@ -30,6 +34,7 @@ func missing(t testing.TB, what, why string) {
 	if Required() {
 		t.Fatalf("%s is required (MAINTENANCE_TEST_REQUIRE=1) but not usable: %s", what, why)
 	}
+	skipped.add(what, why, t.Name())
 	t.Skipf("SKIP: %s not usable (%s); set MAINTENANCE_TEST_REQUIRE=1 to make this a failure", what, why)
 }
 
