@@ -15,7 +15,8 @@ command -v podman >/dev/null || fail "podman is not installed"
 # This machine (a container itself) lets podman build with chroot isolation
 # and run with runc over cgroupfs, within its own resource limits.
 podman() { command podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
-limits=(--ulimit "nofile=$(ulimit -Sn):$(ulimit -Hn)" --ulimit "nproc=$(ulimit -Su):$(ulimit -Hu)")
+# (podman's defaults raise them, which this machine refuses; lower ones pass.)
+limits=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 
 work=$(mktemp -d)
 name="maintenance-ci-$$"
