@@ -32,7 +32,7 @@ contents=$(dpkg-deb --contents "$deb")
 for f in ./usr/bin/maintenance ./usr/lib/systemd/system/maintenance.service ./etc/maintenance/maintenance.conf ./usr/share/doc/maintenance/LICENSE; do
   grep -q " $f\$" <<<"$contents" || fail "the package has no $f"
 done
-dpkg-deb --field "$deb" Conffiles | grep -q /etc/maintenance/maintenance.conf || fail "the config is not a conffile"
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/maintenance/maintenance.conf || fail "the config is not a conffile"
 
 dpkg -i "$deb" >/dev/null
 getent passwd maintenance >/dev/null || fail "no maintenance user"
