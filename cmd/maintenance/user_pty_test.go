@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -63,8 +64,11 @@ func TestUserAddTerminal(t *testing.T) {
 				t.Fatal(err)
 			}
 			storeURL := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+			if err := run(t.Context(), []string{"--store", storeURL, "init"}, nil, io.Discard, io.Discard); err != nil {
+				t.Fatalf("init: %v", err)
+			}
 			var stdout, stderr bytes.Buffer
-			err := run(t.Context(), []string{"--store", storeURL, "user", "add", "alice"}, pts, &stdout, &stderr)
+			err := run(t.Context(), []string{"--store", storeURL, "user", "add", "--wait", "0", "alice"}, pts, &stdout, &stderr)
 			if got := stderr.String(); got != "Password for alice: \nPassword again: \n" {
 				t.Errorf("stderr = %q, want the two prompts", got)
 			}
