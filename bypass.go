@@ -12,7 +12,7 @@ import (
 )
 
 // authSnap is the part of a snapshot that lets people through: bypass links
-// and the users whose admin sessions pass (SPEC §2 steps 5 and 6). It is nil
+// and the users whose admin sessions pass (steps 5 and 6 of the decision). It is nil
 // when the state has neither.
 type authSnap struct {
 	// byHash finds a link from its secret (header form and link visits);

@@ -6,7 +6,7 @@ import (
 )
 
 // ClientIP returns the client address of r as a gate with these trusted
-// proxies sees it (SPEC §5): the TCP peer, unless the peer is inside one of
+// proxies sees it: the TCP peer, unless the peer is inside one of
 // trusted; then header ("X-Forwarded-For" or "Forwarded"; empty means
 // X-Forwarded-For) is walked from the right, skipping trusted hops, and the
 // first untrusted address is the client. ok is false when no address can be

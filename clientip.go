@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// The forwarding headers a gate can be told to walk (SPEC §5).
+// The forwarding headers a gate can be told to walk.
 //
 // A gate walks exactly one of them: the one its trusted proxies write. Any
 // other forwarding header on the request was written by the client, because a

@@ -12,7 +12,7 @@ import (
 // Outcome says why the gate passed or blocked a request.
 type Outcome uint8
 
-// The outcomes of the decision, in the order of SPEC §2.
+// The outcomes of the decision, in the order the decision tries them (see Gate.Handler).
 const (
 	// Passed: the site is off (or not blocking this method).
 	Passed Outcome = iota

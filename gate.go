@@ -24,8 +24,8 @@ type Options struct {
 	// Sites are declared in the store when the gate starts, if missing, so
 	// that `maintenance on` with no --site reaches them.
 	Sites []string
-	// TrustedProxies are the proxies whose forwarding header is believed
-	// (SPEC §5). Empty: the TCP peer is the client and forwarding headers
+	// TrustedProxies are the proxies whose forwarding header is believed.
+	// Empty: the TCP peer is the client and forwarding headers
 	// are ignored.
 	TrustedProxies []netip.Prefix
 	// TrustAllProxies allows TrustedProxies prefixes wider than /8 (IPv4)
@@ -53,7 +53,7 @@ type Options struct {
 	Bypass func(*http.Request) bool
 	// BlockStaff, when true, stops admin sessions from passing: people
 	// signed in to the admin page get the maintenance answer like everyone
-	// else (SPEC §2 step 6). Bypass links and the Bypass hook still pass.
+	// else (step 6 of the decision). Bypass links and the Bypass hook still pass.
 	BlockStaff bool
 	// Templates is a directory of page templates: 503.html for every site and
 	// HOST/503.html for one site (a wildcard's "*" is written "_", as in
@@ -63,7 +63,7 @@ type Options struct {
 	// empty), reported to the store so that `maintenance gates` shows which
 	// gate runs which. While it differs from the fleet's target release
 	// (`maintenance release set`), server errors become the maintenance
-	// answer (SPEC §6).
+	// answer (deploy-error mode).
 	Release string
 	// StateCache is a file where the gate keeps the last state it read
 	// from the store, so that a gate that starts while the store is
@@ -155,7 +155,7 @@ type Gate struct {
 // New starts a gate on store: it checks opts, declares opts.Sites, loads the
 // state and follows the store until Close. Bad options are an error wrapping
 // ErrInvalid. A store that cannot be reached is not an error: the gate starts
-// from opts.StateCache, else by opts.FailClosed, and keeps trying (SPEC §4).
+// from opts.StateCache, else by opts.FailClosed, and keeps trying.
 func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
 	g, sites, err := newGate(store, opts)
 	if err != nil {

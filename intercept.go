@@ -8,7 +8,7 @@ import (
 	"runtime/debug"
 )
 
-// Deploy-error mode (SPEC §6): while the gate's release differs from the
+// Deploy-error mode: while the gate's release differs from the
 // fleet's target release, or the request's site is on in mode errors, a
 // server error becomes the maintenance answer. The gate wraps the
 // ResponseWriter only then, so the ordinary path gains one boolean test.

@@ -25,7 +25,7 @@ const (
 	ModeReadOnly Mode = "read-only"
 	// ModeErrors lets every request through but replaces server errors
 	// (5xx, panics, an upstream that is down) with the maintenance answer,
-	// as during a deploy (SPEC §6).
+	// as during a deploy (deploy-error mode).
 	ModeErrors Mode = "errors"
 	// ModeHold holds the requests that would get the maintenance answer
 	// until the site is off again, for cut-overs of a few seconds: they
@@ -85,7 +85,7 @@ type SiteState struct {
 	Ignore []Rule `json:"ignore,omitempty"`
 	Allow  []Rule `json:"allow,omitempty"`
 	// ErrorStatus is the status of the maintenance answer that replaces a
-	// server error (deploy-error mode, SPEC §6); 0 means DefaultStatus. Like
+	// server error (deploy-error mode); 0 means DefaultStatus. Like
 	// the rules, it is kept across on and off: some load balancers take a
 	// 503 for a dead node.
 	ErrorStatus int `json:"error_status,omitempty"`
@@ -112,7 +112,7 @@ type State struct {
 	// always present in a state returned by a store.
 	Sites []SiteState `json:"sites"`
 	// Release is the fleet's target release: a gate whose own release
-	// differs replaces server errors with the maintenance answer (SPEC §6).
+	// differs replaces server errors with the maintenance answer (deploy-error mode).
 	// Empty: no target.
 	Release string `json:"release,omitempty"`
 

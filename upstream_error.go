@@ -46,7 +46,7 @@ type upstreamErrorAnswer struct {
 // answer..."). The page does not reload itself and makes no external
 // requests.
 //
-// Behind a Gate in deploy-error mode (SPEC §6) the status is replaced by the
+// Behind a Gate in deploy-error mode the status is replaced by the
 // maintenance answer, as every server error is.
 func WriteUpstreamError(w http.ResponseWriter, r *http.Request, status int, detail string) {
 	if status < 500 || status > 599 {

@@ -33,7 +33,7 @@ func (a *Admin) signedIn(r *http.Request, st *maintenance.State) (*maintenance.U
 }
 
 // setSession signs u in: a session cookie for the whole host (the gate
-// reads it to let signed-in staff through, SPEC §2 step 6).
+// reads it to let signed-in staff through, step 6 of the decision).
 func (a *Admin) setSession(w http.ResponseWriter, r *http.Request, u *maintenance.User) error {
 	key, err := a.serverKey(r.Context())
 	if err != nil {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/proxy.sh measures `maintenance serve` against a bare Go server, Caddy
-# and nginx with wrk, on this machine, in one go (SPEC.md section 10):
+# and nginx with wrk, on this machine, in one go:
 #
 #   a. a bare Go upstream (bench/upstream), hit directly
 #   b. `maintenance serve --upstream` passing through to it (sqlite store)

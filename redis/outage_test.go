@@ -25,7 +25,7 @@ import (
 )
 
 // Outage timing: how long the server stays down while requests flow, and
-// how soon after its return a gate must serve a change made then (SPEC §10:
+// how soon after its return a gate must serve a change made then (the target:
 // back in sync within 2 s).
 const (
 	outage = time.Second

@@ -542,7 +542,7 @@ func BenchmarkWatchLatency(b *testing.B) {
 
 // BenchmarkFanout measures the time from the start of a change to the
 // signal of the last of 50 watchers, each on a store handle of its own as
-// 50 gates would be (SPEC §10: p99 <= 50 ms), and reports its median and
+// 50 gates would be (the target: p99 <= 50 ms), and reports its median and
 // 99th percentile.
 func BenchmarkFanout(b *testing.B) {
 	const watchers = 50

@@ -36,7 +36,7 @@ type siteJSON struct {
 	// Status is the effective status code of the maintenance answer.
 	Status int `json:"status"`
 	// ErrorStatus is the effective status code of the maintenance answer
-	// that replaces a server error (SPEC section 6).
+	// that replaces a server error (deploy-error mode).
 	ErrorStatus int          `json:"error_status"`
 	Redirect    string       `json:"redirect"`
 	Ignore      []ignoreJSON `json:"ignore"`
