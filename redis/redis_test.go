@@ -434,8 +434,8 @@ func TestClosed(t *testing.T) {
 
 // TestResubscribe kills the watcher's connection on the server (CLIENT KILL
 // TYPE pubsub, restricted to this store's connections by ID so that other
-// tests sharing the server are not disturbed): the watcher reconnects, sends
-// a value for the reconnection, and one for the next change.
+// tests sharing the server are not disturbed): the watcher signals the loss,
+// reconnects, and sends a value for the next change.
 func TestResubscribe(t *testing.T) {
 	key := newKey(t)
 	name := "mt-" + rand.Text()[:8]
@@ -469,10 +469,26 @@ func TestResubscribe(t *testing.T) {
 		if err != nil || killed != 1 {
 			t.Fatalf("CLIENT KILL ID %s TYPE pubsub = %d, %v; want 1 killed", ids[0], killed, err)
 		}
-		await("the reconnection")
-		again := pubsubClients(t, c, name)
+		// The watcher signals the loss at once (so that a gate reports
+		// the outage), then reconnects.
+		await("the lost connection")
+		var again []string
+		for range 200 {
+			if again = pubsubClients(t, c, name); len(again) == 1 && again[0] != ids[0] {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		if len(again) != 1 || again[0] == ids[0] {
 			t.Errorf("round %d: pub/sub connections after the reconnection = %q, want one new one (the old one was %s)", round, again, ids[0])
+		}
+		// Whatever the reconnection signalled is read before the change.
+		for drained := false; !drained; {
+			select {
+			case <-ch:
+			default:
+				drained = true
+			}
 		}
 		v := update(t, wr, maintenance.AddIgnore("", fmt.Sprintf("/r/%d", round), "")).Version
 		await("the change")

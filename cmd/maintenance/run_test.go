@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/password"
+	"github.com/gomaint/maintenance/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/bcrypt"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	// The scripts run this binary as "maintenance": hash passwords at the
 	// lowest bcrypt cost there, so that user scripts take milliseconds.
 	password.Cost = bcrypt.MinCost
-	testscript.Main(m, map[string]func(){"maintenance": main, "maintenance-test-get": httpGet})
+	testscript.Main(testenv.Reporting(m), map[string]func(){"maintenance": main, "maintenance-test-get": httpGet})
 }
 
 // TestScript runs the scripts in testdata/script: every user-visible

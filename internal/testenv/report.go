@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // skipped records, per missing service, why it is missing and the tests it
@@ -65,13 +64,24 @@ func (s *skips) lines(pkg string) []string {
 	return out
 }
 
+// Runner is what Run runs: a *testing.M, or what testscript.Main takes.
+type Runner interface{ Run() int }
+
+// Reporting wraps m so that running it reports as Run does, for a TestMain
+// that hands m to another runner (testscript.Main calls m.Run itself).
+func Reporting(m Runner) Runner { return reporting{m} }
+
+type reporting struct{ m Runner }
+
+func (r reporting) Run() int { return Run(r.m) }
+
 // Run runs the tests of m and returns the exit code for os.Exit. When a
 // service was missing, it prints one line per service naming the package,
 // the tests it skipped and why, where a person sees it: on the standard
 // error of the go command (which hides a passing package's own output
 // unless -v is given), else on the terminal, else on the test's own
 // standard error.
-func Run(m *testing.M) int {
+func Run(m Runner) int {
 	code := m.Run()
 	lines := skipped.lines(packagePath())
 	if len(lines) == 0 {

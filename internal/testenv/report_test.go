@@ -32,7 +32,7 @@ func TestEveryPackageReports(t *testing.T) {
 		if strings.Contains(string(b), `"github.com/gomaint/maintenance/internal/testenv"`) {
 			users[dir] = true
 		}
-		if strings.Contains(string(b), "testenv.Run(m)") {
+		if strings.Contains(string(b), "testenv.Run(m)") || strings.Contains(string(b), "testenv.Reporting(m)") {
 			runners[dir] = true
 		}
 		return nil
@@ -45,7 +45,7 @@ func TestEveryPackageReports(t *testing.T) {
 	}
 	for dir := range users {
 		if !runners[dir] {
-			t.Errorf("%s: its tests use testenv but its TestMain does not call os.Exit(testenv.Run(m))", dir)
+			t.Errorf("%s: its tests use testenv but its TestMain does not call os.Exit(testenv.Run(m)) (or hand testenv.Reporting(m) to its runner)", dir)
 		}
 	}
 }
