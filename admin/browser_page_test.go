@@ -62,7 +62,7 @@ func TestBrowserStoredPage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gate, err := maintenance.New(t.Context(), store, maintenance.Options{})
+	gate, err := maintenance.New(t.Context(), store, maintenance.Options{Reserved: admin.Paths()})
 	if err != nil {
 		t.Fatal(err)
 	}
