@@ -209,4 +209,3 @@ func checkIngress(t *testing.T, ing *networkingv1.Ingress, svcs []*corev1.Servic
 		}
 	}
 }
-
