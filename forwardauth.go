@@ -38,17 +38,6 @@ const ForwardAuthBlocked = http.StatusUnauthorized
 // default header buffers hold 8 KiB).
 const maxOriginalURI = 8 << 10
 
-// ForwardAuthOptions configure Gate.ForwardAuth.
-type ForwardAuthOptions struct {
-	// AppHeaders, when set, is called for every request that may pass,
-	// with the status of its site (On while the site is in maintenance and a
-	// rule lets the request through), to add headers to the 2xx answer: the
-	// proxy copies them onto the request it sends to the application (nginx
-	// auth_request_set, Traefik authResponseHeaders, Caddy copy_headers).
-	// The application's Maintenance request header is set here.
-	AppHeaders func(h http.Header, st Status)
-}
-
 // ForwardAuth returns the handler of a forward-auth decision server: it
 // answers the sub-requests of nginx auth_request and ingress-nginx auth-url
 // (X-Original-URI or X-Original-URL, X-Original-Method), of Traefik
@@ -61,7 +50,12 @@ type ForwardAuthOptions struct {
 // is the gate's own, the client IP is the gate's (forwarding headers believed
 // from trusted proxies only).
 //
-// A request that may pass gets 200 with no body (and opts.AppHeaders). One
+// A request that may pass gets 200 with no body, carrying the application's
+// Maintenance header (MaintenanceHeader, Status.HeaderValue) while its site
+// is in maintenance or has a window announced, for the proxy to copy onto
+// the request it passes on (nginx auth_request_set, Traefik
+// authResponseHeaders, ingress-nginx auth-response-headers, Caddy
+// handle_response or copy_headers; see examples/). One
 // that may not gets the gate's answer as is (status, Retry-After, the page or
 // problem+json by Accept, the bypass link's cookie), which Traefik, Caddy and
 // ingress-nginx's error backend send to the visitor; an nginx sub-request
@@ -72,15 +66,16 @@ type ForwardAuthOptions struct {
 // it may pass now (the state changed since the sub-request), it gets a 307
 // to the same URI, so that the visitor tries again through the proxy.
 // A malformed method or URI from a trusted proxy gets 400.
-func (g *Gate) ForwardAuth(opts ForwardAuthOptions) http.Handler {
+func (g *Gate) ForwardAuth() http.Handler {
 	pass := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := r.Context().Value(faKey{}).(*bool); ok {
 			*p = true
 		}
-		if opts.AppHeaders != nil {
-			opts.AppHeaders(w.Header(), StatusFrom(r.Context()))
+		h := w.Header()
+		if v := MaintenanceHeaderFrom(r.Context()); v != nil {
+			h[MaintenanceHeader] = v
 		}
-		w.Header()["Cache-Control"] = hdrNoStore
+		h["Cache-Control"] = hdrNoStore
 		w.WriteHeader(http.StatusOK)
 	})
 	gated := g.Handler(pass)

@@ -43,13 +43,13 @@ const (
 	faOutside = "198.51.100.9:41000"
 )
 
-func faGate(t *testing.T, opts ForwardAuthOptions, changes ...Change) (*State, http.Handler, []byte) {
+func faGate(t *testing.T, changes ...Change) (*State, http.Handler, []byte) {
 	t.Helper()
 	st := stateOf(t, changes...)
 	g := testGate(t, st, Options{TrustedProxies: prefixes("10.0.0.0/8")})
 	key := NewKey()
 	g.key.Store(&key)
-	return st, g.ForwardAuth(opts), key
+	return st, g.ForwardAuth(), key
 }
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -120,7 +120,7 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 
 func TestForwardAuthTraefik(t *testing.T) {
 	secret, id := NewSecret()
-	st, h, key := faGate(t, ForwardAuthOptions{},
+	st, h, key := faGate(t,
 		AddSites("shop.example.com", "blog.example.com"),
 		On([]string{"shop.example.com"}, OnOptions{RetryAfter: ptr(30 * time.Minute)}),
 		AddIgnore("shop.example.com", "/static/*", ""),
@@ -198,7 +198,7 @@ func TestForwardAuthTraefik(t *testing.T) {
 }
 
 func TestForwardAuthReadOnly(t *testing.T) {
-	_, h, _ := faGate(t, ForwardAuthOptions{},
+	_, h, _ := faGate(t,
 		AddSites("shop.example.com"),
 		On([]string{"shop.example.com"}, OnOptions{Mode: ptr(ModeReadOnly)}),
 	)
@@ -221,7 +221,7 @@ func TestForwardAuthReadOnly(t *testing.T) {
 
 func TestForwardAuthIngressNginx(t *testing.T) {
 	secret, id := NewSecret()
-	_, h, _ := faGate(t, ForwardAuthOptions{},
+	_, h, _ := faGate(t,
 		AddSites("shop.example.com", "blog.example.com"),
 		On([]string{"shop.example.com"}, OnOptions{RetryAfter: ptr(time.Hour)}),
 		AddIgnore("shop.example.com", "POST /webhooks/*", ""),
@@ -265,11 +265,7 @@ func TestForwardAuthIngressNginx(t *testing.T) {
 }
 
 func TestForwardAuthNginxSubrequest(t *testing.T) {
-	_, h, _ := faGate(t, ForwardAuthOptions{AppHeaders: func(h http.Header, st Status) {
-		if st.On {
-			h.Set("Maintenance", "on")
-		}
-	}},
+	_, h, _ := faGate(t,
 		AddSites("shop.example.com"),
 		On([]string{"shop.example.com"}, OnOptions{}),
 		AddIgnore("shop.example.com", "/static/*", ""),
@@ -283,7 +279,7 @@ func TestForwardAuthNginxSubrequest(t *testing.T) {
 		return r
 	}
 	w := serve(h, nginx("GET", "/static/a.css"))
-	if w.Code != 200 || w.Header().Get("Maintenance") != "on" {
+	if w.Code != 200 || w.Header().Get("Maintenance") != "on, mode=full" {
 		t.Errorf("exempt path: %d %v, want 200 with the application's header", w.Code, w.Header())
 	}
 	if w := serve(h, nginx("GET", "/")); w.Code != ForwardAuthBlocked || w.Header().Get("Maintenance") != "" {
@@ -322,7 +318,7 @@ func FuzzForwardAuth(f *testing.F) {
 		AddAllow("", "192.0.2.0/24", ""),
 	)
 	g := testGate(f, st, Options{TrustedProxies: prefixes("10.0.0.0/8")})
-	h := g.ForwardAuth(ForwardAuthOptions{})
+	h := g.ForwardAuth()
 	gated := g.Handler(upstream)
 	f.Fuzz(func(t *testing.T, method, uri, host, xff string) {
 		r := traefik(method, host, uri, nil)
@@ -359,7 +355,7 @@ func FuzzForwardAuth(f *testing.F) {
 func BenchmarkForwardAuth(b *testing.B) {
 	st := stateOf(b, AddSites("shop.example.com", "blog.example.com"), On([]string{"shop.example.com"}, OnOptions{}))
 	g := testGate(b, st, Options{TrustedProxies: prefixes("10.0.0.0/8")})
-	h := g.ForwardAuth(ForwardAuthOptions{})
+	h := g.ForwardAuth()
 	nginx := func(host string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, "http://"+host+"/_maintenance_auth", nil)
 		r.RemoteAddr = faPeer
@@ -390,5 +386,51 @@ func BenchmarkForwardAuth(b *testing.B) {
 				h.ServeHTTP(w, bc.r)
 			}
 		})
+	}
+}
+
+// TestForwardAuthMaintenanceHeader: a 2xx answer carries the application's
+// Maintenance header while the request's site is in maintenance (whatever
+// the visitor sent in its own Maintenance header), and none when the site
+// is off; no other answer carries it.
+func TestForwardAuthMaintenanceHeader(t *testing.T) {
+	_, h, _ := faGate(t,
+		AddSites("shop.example.com", "blog.example.com", "docs.example.com"),
+		On([]string{"shop.example.com"}, OnOptions{RetryAfter: ptr(30 * time.Minute)}),
+		On([]string{"docs.example.com"}, OnOptions{Mode: ptr(ModeReadOnly)}),
+		AddIgnore("shop.example.com", "/static/*", ""),
+		AddAllow("shop.example.com", "192.0.2.0/24", ""),
+	)
+	forged := map[string]string{"Maintenance": "on=?0, forged"}
+	allowed := func(r *http.Request) *http.Request { r.Header.Set("X-Forwarded-For", "192.0.2.7"); return r }
+	const on = "on, mode=full, retry-after=1800"
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		code int
+		want string
+	}{
+		{"Traefik, ignored path", traefik("GET", "shop.example.com", "/static/a.css", forged), 200, on},
+		{"Traefik, allowed IP", allowed(traefik("GET", "shop.example.com", "/", forged)), 200, on},
+		{"Traefik, read-only GET", traefik("GET", "docs.example.com", "/", forged), 200, "on, mode=read-only"},
+		{"Traefik, site off", traefik("GET", "blog.example.com", "/", forged), 200, ""},
+		{"Traefik, blocked", traefik("GET", "shop.example.com", "/", forged), 503, ""},
+		{"ingress-nginx, ignored path", ingressAuth("GET", "shop.example.com", "/static/a.css", forged), 200, on},
+		{"ingress-nginx, allowed IP", allowed(ingressAuth("GET", "shop.example.com", "/", forged)), 200, on},
+		{"ingress-nginx, site off", ingressAuth("GET", "blog.example.com", "/", forged), 200, ""},
+		{"ingress-nginx, blocked", ingressAuth("GET", "shop.example.com", "/", forged), ForwardAuthBlocked, ""},
+	} {
+		w := serve(h, tc.r)
+		if w.Code != tc.code || w.Header().Get("Maintenance") != tc.want || len(w.Header()["Maintenance"]) > 1 {
+			t.Errorf("%s: %d Maintenance=%q, want %d %q", tc.name, w.Code, w.Header()["Maintenance"], tc.code, tc.want)
+		}
+	}
+	// A visitor's own request that may pass gets a redirect, without it.
+	r := traefik("GET", "shop.example.com", "/static/a.css", nil)
+	r.RemoteAddr = faOutside
+	r.Host = "shop.example.com"
+	r.URL.Path, r.RequestURI = "/static/a.css", "/static/a.css"
+	if w := serve(h, r); w.Code != http.StatusTemporaryRedirect || w.Header()["Maintenance"] != nil {
+		t.Errorf("visitor's own request: %d %v, want 307 without Maintenance", w.Code, w.Header())
 	}
 }

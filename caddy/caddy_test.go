@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -106,7 +107,15 @@ func TestCaddyModule(t *testing.T) {
 		return string(out)
 	}
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "app: %s %s\n", r.Method, r.URL.RequestURI())
+		if r.URL.Path == "/staff-check" {
+			if c, err := r.Cookie("sessionid"); err == nil && c.Value == "staff" {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		fmt.Fprintf(w, "app: %s %s maintenance=%q\n", r.Method, r.URL.RequestURI(), r.Header.Get("Maintenance"))
 	}))
 	defer app.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -162,7 +171,8 @@ func TestCaddyModule(t *testing.T) {
 	}
 
 	html := map[string]string{"Accept": "text/html"}
-	if a := get(t, addr, "/cart", nil); a.status != 200 || a.body != "app: GET /cart\n" {
+	forged := map[string]string{"Maintenance": "on=?0"}
+	if a := get(t, addr, "/cart", forged); a.status != 200 || a.body != "app: GET /cart maintenance=\"\"\n" {
 		t.Fatalf("off: %d %q", a.status, a.body)
 	}
 	// The module declared its site.
@@ -178,11 +188,12 @@ func TestCaddyModule(t *testing.T) {
 		t.Errorf("on, JSON: %d %v", a.status, a.header)
 	}
 	// The exempt path of the Caddyfile, and an ignore pattern from the CLI.
-	if a := get(t, addr, "/healthz", nil); a.status != 200 || a.body != "app: GET /healthz\n" {
+	const told = `maintenance="on, mode=full, retry-after=600"`
+	if a := get(t, addr, "/healthz", forged); a.status != 200 || a.body != "app: GET /healthz "+told+"\n" {
 		t.Errorf("exempt: %d %q", a.status, a.body)
 	}
 	run("ignore", "add", "--site", "shop.example.com", "/static/*")
-	if a := until(t, addr, "/static/a.css", nil, 200); a.body != "app: GET /static/a.css\n" {
+	if a := until(t, addr, "/static/a.css", forged, 200); a.body != "app: GET /static/a.css "+told+"\n" {
 		t.Errorf("ignored: %q", a.body)
 	}
 	// A bypass link.
@@ -192,8 +203,15 @@ func TestCaddyModule(t *testing.T) {
 	if m == nil {
 		t.Fatalf("bypass link: %v", a.header)
 	}
-	if a := get(t, addr, "/cart", map[string]string{"Cookie": m[1]}); a.status != 200 || a.body != "app: GET /cart\n" {
+	if a := get(t, addr, "/cart", map[string]string{"Cookie": m[1]}); a.status != 200 || a.body != "app: GET /cart "+told+"\n" {
 		t.Errorf("bypass cookie: %d %q", a.status, a.body)
+	}
+	// The application's own staff (staff_check), not other visitors.
+	if a := get(t, addr, "/cart", map[string]string{"Cookie": "sessionid=staff", "Maintenance": "x"}); a.status != 200 || a.body != "app: GET /cart "+told+"\n" {
+		t.Errorf("staff: %d %q", a.status, a.body)
+	}
+	if a := get(t, addr, "/cart", map[string]string{"Cookie": "sessionid=visitor"}); a.status != 503 {
+		t.Errorf("a visitor's cookie: %d %q, want 503", a.status, a.body)
 	}
 	// The client IP is Caddy's: an X-Forwarded-For from a visitor that is
 	// not a trusted proxy of Caddy's is not believed.
@@ -221,13 +239,16 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		fail closed
 		block_staff
 		release v42
+		staff_check http://127.0.0.1:8000/staff-check
+		staff_check_ttl 1m
 	}`)
 	if err := h.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
 	want := Handler{Store: "sqlite:/tmp/m.db", Sites: []string{"shop.example.com", "*.example.org"},
 		Exempt: []string{"/healthz", "POST /webhooks/*"}, Templates: "/etc/pages", StateCache: "/var/cache/m.json",
-		FailClosed: true, BlockStaff: true, Release: "v42"}
+		FailClosed: true, BlockStaff: true, Release: "v42",
+		StaffCheck: "http://127.0.0.1:8000/staff-check", StaffCheckTTL: caddy.Duration(time.Minute)}
 	if fmt.Sprint(h) != fmt.Sprint(want) {
 		t.Errorf("got %+v\nwant %+v", h, want)
 	}
@@ -276,6 +297,24 @@ fail
 		`maintenance sqlite:x {
 store sqlite:y more
 }`: "wrong argument count",
+		`maintenance sqlite:x {
+staff_check /staff-check
+}`: `staff_check: staff-check URL "/staff-check": accepted: the absolute URL`,
+		`maintenance sqlite:x {
+staff_check http://u:secret@app/staff
+}`: "without user info",
+		`maintenance sqlite:x {
+staff_check http://app/_maintenance/x
+}`: "not under the gate's own /_maintenance/",
+		`maintenance sqlite:x {
+staff_check_ttl 0s
+}`: `staff_check_ttl "0s": accepted: a duration from 1s to 1h`,
+		`maintenance sqlite:x {
+staff_check_ttl 2h
+}`: `staff_check_ttl "2h": accepted`,
+		`maintenance sqlite:x {
+staff_check_ttl soon
+}`: `staff_check_ttl "soon": accepted`,
 	} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in))

@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/storeurl"
+	"github.com/gomaint/maintenance/staffcheck"
 )
 
 func init() {
@@ -46,7 +48,12 @@ func init() {
 //	{"handler": "maintenance", "store": "sqlite:/var/lib/maintenance.db",
 //	 "sites": ["shop.example.com"], "exempt": ["/healthz"],
 //	 "templates": "/etc/maintenance/pages", "state_cache": "/var/cache/m.json",
-//	 "fail_closed": false, "block_staff": false, "release": "v42"}
+//	 "fail_closed": false, "block_staff": false, "release": "v42",
+//	 "staff_check": "http://127.0.0.1:8000/staff-check", "staff_check_ttl": "30s"}
+//
+// The request it passes on carries the application's Maintenance header
+// (maintenance.MaintenanceHeader) while its site is in maintenance or has
+// a window announced; a Maintenance header sent by the client is removed.
 type Handler struct {
 	// Store is the store's URL, as for the CLI's --store:
 	// sqlite:PATH, file:PATH, postgres://..., redis://...
@@ -67,9 +74,18 @@ type Handler struct {
 	BlockStaff bool `json:"block_staff,omitempty"`
 	// Release is this instance's release ($MAINTENANCE_RELEASE when empty).
 	Release string `json:"release,omitempty"`
+	// StaffCheck lets the application's own staff through: the absolute
+	// URL of a view of the application that answers 2xx for staff's
+	// cookies or Authorization (see package staffcheck). Checks go to this
+	// URL whatever the request's Host, which is passed on as their Host.
+	StaffCheck string `json:"staff_check,omitempty"`
+	// StaffCheckTTL is how long an answer is kept per credential (1s to
+	// 1h; 30s when 0).
+	StaffCheckTTL caddy.Duration `json:"staff_check_ttl,omitempty"`
 
 	store maintenance.Store
 	gate  *maintenance.Gate
+	staff *staffcheck.Checker
 }
 
 // CaddyModule returns the module's information.
@@ -84,16 +100,30 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Store == "" {
 		return fmt.Errorf("maintenance: store: accepted: a store URL, like sqlite:/var/lib/maintenance.db or postgres://host/db")
 	}
+	opts := maintenance.Options{
+		Sites: h.Sites, Exempt: h.Exempt, Templates: h.Templates, StateCache: h.StateCache,
+		FailClosed: h.FailClosed, BlockStaff: h.BlockStaff, Release: h.Release, Logger: ctx.Slogger(),
+	}
+	if h.StaffCheck != "" {
+		path, up, err := staffcheck.ParseURL(h.StaffCheck)
+		if err != nil {
+			return fmt.Errorf("maintenance: staff_check: %w", err)
+		}
+		staff, err := staffcheck.New(staffcheck.Options{Path: path, Upstream: up, TTL: time.Duration(h.StaffCheckTTL), Logger: ctx.Slogger()})
+		if err != nil {
+			return fmt.Errorf("maintenance: staff_check_ttl: %w", err)
+		}
+		h.staff, opts.Bypass = staff, staff.Bypass
+	} else if h.StaffCheckTTL != 0 {
+		return fmt.Errorf("maintenance: staff_check_ttl without staff_check")
+	}
 	st, err := storeurl.OpenLazy(ctx, h.Store)
 	if err != nil {
 		return fmt.Errorf("maintenance: opening the store: %w", err)
 	}
 	// The client IP is Caddy's (Validate's peer rewrite): no forwarding
 	// header is read by the gate itself.
-	g, err := maintenance.New(ctx, st, maintenance.Options{
-		Sites: h.Sites, Exempt: h.Exempt, Templates: h.Templates, StateCache: h.StateCache,
-		FailClosed: h.FailClosed, BlockStaff: h.BlockStaff, Release: h.Release, Logger: ctx.Slogger(),
-	})
+	g, err := maintenance.New(ctx, st, opts)
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("maintenance: %w", err)
@@ -106,6 +136,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) Cleanup() error {
 	if h.gate != nil {
 		h.gate.Close()
+	}
+	if h.staff != nil {
+		h.staff.Close()
 	}
 	if h.store != nil {
 		return h.store.Close()
@@ -120,14 +153,18 @@ type next struct {
 	err    error
 }
 
-// ServeHTTP passes a request the gate lets through on to the route
-// (maintenance.StatusFrom(r.Context()) says whether its site is on: the
-// application's Maintenance request header is set from it here).
+// ServeHTTP passes a request the gate lets through on to the route, with
+// the application's Maintenance header while its site is in maintenance
+// or has a window announced, and never the client's own.
 func (n *next) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.RemoteAddr != n.remote {
 		r2 := *r
 		r2.RemoteAddr = n.remote
 		r = &r2
+	}
+	delete(r.Header, maintenance.MaintenanceHeader)
+	if v := maintenance.MaintenanceHeaderFrom(r.Context()); v != nil {
+		r.Header[maintenance.MaintenanceHeader] = v
 	}
 	n.err = n.h.ServeHTTP(w, r)
 }
@@ -170,6 +207,8 @@ func clientIP(r *http.Request) netip.Addr {
 //		fail open|closed
 //		block_staff
 //		release ID
+//		staff_check URL
+//		staff_check_ttl DURATION
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -181,7 +220,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
-		case "store", "templates", "state_cache", "release", "fail":
+		case "store", "templates", "state_cache", "release", "fail", "staff_check", "staff_check_ttl":
 			name := d.Val()
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -199,6 +238,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.StateCache = v
 			case "release":
 				h.Release = v
+			case "staff_check":
+				if _, _, err := staffcheck.ParseURL(v); err != nil {
+					return d.Errf("staff_check: %v", err)
+				}
+				h.StaffCheck = v
+			case "staff_check_ttl":
+				ttl, err := caddy.ParseDuration(v)
+				if err != nil || ttl < time.Second || ttl > staffcheck.MaxTTL {
+					return d.Errf("staff_check_ttl %q: accepted: a duration from 1s to 1h, like 30s", v)
+				}
+				h.StaffCheckTTL = caddy.Duration(ttl)
 			case "fail":
 				switch v {
 				case "open":
@@ -235,7 +285,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.BlockStaff = true
 		default:
-			return d.Errf("unknown subdirective %q: accepted: store, site, exempt, templates, state_cache, fail, block_staff, release", d.Val())
+			return d.Errf("unknown subdirective %q: accepted: store, site, exempt, templates, state_cache, fail, block_staff, release, staff_check, staff_check_ttl", d.Val())
 		}
 	}
 	if h.Store == "" {

@@ -130,6 +130,33 @@ func ParsePath(p string) (string, error) {
 	return p, nil
 }
 
+// ParseURL checks a staff-check URL, for a gate with no upstream of its
+// own (`maintenance forward-auth`, the Caddy module): an absolute http or
+// https URL of the application, without user info or fragment, whose path
+// (with its query) ParsePath accepts. It returns the Options.Path and
+// Options.Upstream that ask it: every check goes to the URL's scheme and
+// host, whatever the request's Host header (which is passed on as the Host
+// of the check), so a client cannot choose where a check goes.
+func ParseURL(s string) (path string, upstream func(string) *url.URL, err error) {
+	const accepted = "accepted: the absolute URL of the application's staff check, like http://127.0.0.1:8000/staff-check"
+	u, perr := url.Parse(s)
+	switch {
+	case len(s) > 2048 || perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return "", nil, fmt.Errorf("staff-check URL %q: %s: %w", s, accepted, maintenance.ErrInvalid)
+	case u.User != nil:
+		return "", nil, fmt.Errorf("staff-check URL %q: %s, without user info (the check passes the visitor's own credentials): %w", u.Redacted(), accepted, maintenance.ErrInvalid)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return "", nil, fmt.Errorf("staff-check URL %q: %s, without a fragment: %w", s, accepted, maintenance.ErrInvalid)
+	case u.Path == "" || u.Path == "/":
+		return "", nil, fmt.Errorf("staff-check URL %q: %s, with the path of the check: %w", s, accepted, maintenance.ErrInvalid)
+	}
+	if path, err = ParsePath(u.RequestURI()); err != nil {
+		return "", nil, err
+	}
+	base := &url.URL{Scheme: u.Scheme, Host: u.Host}
+	return path, func(string) *url.URL { return base }, nil
+}
+
 // New returns a Checker. Bad options are an error wrapping
 // maintenance.ErrInvalid.
 func New(o Options) (*Checker, error) {

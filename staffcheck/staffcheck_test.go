@@ -292,3 +292,53 @@ func BenchmarkBypassCached(b *testing.B) {
 		}
 	}
 }
+
+// TestParseURL: a staff-check URL names the application; its checks go
+// there whatever Host the visitor sent, which is passed on as the Host.
+func TestParseURL(t *testing.T) {
+	a := newApp(t, nil)
+	path, up, err := ParseURL(a.srv.URL + "/staff?scope=maintenance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newChecker(t, a, Options{Path: path, Upstream: up})
+	r := request("Cookie", "sessionid=staff")
+	r.Host = "evil.example:1"
+	if !c.Bypass(r) {
+		t.Fatal("staff cookie under another Host: not let through")
+	}
+	a.mu.Lock()
+	host, got := a.host, a.path
+	a.mu.Unlock()
+	if host != "evil.example:1" || got != "/staff?scope=maintenance" || a.hits.Load() != 1 {
+		t.Errorf("asked Host %s %s (%d checks), want the visitor's Host at the configured address", host, got, a.hits.Load())
+	}
+	for _, bad := range []string{"", "/staff-check", "staff-check", "//app/staff", "ftp://app/staff", "http://app", "http://app/",
+		"http:///staff", "http://user:pw@app/staff", "http://app/staff#x", "http://app/_maintenance/status",
+		"mailto:x@app", "http://app/staff\x00", "https://app/" + strings.Repeat("a", 3000)} {
+		if _, _, err := ParseURL(bad); !errors.Is(err, maintenance.ErrInvalid) {
+			t.Errorf("ParseURL(%q): %v, want ErrInvalid", bad, err)
+		} else if strings.Contains(err.Error(), "pw") {
+			t.Errorf("ParseURL(%q): the password is in the error: %v", bad, err)
+		}
+	}
+}
+
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:8000/staff-check", "https://app.internal/s?x=1", "http://u:p@h/x", "//h/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		path, up, err := ParseURL(s)
+		if err != nil {
+			return
+		}
+		if _, err := ParsePath(path); err != nil {
+			t.Fatalf("ParseURL(%q) gave the bad path %q", s, path)
+		}
+		u := up("evil.example")
+		if u.User != nil || u.Path != "" || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			t.Fatalf("ParseURL(%q) gave the base %v", s, u)
+		}
+	})
+}

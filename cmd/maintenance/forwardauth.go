@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/storeurl"
+	"github.com/gomaint/maintenance/staffcheck"
 )
 
 func init() {
@@ -38,7 +40,10 @@ These headers are believed only from a --trusted-proxy; a request from
 anyone else is taken as a visitor's own request. The client IP is the
 gate's: X-Forwarded-For walked from the right, skipping trusted proxies.
 
-Answers: 200 (no body) when the request may pass. When it may not, the
+Answers: 200 (no body) when the request may pass, with a Maintenance
+header while its site is in maintenance or has a window announced, for the
+proxy to copy onto the request it passes on (the examples do, and remove a
+visitor's own Maintenance header). When it may not, the
 maintenance answer (status, Retry-After, the page or problem+json as Accept
 asks), which Traefik and Caddy send to the visitor as it is; nginx, which
 drops the body of an auth answer, gets 401 and sends the visitor's request
@@ -62,6 +67,16 @@ Flags:
                          answer the maintenance page (closed)
   --release ID           this instance's release (default $MAINTENANCE_RELEASE)
   --block-staff          signed-in admins get the maintenance answer too
+  --staff-check URL      let the application's own staff through: a request
+                         that would get the maintenance answer and carries
+                         cookies or an Authorization header is let through
+                         when GET URL, with those headers only and the
+                         visitor's Host, answers 2xx (fails closed on errors
+                         and after 2s). URL is the application's own address
+                         (like http://127.0.0.1:8000/staff-check): checks go
+                         there whatever Host a visitor sends
+  --staff-check-ttl DUR  how long an answer is kept per credential (default
+                         30s; 1s to 1h)
   --log-format text|json the format of the log lines on stderr
 
 Examples, used by the tests: examples/nginx.conf, examples/Caddyfile,
@@ -70,9 +85,12 @@ examples/traefik.yml, examples/ingress-nginx.yaml.
 
 // forwardAuthConfig is forward-auth's checked configuration.
 type forwardAuthConfig struct {
-	listen  string
-	jsonLog bool
-	gate    maintenance.Options
+	listen    string
+	jsonLog   bool
+	gate      maintenance.Options
+	staffPath string                // --staff-check's path; "" for none
+	staffBase func(string) *url.URL // --staff-check's application
+	staffTTL  time.Duration         // --staff-check-ttl
 }
 
 // loadForwardAuthConfig parses forward-auth's flags.
@@ -80,7 +98,7 @@ func loadForwardAuthConfig(e *env, args []string) (*forwardAuthConfig, error) {
 	fs := e.newFlagSet("forward-auth", forwardAuthUsage)
 	c := &forwardAuthConfig{}
 	var sites, proxies, exempt []string
-	var fail, logFormat, stateCache string
+	var fail, logFormat, stateCache, staffCheck string
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8081", "")
 	fs.Func("site", "", func(v string) error { sites = append(sites, v); return nil })
 	fs.Func("trusted-proxy", "", func(v string) error { proxies = append(proxies, v); return nil })
@@ -91,6 +109,8 @@ func loadForwardAuthConfig(e *env, args []string) (*forwardAuthConfig, error) {
 	fs.StringVar(&c.gate.Release, "release", e.getenv("MAINTENANCE_RELEASE"), "")
 	fs.BoolVar(&c.gate.BlockStaff, "block-staff", false, "")
 	fs.StringVar(&logFormat, "log-format", "text", "")
+	fs.StringVar(&staffCheck, "staff-check", "", "")
+	fs.DurationVar(&c.staffTTL, "staff-check-ttl", staffcheck.DefaultTTL, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return nil, err
@@ -144,6 +164,14 @@ func loadForwardAuthConfig(e *env, args []string) (*forwardAuthConfig, error) {
 			return nil, usageErrorf("--release: %v", err)
 		}
 	}
+	if staffCheck != "" {
+		if c.staffPath, c.staffBase, err = staffcheck.ParseURL(staffCheck); err != nil {
+			return nil, usageErrorf("--staff-check: %v", strings.TrimSuffix(err.Error(), ": "+maintenance.ErrInvalid.Error()))
+		}
+	}
+	if c.staffTTL < time.Second || c.staffTTL > staffcheck.MaxTTL {
+		return nil, usageErrorf("--staff-check-ttl %s: accepted: a duration from 1s to 1h, like 30s", c.staffTTL)
+	}
 	switch logFormat {
 	case "text":
 	case "json":
@@ -152,14 +180,6 @@ func loadForwardAuthConfig(e *env, args []string) (*forwardAuthConfig, error) {
 		return nil, usageErrorf("--log-format %q: accepted: text, json", logFormat)
 	}
 	return c, nil
-}
-
-// forwardAuthOptions are the decision server's options beyond the gate's:
-// AppHeaders is where the application's Maintenance request header is set
-// on a 2xx answer (from the Status of the request's site); the proxies copy
-// it onto the request they pass on (examples/).
-func forwardAuthOptions() maintenance.ForwardAuthOptions {
-	return maintenance.ForwardAuthOptions{}
 }
 
 // forwardAuthGrace is how long forward-auth lets requests under way finish
@@ -186,16 +206,24 @@ func runForwardAuth(ctx context.Context, e *env, args []string) error {
 	defer st.Close()
 	opts := cfg.gate
 	opts.Logger = logger
-	// The Bypass hook (the application's own "is this staff?", like serve's)
-	// goes in opts.Bypass here: the gate calls it with the visitor's rebuilt
-	// request (its cookies and Authorization as the proxy passed them).
+	// The application's own "is this staff?": the gate calls it with the
+	// visitor's rebuilt request (its Host, cookies and Authorization as the
+	// proxy passed them); the check goes to --staff-check's address only.
+	if cfg.staffPath != "" {
+		staff, err := staffcheck.New(staffcheck.Options{Path: cfg.staffPath, Upstream: cfg.staffBase, TTL: cfg.staffTTL, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer staff.Close()
+		opts.Bypass = staff.Bypass
+	}
 	gate, err := maintenance.New(ctx, st, opts)
 	if err != nil {
 		return err
 	}
 	defer gate.Close()
 	srv := &http.Server{
-		Handler:           gate.ForwardAuth(forwardAuthOptions()),
+		Handler:           gate.ForwardAuth(),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),

@@ -101,18 +101,27 @@ func startDaemon(t *testing.T, addr string, name string, args ...string) {
 	}
 }
 
-// appUpstream is the application: it says what it got.
+// appUpstream is the application: it says what it got. Its staff check,
+// /staff-check, answers 204 for the cookie sessionid=staff.
 func appUpstream(t *testing.T) string {
 	u := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/staff-check" {
+			if c, err := r.Cookie("sessionid"); err == nil && c.Value == "staff" {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
 		fmt.Fprintf(w, "app: %s %s maintenance=%q\n", r.Method, r.URL.RequestURI(), r.Header.Get("Maintenance"))
 	})
 	return strings.TrimPrefix(u, "http://")
 }
 
 // startDecision starts `maintenance forward-auth` on the store of dir.
-func startDecision(t *testing.T, dir string) string {
+func startDecision(t *testing.T, dir, app string) string {
 	p := startListening(t, dir, `msg="forward-auth on http://([^"]+)"`, "maintenance", "forward-auth", "--listen", "127.0.0.1:0",
-		"--trusted-proxy", "127.0.0.1", "--site", "shop.example.com")
+		"--trusted-proxy", "127.0.0.1", "--site", "shop.example.com", "--staff-check", "http://"+app+"/staff-check")
 	return p.addr
 }
 
@@ -206,8 +215,18 @@ func proxyCases(t *testing.T, dir, proxy string) {
 	}
 	// An ignored path.
 	cli(t, dir, "ignore", "add", "--site", "shop.example.com", "/static/*")
-	if s := (visit{path: "/static/app.css"}).until(t, proxy, 200); !strings.HasPrefix(s.body, "app: GET /static/app.css") {
-		t.Errorf("ignored path: %q", s.body)
+	// The application is told, and never by the visitor.
+	const told = `maintenance="on, mode=full, retry-after=1800"`
+	forged := map[string]string{"Maintenance": "on=?0"}
+	if s := (visit{path: "/static/app.css", header: forged}).until(t, proxy, 200); s.body != "app: GET /static/app.css "+told+"\n" {
+		t.Errorf("ignored path: %q, want the Maintenance header %s", s.body, told)
+	}
+	// The application's own staff (its /staff-check says 204), not others.
+	if s := (visit{path: "/cart", header: map[string]string{"Cookie": "sessionid=staff", "Maintenance": "x"}}).do(t, proxy); s.status != 200 || s.body != "app: GET /cart "+told+"\n" {
+		t.Errorf("staff: %d %q", s.status, s.body)
+	}
+	if s := (visit{path: "/cart", header: map[string]string{"Cookie": "sessionid=visitor"}}).do(t, proxy); s.status != 503 {
+		t.Errorf("a visitor's cookie: %d %q, want 503", s.status, s.body)
 	}
 	if s := (visit{path: "/static/../cart"}).do(t, proxy); s.status == 200 {
 		t.Errorf("ignored path with dot segments: %d %q", s.status, s.body)
@@ -219,7 +238,9 @@ func proxyCases(t *testing.T, dir, proxy string) {
 		t.Errorf("an allowed IP claimed in X-Forwarded-For: %d %q", s.status, s.body)
 	}
 	cli(t, dir, "allow", "add", "--site", "shop.example.com", visitorIP)
-	visit{path: "/"}.until(t, proxy, 200)
+	if s := (visit{path: "/", header: forged}).until(t, proxy, 200); s.body != "app: GET / "+told+"\n" {
+		t.Errorf("allowed IP: %q, want the Maintenance header %s", s.body, told)
+	}
 	cli(t, dir, "allow", "rm", "--site", "shop.example.com", visitorIP)
 	visit{path: "/"}.until(t, proxy, 503)
 	// A bypass link: the cookie comes back to the visitor, and lets it in.
@@ -254,7 +275,7 @@ func TestForwardAuthNginx(t *testing.T) {
 	nginx := testenv.Binary(t, "nginx", "/usr/sbin/nginx")
 	dir := t.TempDir()
 	app := appUpstream(t)
-	decision := startDecision(t, dir)
+	decision := startDecision(t, dir, app)
 	proxy := freePort(t)
 	site := exampleFile(t, "nginx.conf", exampleApp, app, exampleDecision, decision, "listen 127.0.0.1:8080;", "listen "+proxy+";")
 	for _, d := range []string{"body", "proxy", "fastcgi", "uwsgi", "scgi"} {
@@ -301,7 +322,7 @@ func TestForwardAuthCaddy(t *testing.T) {
 	caddy := testenv.Binary(t, "caddy", "/usr/bin/caddy")
 	dir := t.TempDir()
 	app := appUpstream(t)
-	decision := startDecision(t, dir)
+	decision := startDecision(t, dir, app)
 	proxy := freePort(t)
 	_, port, _ := net.SplitHostPort(proxy)
 	conf := exampleFile(t, "Caddyfile", exampleApp, app, exampleDecision, decision, "http://:8080 {", "http://:"+port+" {")
