@@ -925,6 +925,12 @@ func formWindow(f url.Values, now time.Time) (maintenance.Window, error) {
 		return w, inField("mode", err)
 	}
 	w.Mode, w.Message = m, f.Get("message")
+	if w.Messages, err = parseMessageLines(f.Get("messages")); err != nil {
+		return w, err
+	}
+	if len(w.Messages) == 0 {
+		w.Messages = nil
+	}
 	from, err := formTime("from", f.Get("from"))
 	if err != nil {
 		return w, err
@@ -957,6 +963,9 @@ func formWindow(f url.Values, now time.Time) (maintenance.Window, error) {
 	}
 	if !w.Until.After(now) {
 		return w, invalidField(endField, "the end %s is in the past", fmtUTC(w.Until))
+	}
+	if err := precheck("messages", maintenance.AddWindow("", maintenance.Window{From: w.From, Until: w.Until, Messages: w.Messages}), now); err != nil {
+		return w, err
 	}
 	return w, precheck("message", maintenance.AddWindow("", w), now)
 }
