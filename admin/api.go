@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
@@ -1132,7 +1133,6 @@ func (a *Admin) apiAddWebhook(c *call) error {
 	if err != nil {
 		return err
 	}
-	var w maintenance.Webhook
 	rawURL, err := in.text("url")
 	if err != nil {
 		return err
@@ -1168,53 +1168,9 @@ func (a *Admin) apiAddWebhook(c *call) error {
 	if err := in.finish(); err != nil {
 		return err
 	}
-	if w.URL, err = maintenance.ParseWebhookURL(rawURL); err != nil {
-		return inField("url", err)
-	}
-	if w.Events, err = maintenance.ParseEventTypes(events); err != nil {
-		return inField("events", err)
-	}
-	for _, s := range sites {
-		n, err := maintenance.ParseSite(s)
-		if err != nil {
-			return inField("sites", err)
-		}
-		if !slices.Contains(w.Sites, n) {
-			w.Sites = append(w.Sites, n)
-		}
-	}
-	slices.Sort(w.Sites)
-	if w.Format, err = maintenance.ParseWebhookFormat(format); err != nil {
-		return inField("format", err)
-	}
-	var ds []time.Duration
-	for _, r := range remind {
-		d, err := time.ParseDuration(r)
-		if err != nil {
-			return invalidField("remind", "reminder %q is not a duration; accepted: durations like \"1h\" and \"10m\"", r)
-		}
-		ds = append(ds, d)
-	}
-	if w.Remind, err = maintenance.ParseReminders(ds); err != nil {
-		return inField("remind", err)
-	}
-	if maxDur != nil {
-		if *maxDur != 0 && *maxDur < time.Minute {
-			return invalidField("max_duration", "max_duration %s: accepted: 1m or more, or 0 for none", *maxDur)
-		}
-		w.MaxDuration = *maxDur
-	}
-	if secret == "" {
-		secret = maintenance.NewWebhookSecret()
-	} else if err := maintenance.CheckWebhookSecret(secret); err != nil {
-		return inField("secret", err)
-	}
-	_, w.ID = maintenance.NewSecret()
-	key, err := a.store.Key(c.r.Context())
+	w, secret, err := a.newWebhook(c.r.Context(), webhookInput{URL: rawURL, Events: events, Sites: sites,
+		Format: format, Remind: remind, MaxDuration: maxDur, Secret: secret})
 	if err != nil {
-		return fmt.Errorf("reading the server key: %w", err)
-	}
-	if w.Secret, err = maintenance.SealSecret(key, w.ID, secret); err != nil {
 		return err
 	}
 	st, err := a.update(c, "sites", maintenance.AddWebhook(w), reason)
@@ -1227,6 +1183,77 @@ func (a *Admin) apiAddWebhook(c *call) error {
 	}
 	c.w.Header().Set("Location", APIPrefix+"webhooks/"+w.ID)
 	return c.reply(http.StatusCreated, st.Version, newWebhookView{WebhookView: nw.View(maintenance.Cursor{}, false), Secret: secret})
+}
+
+// webhookInput is a new webhook as the API and the page take it: the
+// fields of 'maintenance webhook add'.
+type webhookInput struct {
+	URL                   string
+	Events, Sites, Remind []string
+	Format                string
+	// MaxDuration is nil when not given, 0 for none.
+	MaxDuration *time.Duration
+	// Secret is the signing secret the user chose; empty for a new one.
+	Secret string
+}
+
+// newWebhook validates in with the root package's parsers and returns the
+// webhook to add, its secret sealed under the server key, and the secret
+// in clear (to be shown once). Errors name the field.
+func (a *Admin) newWebhook(ctx context.Context, in webhookInput) (maintenance.Webhook, string, error) {
+	var w maintenance.Webhook
+	var err error
+	if w.URL, err = maintenance.ParseWebhookURL(in.URL); err != nil {
+		return w, "", inField("url", err)
+	}
+	if w.Events, err = maintenance.ParseEventTypes(in.Events); err != nil {
+		return w, "", inField("events", err)
+	}
+	for _, s := range in.Sites {
+		n, err := maintenance.ParseSite(s)
+		if err != nil {
+			return w, "", inField("sites", err)
+		}
+		if !slices.Contains(w.Sites, n) {
+			w.Sites = append(w.Sites, n)
+		}
+	}
+	slices.Sort(w.Sites)
+	if w.Format, err = maintenance.ParseWebhookFormat(in.Format); err != nil {
+		return w, "", inField("format", err)
+	}
+	var ds []time.Duration
+	for _, r := range in.Remind {
+		d, err := time.ParseDuration(r)
+		if err != nil {
+			return w, "", invalidField("remind", "reminder %q is not a duration; accepted: durations like \"1h\" and \"10m\"", r)
+		}
+		ds = append(ds, d)
+	}
+	if w.Remind, err = maintenance.ParseReminders(ds); err != nil {
+		return w, "", inField("remind", err)
+	}
+	if in.MaxDuration != nil {
+		if d := *in.MaxDuration; d != 0 && d < time.Minute {
+			return w, "", invalidField("max_duration", "max_duration %s: accepted: 1m or more, or 0 for none", d)
+		}
+		w.MaxDuration = *in.MaxDuration
+	}
+	secret := in.Secret
+	if secret == "" {
+		secret = maintenance.NewWebhookSecret()
+	} else if err := maintenance.CheckWebhookSecret(secret); err != nil {
+		return w, "", inField("secret", err)
+	}
+	_, w.ID = maintenance.NewSecret()
+	key, err := a.store.Key(ctx)
+	if err != nil {
+		return w, "", fmt.Errorf("reading the server key: %w", err)
+	}
+	if w.Secret, err = maintenance.SealSecret(key, w.ID, secret); err != nil {
+		return w, "", err
+	}
+	return w, secret, nil
 }
 
 func (a *Admin) apiRemoveWebhook(c *call) error {

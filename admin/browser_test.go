@@ -2,6 +2,9 @@ package admin_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -229,10 +232,86 @@ func TestBrowser(t *testing.T) {
 	}
 	do(anonCtx, "anonymous / still blocked after the link", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.ID("title")))
 
+	// Add a webhook on the webhooks page: a bad URL is refused beside its
+	// field; then the webhook is added, its signing secret shown once, and
+	// its test reaches a real receiver, signed with that secret.
+	type delivery struct{ sig, body string }
+	got := make(chan delivery, 4)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case got <- delivery{r.Header.Get("Maintenance-Signature"), string(b)}:
+		default:
+		}
+	}))
+	t.Cleanup(rcv.Close)
+	do(adminCtx, "webhook with a bad URL",
+		chromedp.Navigate(srv.URL+admin.PagePrefix+"webhooks"),
+		chromedp.WaitVisible(chromedp.ID("webhook-add")),
+		chromedp.SendKeys(chromedp.ID("webhook-url"), "ftp://hooks.example.com/x"),
+		chromedp.SendKeys(chromedp.ID("webhook-events"), "on,off"),
+		chromedp.SendKeys(chromedp.ID("webhook-sites"), host),
+		chromedp.SetValue(chromedp.ID("webhook-format"), "slack"),
+		chromedp.SendKeys(chromedp.ID("webhook-remind"), "1h,10m"),
+		chromedp.SendKeys(chromedp.ID("webhook-max-duration"), "4h"),
+		chromedp.Click(chromedp.ID("webhook-add-button")),
+		chromedp.WaitVisible(chromedp.CSS(`#webhook-url[aria-invalid="true"]`)),
+	)
+	if got := text(adminCtx, "#webhook-add .field-error"); !strings.Contains(got, "the scheme is not http or https") {
+		t.Errorf("field error %q", got)
+	}
+	shot(adminCtx, "admin-webhook-error.png")
+	if st, _ := store.Load(ctx); len(st.Webhooks) != 0 {
+		t.Fatalf("a webhook with a bad URL was stored: %+v", st.Webhooks)
+	}
+	do(adminCtx, "add a webhook",
+		chromedp.SetValue(chromedp.ID("webhook-url"), rcv.URL+"/hook"),
+		chromedp.SetValue(chromedp.ID("webhook-format"), "json"),
+		chromedp.Click(chromedp.ID("webhook-add-button")),
+		chromedp.WaitVisible(chromedp.ID("new-secret")),
+	)
+	secret, err := chromedp.Run(adminCtx, chromedp.Value(chromedp.ID("new-secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Load(ctx)
+	if err != nil || len(st.Webhooks) != 1 {
+		t.Fatalf("webhooks %+v, %v", st, err)
+	}
+	wh := st.Webhooks[0]
+	if !strings.HasPrefix(secret, "whsec_") || strings.Join(wh.Events, ",") != "off,on" || strings.Join(wh.Sites, ",") != host || wh.MaxDuration != 4*time.Hour || len(wh.Remind) != 2 {
+		t.Errorf("secret %q, webhook %+v", secret, wh)
+	}
+	if got := text(adminCtx, "#webhook-"+wh.ID); !strings.Contains(got, "off, on") || !strings.Contains(got, "New") {
+		t.Errorf("webhook row %q", got)
+	}
+	shot(adminCtx, "admin-webhook-added.png")
+	do(adminCtx, "test the webhook",
+		chromedp.Click(chromedp.ID("test-"+wh.ID)),
+		chromedp.WaitVisible(chromedp.ID("webhook-test-result")),
+	)
+	if got := text(adminCtx, "#webhook-test-result"); got != "Webhook "+wh.ID+": test delivered." {
+		t.Errorf("test result %q", got)
+	}
+	select {
+	case d := <-got:
+		ts, sig, ok := strings.Cut(strings.TrimPrefix(d.sig, "t="), ",v1=")
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts + "." + d.body))
+		if !ok || sig != hex.EncodeToString(mac.Sum(nil)) {
+			t.Errorf("signature %q does not verify with the secret shown", d.sig)
+		}
+	case <-ctx.Done():
+		t.Fatal("the receiver got nothing")
+	}
+	do(adminCtx, "webhooks again", chromedp.Navigate(srv.URL+admin.PagePrefix+"webhooks"), chromedp.WaitVisible(chromedp.ID("webhook-"+wh.ID)))
+	if n, err := chromedp.Run(adminCtx, chromedp.Evaluate[int](`document.querySelectorAll("#new-secret").length + (document.body.innerHTML.includes(`+"`"+secret+"`"+`) ? 1 : 0)`)); err != nil || n != 0 {
+		t.Errorf("the secret is shown again (%d, %v)", n, err)
+	}
 	// The audit log shows it all.
 	do(adminCtx, "audit log", chromedp.Navigate(srv.URL+admin.PagePrefix+"log"), chromedp.WaitVisible(chromedp.ID("events")))
 	log := text(adminCtx, "#events")
-	for _, want := range []string{"bypass create", "ignore + /healthz", "off → on (full)"} {
+	for _, want := range []string{"webhook add", "bypass create", "ignore + /healthz", "off → on (full)"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, log)
 		}

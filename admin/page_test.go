@@ -354,8 +354,29 @@ func TestRulesInline(t *testing.T) {
 
 	// Windows.
 	from := time.Now().Add(24 * time.Hour).UTC().Format("2006-01-02 15:04")
-	p = b.post(sitePath+"/schedule", url.Values{"from": {from}, "for": {"1h"}, "mode": {"full"}, "message": {"planned"}, "version": {f.version()}})
-	p.has(t, "Window scheduled.", `id="window-1"`)
+	p = b.get(sitePath)
+	p.has(t, `id="window-messages" name="messages"`)
+	// Translated messages, one "lang: text" per line as in the switch form;
+	// bad lines are refused beside the field, the input kept, nothing saved.
+	for _, tc := range []struct{ value, want string }{
+		{"deutsch: x", "language &#34;deutsch&#34;"},
+		{"de Bald zurück", "one message per line"},
+		{"de: a\nDE: b", "given twice"},
+	} {
+		before, n := f.load(), len(f.events())
+		p = b.post(sitePath+"/schedule", url.Values{"from": {from}, "for": {"1h"}, "mode": {"full"}, "message": {"planned"}, "messages": {tc.value}, "version": {f.version()}})
+		if p.status != http.StatusUnprocessableEntity {
+			t.Errorf("window messages %q: %d, want 422", tc.value, p.status)
+		}
+		p.has(t, "Nothing was saved", tc.want, `id="window-messages" name="messages" rows="2" placeholder="de: Zurück um 14 Uhr" aria-invalid="true">`+html.EscapeString(tc.value)+`</textarea>`, `value="planned"`)
+		f.unchanged(before, n)
+	}
+	p = b.post(sitePath+"/schedule", url.Values{"from": {from}, "for": {"1h"}, "mode": {"full"}, "message": {"planned"},
+		"messages": {"de: Geplante Wartung\r\n\r\npt-br: Manutenção planejada\r\n"}, "version": {f.version()}})
+	p.has(t, "Window scheduled.", `id="window-1"`, `id="window-langs-1"`, "de: Geplante Wartung;", "pt-BR: Manutenção planejada;")
+	if w := f.load().Site(testSite).Schedule; len(w) != 1 || len(w[0].Messages) != 2 || w[0].Messages["de"] != "Geplante Wartung" || w[0].Messages["pt-BR"] != "Manutenção planejada" {
+		t.Errorf("window %+v: want its messages in de and pt-BR", w)
+	}
 	p = b.post(sitePath+"/schedule/1/remove", url.Values{"version": {f.version()}})
 	p.has(t, "Window removed.")
 	if w := f.load().Site(testSite).Schedule; len(w) != 0 {

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gomaint/maintenance"
 )
@@ -150,13 +151,15 @@ type pageData struct {
 	TestResult string
 	NewLink    string
 	NewID      string
-	Events     []eventRow
-	Filter     maintenance.EventFilter
-	Older      string
-	Newer      string
-	Actions    []string
-	Status     int
-	Preview    bool
+	// NewSecret is a new webhook's signing secret, shown once.
+	NewSecret string
+	Events    []eventRow
+	Filter    maintenance.EventFilter
+	Older     string
+	Newer     string
+	Actions   []string
+	Status    int
+	Preview   bool
 	// Gates sums up the running gates: how many serve Version.
 	Gates *gatesSummary
 }
@@ -322,6 +325,7 @@ func (a *Admin) routePages(mux *http.ServeMux) {
 		{"POST", "bypass", signed(a.createLink)},
 		{"POST", "bypass/{id}/revoke", signed(a.revokeLink)},
 		{"GET", "webhooks", signed(a.webhooksPage)},
+		{"POST", "webhooks", signed(a.addWebhook)},
 		{"POST", "webhooks/{id}/remove", signed(a.removeWebhook)},
 		{"POST", "webhooks/{id}/test", signed(a.testWebhook)},
 		{"GET", "log", signed(a.logPage)},
@@ -925,6 +929,12 @@ func formWindow(f url.Values, now time.Time) (maintenance.Window, error) {
 		return w, inField("mode", err)
 	}
 	w.Mode, w.Message = m, f.Get("message")
+	if w.Messages, err = parseMessageLines(f.Get("messages")); err != nil {
+		return w, err
+	}
+	if len(w.Messages) == 0 {
+		w.Messages = nil
+	}
 	from, err := formTime("from", f.Get("from"))
 	if err != nil {
 		return w, err
@@ -957,6 +967,9 @@ func formWindow(f url.Values, now time.Time) (maintenance.Window, error) {
 	}
 	if !w.Until.After(now) {
 		return w, invalidField(endField, "the end %s is in the past", fmtUTC(w.Until))
+	}
+	if err := precheck("messages", maintenance.AddWindow("", maintenance.Window{From: w.From, Until: w.Until, Messages: w.Messages}), now); err != nil {
+		return w, err
 	}
 	return w, precheck("message", maintenance.AddWindow("", w), now)
 }
@@ -1263,6 +1276,58 @@ func (a *Admin) renderWebhooks(p *page, status int, d *pageData) error {
 	}
 	a.render(p.w, p.r, status, "webhooks", d)
 	return nil
+}
+
+// formList splits a list typed in a form: comma- or space-separated,
+// blanks dropped.
+func formList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+}
+
+// addWebhook adds a webhook from the page's form, with the fields of
+// 'maintenance webhook add', checked as the API checks them; its signing
+// secret is shown once, in this answer.
+func (a *Admin) addWebhook(p *page) error {
+	f := p.r.PostForm
+	failed := func(err error) error {
+		return a.failed(p, "webhook-add", err, func(status int, d *pageData) error {
+			d.Title, d.Nav = "Webhooks", "webhooks"
+			return a.renderWebhooks(p, status, d)
+		})
+	}
+	in := webhookInput{URL: strings.TrimSpace(f.Get("url")), Events: formList(f.Get("events")),
+		Sites: formList(f.Get("sites")), Format: strings.TrimSpace(f.Get("format")), Remind: formList(f.Get("remind"))}
+	if s := strings.TrimSpace(f.Get("max_duration")); s != "" {
+		d, err := formDuration("max_duration", s)
+		if err != nil {
+			return failed(err)
+		}
+		in.MaxDuration = &d
+	}
+	w, secret, err := a.newWebhook(p.r.Context(), in)
+	if err != nil {
+		return failed(err)
+	}
+	// A site that is not declared is the user's input, marked beside the
+	// field (the store refuses it too, should it go meanwhile).
+	for _, n := range w.Sites {
+		if p.st.Site(n) == nil {
+			return failed(invalidField("sites", "site %q is not declared; accepted: declared sites (see the sites page), or none for every site", n))
+		}
+	}
+	st, err := a.pageUpdate(p, "sites", maintenance.AddWebhook(w), f.Get("reason"))
+	if err != nil {
+		return failed(err)
+	}
+	if st.Webhook(w.ID) == nil {
+		return errors.New("the new webhook is missing from the state")
+	}
+	// The secret is shown once, in this answer: never in a URL; stored
+	// sealed.
+	p.st = st
+	d := p.data("Webhooks", "webhooks")
+	d.NewSecret, d.NewID = secret, w.ID
+	return a.renderWebhooks(p, http.StatusCreated, d)
 }
 
 func (a *Admin) removeWebhook(p *page) error {

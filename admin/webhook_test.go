@@ -1,10 +1,12 @@
 package admin_test
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -138,5 +140,128 @@ func TestPageWebhooks(t *testing.T) {
 	}
 	if e := f.events()[0]; e.Action != "webhook rm" || e.Target != "webhook "+w.ID {
 		t.Errorf("last event %+v, want webhook rm", e)
+	}
+}
+
+var newSecretRE = regexp.MustCompile(`id="new-secret" class="mono grow" readonly value="([^"]+)"`)
+
+func TestPageWebhookAdd(t *testing.T) {
+	f := newFixture(t, admin.Options{})
+	b := f.browser()
+	b.signIn()
+	p := b.get(admin.PagePrefix + "webhooks")
+	p.has(t, `id="webhook-add"`, `name="url"`, `name="events"`, `name="sites"`, `name="format"`, `name="remind"`, `name="max_duration"`)
+	p.lacks(t, `id="new-secret"`)
+
+	// Bad input: 422, the error beside the field named, the input kept,
+	// nothing stored.
+	good := url.Values{"url": {"https://hooks.example.com/maintenance?key=SECRETQUERY"}, "events": {"on, off"},
+		"sites": {testSite}, "format": {"slack"}, "remind": {"1h,10m"}, "max_duration": {"4h"}, "reason": {"ops channel"}}
+	for _, tc := range []struct{ field, value, want string }{
+		{"url", "ftp://example.com/", "the scheme is not http or https"},
+		{"url", "http://user:pw@example.com/", "user info"},
+		{"url", "http://[fe80::1]/", "link-local"},
+		{"url", "", "webhook URL &#34;&#34;"},
+		{"events", "on,nope", "event type &#34;nope&#34;"},
+		{"sites", "bad_host!", "bad_host!"},
+		{"sites", "other.example.com", "site &#34;other.example.com&#34; is not declared"},
+		{"format", "xml", "webhook format &#34;xml&#34;"},
+		{"remind", "5s", "reminder 5s"},
+		{"remind", "soon", "reminder &#34;soon&#34;"},
+		{"max_duration", "30s", "max_duration 30s"},
+		{"max_duration", "forever", "is not a duration"},
+		{"reason", "a\x00b", "reason"},
+	} {
+		t.Run(tc.field+" "+tc.value, func(t *testing.T) {
+			before, n := f.load(), len(f.events())
+			bad := url.Values{}
+			for k, v := range good {
+				bad[k] = v
+			}
+			bad.Set("version", f.version())
+			bad.Set(tc.field, tc.value)
+			p := b.post(admin.PagePrefix+"webhooks", bad)
+			if p.status != http.StatusUnprocessableEntity {
+				t.Errorf("%d, want 422\n%s", p.status, p.body)
+			}
+			kept := `value="` + html.EscapeString(good.Get("url")) + `"`
+			if tc.field == "url" {
+				kept = `value="ops channel"`
+			}
+			p.has(t, "Nothing was saved", tc.want, kept)
+			p.lacks(t, `id="new-secret"`)
+			if tc.field != "format" && tc.field != "reason" {
+				p.has(t, `name="`+tc.field+`"`, `value="`+html.EscapeString(tc.value)+`" aria-invalid="true"`)
+			}
+			f.unchanged(before, n)
+		})
+	}
+
+	// A form filled from an older state is refused; a cross-origin post too.
+	before, n := f.load(), len(f.events())
+	stale := f.version()
+	f.update(maintenance.AddIgnore("", "/other", "someone else"))
+	form := url.Values{}
+	for k, v := range good {
+		form[k] = v
+	}
+	form.Set("version", stale)
+	if p := b.post(admin.PagePrefix+"webhooks", form); p.status != http.StatusPreconditionFailed || !strings.Contains(p.body, "changed by someone else meanwhile") {
+		t.Errorf("stale form: %d, want 412", p.status)
+	}
+	b.header = http.Header{"Origin": {"https://evil.example"}}
+	if p := b.post(admin.PagePrefix+"webhooks", good); p.status != http.StatusForbidden {
+		t.Errorf("cross-origin: %d, want 403", p.status)
+	}
+	b.header = nil
+	if st := f.load(); len(st.Webhooks) != len(before.Webhooks) || len(f.events()) != n+1 {
+		t.Errorf("webhooks %+v after refused forms", st.Webhooks)
+	}
+	if p := b.get(admin.PagePrefix + "webhooks?url=x"); len(f.load().Webhooks) != 0 || strings.Contains(p.body, `id="new-secret"`) {
+		t.Error("a GET added a webhook")
+	}
+
+	// Added: 201, the secret shown once, stored sealed, audited.
+	form.Set("version", f.version())
+	p = b.post(admin.PagePrefix+"webhooks", form)
+	if p.status != http.StatusCreated {
+		t.Fatalf("add: %d\n%s", p.status, p.body)
+	}
+	m := newSecretRE.FindStringSubmatch(p.body)
+	if m == nil || !strings.HasPrefix(m[1], "whsec_") {
+		t.Fatalf("no signing secret on the page:\n%s", p.body)
+	}
+	secret := m[1]
+	st := f.load()
+	if len(st.Webhooks) != 1 {
+		t.Fatalf("webhooks %+v", st.Webhooks)
+	}
+	w := st.Webhooks[0]
+	if w.URL != good.Get("url") || strings.Join(w.Events, ",") != "off,on" || strings.Join(w.Sites, ",") != testSite || w.Format != "slack" ||
+		len(w.Remind) != 2 || w.Remind[0] != time.Hour || w.Remind[1] != 10*time.Minute || w.MaxDuration != 4*time.Hour {
+		t.Errorf("stored webhook %+v", w)
+	}
+	if strings.Contains(jsonString(st), secret) {
+		t.Error("the secret is stored in clear")
+	}
+	if s, err := maintenance.OpenSecret(f.key(t), w.ID, w.Secret); err != nil || s != secret {
+		t.Errorf("the stored secret does not open to the one shown: %v", err)
+	}
+	p.has(t, `id="webhook-`+w.ID+`"`, "New webhook "+w.ID, `data-copy="new-secret"`, "https://hooks.example.com")
+	p.lacks(t, "SECRETQUERY")
+	if e := f.events()[0]; e.Action != "webhook add" || e.Actor != testUser || e.Reason != "ops channel" || strings.Contains(jsonString(e), secret) {
+		t.Errorf("last event %+v, want webhook add by %s, without the secret", e, testUser)
+	}
+	// Shown once: never again.
+	p = b.get(admin.PagePrefix + "webhooks")
+	p.has(t, `id="webhook-`+w.ID+`"`)
+	p.lacks(t, secret, `id="new-secret"`)
+	// The defaults: every event, every site, json, no reminders.
+	p = b.post(admin.PagePrefix+"webhooks", url.Values{"url": {"http://127.0.0.1:9/hook"}, "version": {f.version()}})
+	if p.status != http.StatusCreated || len(f.load().Webhooks) != 2 {
+		t.Fatalf("add with defaults: %d", p.status)
+	}
+	if w := f.load().Webhooks[1]; w.Events != nil || w.Sites != nil || w.Format != "json" || w.Remind != nil || w.MaxDuration != 0 {
+		t.Errorf("defaults %+v", w)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gomaint/maintenance"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -30,9 +32,47 @@ import (
 //	                       nothing; while LOG.hang exists it logs the POST
 //	                       with " hung" and does not answer
 //	waitfile FILE REGEXP   wait until FILE matches REGEXP (10s at most)
+//	deliver RETRYFOR ID    run a maintenance.Deliverer on $MAINTENANCE_STORE,
+//	                       as serve does but with the retry horizon
+//	                       RETRYFOR (DelivererOptions.RetryFor) instead of
+//	                       24h, until it marks webhook ID failed (10s at
+//	                       most); then stop it
 func init() {
 	scriptCmds["receiver"] = cmdReceiver
 	scriptCmds["waitfile"] = cmdWaitFile
+	scriptCmds["deliver"] = cmdDeliver
+}
+
+func cmdDeliver(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: deliver RETRYFOR ID")
+	}
+	retryFor, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	id := args[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := openStore(ctx, ts.Getenv("MAINTENANCE_STORE"))
+	ts.Check(err)
+	defer st.Close()
+	d := maintenance.NewDeliverer(st, maintenance.DelivererOptions{RetryFor: retryFor, Poll: 50 * time.Millisecond, LeaseTTL: 3 * time.Second})
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for {
+		cs, err := st.Cursors(ctx)
+		if err == nil && cs[id].Failed {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			ts.Fatalf("webhook %s is not marked failed after 10s: cursor %+v, error %v", id, cs[id], err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // verifySignature checks a Maintenance-Signature header as the README
