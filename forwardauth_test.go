@@ -392,3 +392,29 @@ func BenchmarkForwardAuth(b *testing.B) {
 		})
 	}
 }
+
+// TestForwardAuthRetryRedirectStaysOnSite: the 307 that sends a visitor
+// whose request may pass again through the proxy names a path of the same
+// site, whatever the URI the visitor sent: a browser reads "/\evil" as
+// "//evil", another host.
+func TestForwardAuthRetryRedirectStaysOnSite(t *testing.T) {
+	_, h, _ := faGate(t, ForwardAuthOptions{}, AddSites("blog.example.com"))
+	for _, uri := range []string{`/\evil.example`, `/\/evil.example`, `/%5C%5Cevil.example`} {
+		// The error backend's X-Original-URI is the visitor's request
+		// target as sent.
+		w := serve(h, ingressError("GET", "blog.example.com", uri, "401", nil))
+		loc := w.Header().Get("Location")
+		if w.Code != http.StatusTemporaryRedirect || loc != BypassNext(uri) || strings.Contains(loc, `\`) {
+			t.Errorf("error backend, URI %q: %d Location %q, want 307 to a path of this site", uri, w.Code, loc)
+		}
+		// The visitor's own request, straight to the decision server.
+		r := httptest.NewRequest("GET", "http://blog.example.com/", nil)
+		r.RequestURI, r.URL.Path = uri, uri
+		r.RemoteAddr = faOutside
+		w = serve(h, r)
+		loc = w.Header().Get("Location")
+		if w.Code != http.StatusTemporaryRedirect || strings.Contains(loc, `\`) {
+			t.Errorf("direct request, URI %q: %d Location %q, want 307 to a path of this site", uri, w.Code, loc)
+		}
+	}
+}
