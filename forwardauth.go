@@ -150,11 +150,9 @@ func (p *passWriter) WriteHeader(code int) {
 			delete(h, k)
 		}
 		h["Cache-Control"] = hdrNoStore
-		loc := p.uri
-		if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
-			loc = "/"
-		}
-		h["Location"] = []string{loc}
+		// The URI is the visitor's: the rules of a bypass link's ?next=
+		// keep it a path of this site ("/\evil" is "//evil" to a browser).
+		h["Location"] = []string{BypassNext(p.uri)}
 		code = http.StatusTemporaryRedirect
 	}
 	p.ResponseWriter.WriteHeader(code)
