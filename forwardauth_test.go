@@ -418,3 +418,47 @@ func TestForwardAuthRetryRedirectStaysOnSite(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardAuthVisitorNamesAnotherRequest: proxies pass the visitor's
+// headers on to the decision server (Traefik and Caddy all of them, nginx's
+// auth_request and ingress-nginx's auth-url too), and set only their own
+// protocol's. A visitor who adds another protocol's header, naming an
+// exempt path, must not get a request on another path through.
+func TestForwardAuthVisitorNamesAnotherRequest(t *testing.T) {
+	_, h, _ := faGate(t, ForwardAuthOptions{},
+		AddSites("shop.example.com"),
+		On([]string{"shop.example.com"}, OnOptions{}),
+		AddIgnore("shop.example.com", "/static/*", ""),
+	)
+	exempt := map[string]string{"X-Original-URI": "/static/a.css", "X-Original-Method": "GET"}
+	for name, r := range map[string]*http.Request{
+		"Traefik, visitor's X-Original-URI":      traefik("GET", "shop.example.com", "/admin", exempt),
+		"ingress auth, visitor's X-Original-URI": ingressAuth("GET", "shop.example.com", "/admin", exempt),
+		"ingress auth, visitor's X-Forwarded-Uri": ingressAuth("GET", "shop.example.com", "/admin",
+			map[string]string{"X-Forwarded-Uri": "/static/a.css"}),
+	} {
+		if w := serve(h, r); w.Code/100 == 2 {
+			t.Errorf("%s: %d, want the request refused (not 2xx)", name, w.Code)
+		}
+	}
+	// nginx auth_request: the visitor's X-Forwarded-Uri or X-Original-URL.
+	for _, k := range []string{"X-Forwarded-Uri", "X-Original-URL"} {
+		r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/_maintenance_auth", nil)
+		r.RemoteAddr = faPeer
+		r.Header.Set(k, "/static/a.css")
+		if k == "X-Original-URL" {
+			r.Header.Set(k, "https://shop.example.com/static/a.css")
+		}
+		r.Header.Set("X-Original-URI", "/admin")
+		r.Header.Set("X-Original-Method", "GET")
+		if w := serve(h, r); w.Code/100 == 2 {
+			t.Errorf("nginx, visitor's %s: %d, want the request refused (not 2xx)", k, w.Code)
+		}
+	}
+	// A protocol header sent twice: the visitor's and the proxy's.
+	r := traefik("GET", "shop.example.com", "/admin", nil)
+	r.Header["X-Forwarded-Uri"] = []string{"/static/a.css", "/admin"}
+	if w := serve(h, r); w.Code/100 == 2 {
+		t.Errorf("X-Forwarded-Uri twice: %d, want the request refused (not 2xx)", w.Code)
+	}
+}
