@@ -71,7 +71,11 @@ type ForwardAuthOptions struct {
 // /_maintenance/ path) is the visitor's own: the gate answers it in full; if
 // it may pass now (the state changed since the sub-request), it gets a 307
 // to the same URI, so that the visitor tries again through the proxy.
-// A malformed method or URI from a trusted proxy gets 400.
+// A malformed method or URI from a trusted proxy gets 400, and so does a
+// request whose headers name two different requests (X-Original-URI and
+// X-Forwarded-Uri differ, X-Original-Method and X-Forwarded-Method, the
+// host of X-Original-URL and X-Forwarded-Host), or carry one header twice:
+// proxies pass the visitor's headers on, so one of them is the visitor's.
 func (g *Gate) ForwardAuth(opts ForwardAuthOptions) http.Handler {
 	pass := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := r.Context().Value(faKey{}).(*bool); ok {
@@ -92,7 +96,12 @@ func (g *Gate) ForwardAuth(opts ForwardAuthOptions) http.Handler {
 		orig := r
 		if proto != protoDirect {
 			var msg string
-			if orig, msg = rebuild(r, proto); orig == nil {
+			if msg = conflicting(r.Header); msg != "" {
+				orig = nil
+			} else {
+				orig, msg = rebuild(r, proto)
+			}
+			if orig == nil {
 				h := w.Header()
 				h[hdrContentType] = []string{"text/plain; charset=utf-8"}
 				h["Cache-Control"] = hdrNoStore
@@ -190,6 +199,59 @@ func forwardProtocol(h http.Header) int {
 		return protoForwarded
 	}
 	return protoDirect
+}
+
+// A proxy sets its own protocol's headers and passes the visitor's other
+// headers on (Traefik and Caddy all of them, nginx's auth_request and
+// ingress-nginx's auth-url too). Some set two protocols' headers for the
+// same request (ingress-nginx's auth-method sets X-Original-URI and
+// X-Original-URL; Authelia's nginx snippets X-Original-URL and
+// X-Forwarded-*), and then they agree. When a method, host or target is
+// named twice and the two differ, or a header is sent twice, one of them is
+// the visitor's, and nothing tells which.
+var faHeaders = [...]string{hdrOriginalURI, hdrOriginalURL, hdrOriginalMethod, hdrForwardedURI, hdrForwardedMethod, hdrForwardedHost}
+
+// conflicting returns why the headers of a trusted proxy's request do not
+// name a single request (method, host, target), or "".
+func conflicting(h http.Header) string {
+	const accepted = "; accepted: one request, named alike by every forward-auth header"
+	for _, k := range faHeaders {
+		if len(h[k]) > 1 {
+			return k + " is sent twice: one is the visitor's" + accepted
+		}
+	}
+	differ := func(a, b string) string {
+		return a + " and " + b + " name different requests: one is the visitor's" + accepted
+	}
+	// The target and host of X-Original-URL, as sent.
+	urlTarget, urlHost := "", ""
+	if u := h.Get(hdrOriginalURL); u != "" {
+		if _, rest, ok := strings.Cut(u, "://"); ok {
+			urlHost, urlTarget = rest, ""
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				urlHost, urlTarget = rest[:i], rest[i:]
+			}
+		}
+	}
+	targets := [...]struct{ name, v string }{{hdrOriginalURI, h.Get(hdrOriginalURI)}, {hdrOriginalURL, urlTarget}, {hdrForwardedURI, h.Get(hdrForwardedURI)}}
+	first := -1
+	for i, t := range targets {
+		if h[t.name] == nil {
+			continue
+		}
+		if first < 0 {
+			first = i
+		} else if t.v != targets[first].v {
+			return differ(targets[first].name, t.name)
+		}
+	}
+	if h[hdrOriginalMethod] != nil && h[hdrForwardedMethod] != nil && h.Get(hdrOriginalMethod) != h.Get(hdrForwardedMethod) {
+		return differ(hdrOriginalMethod, hdrForwardedMethod)
+	}
+	if h[hdrOriginalURL] != nil && h[hdrForwardedHost] != nil && !strings.EqualFold(hostName(urlHost), hostName(h.Get(hdrForwardedHost))) {
+		return differ(hdrOriginalURL, hdrForwardedHost)
+	}
+	return ""
 }
 
 // fromTrusted reports whether r's TCP peer is a trusted proxy.

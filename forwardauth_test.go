@@ -455,8 +455,28 @@ func TestForwardAuthVisitorNamesAnotherRequest(t *testing.T) {
 			t.Errorf("nginx, visitor's %s: %d, want the request refused (not 2xx)", k, w.Code)
 		}
 	}
+	// The same target, but another method or host from the visitor.
+	r := traefik("GET", "shop.example.com", "/static/a.css", map[string]string{"X-Original-URI": "/static/a.css", "X-Original-Method": "POST"})
+	if w := serve(h, r); w.Code != 400 {
+		t.Errorf("Traefik, visitor's X-Original-Method: %d, want 400", w.Code)
+	}
+	r = traefik("GET", "shop.example.com", "/admin", map[string]string{"X-Original-URL": "https://blog.example.com/admin"})
+	if w := serve(h, r); w.Code != 400 {
+		t.Errorf("Traefik, visitor's X-Original-URL on another host: %d, want 400", w.Code)
+	}
+	// Proxies that set two protocols' headers alike are served: ingress-nginx
+	// with auth-method (X-Original-URI too), nginx as Authelia's snippets
+	// configure it (X-Original-URL and X-Forwarded-*).
+	r = ingressAuth("GET", "shop.example.com", "/static/a.css", map[string]string{"X-Original-URI": "/static/a.css"})
+	if w := serve(h, r); w.Code != 200 {
+		t.Errorf("ingress auth-method: %d %q, want 200", w.Code, w.Body)
+	}
+	r = traefik("GET", "shop.example.com", "/static/a.css", map[string]string{"X-Original-URL": "https://SHOP.example.com/static/a.css", "X-Original-Method": "GET"})
+	if w := serve(h, r); w.Code != 200 {
+		t.Errorf("X-Original-URL and X-Forwarded-* alike: %d %q, want 200", w.Code, w.Body)
+	}
 	// A protocol header sent twice: the visitor's and the proxy's.
-	r := traefik("GET", "shop.example.com", "/admin", nil)
+	r = traefik("GET", "shop.example.com", "/admin", nil)
 	r.Header["X-Forwarded-Uri"] = []string{"/static/a.css", "/admin"}
 	if w := serve(h, r); w.Code/100 == 2 {
 		t.Errorf("X-Forwarded-Uri twice: %d, want the request refused (not 2xx)", w.Code)
