@@ -471,6 +471,10 @@ func TestForwardAuthVisitorNamesAnotherRequest(t *testing.T) {
 	if w := serve(h, r); w.Code != 200 {
 		t.Errorf("ingress auth-method: %d %q, want 200", w.Code, w.Body)
 	}
+	r = ingressAuth("GET", "shop.example.com", "/admin", map[string]string{"X-Original-URI": "/admin"})
+	if w := serve(h, r); w.Code != 401 {
+		t.Errorf("ingress auth-method, site on: %d %q, want 401 (the site is X-Original-URL's, not the auth-url's Host)", w.Code, w.Body)
+	}
 	r = traefik("GET", "shop.example.com", "/static/a.css", map[string]string{"X-Original-URL": "https://SHOP.example.com/static/a.css", "X-Original-Method": "GET"})
 	if w := serve(h, r); w.Code != 200 {
 		t.Errorf("X-Original-URL and X-Forwarded-* alike: %d %q, want 200", w.Code, w.Body)
