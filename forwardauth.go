@@ -127,6 +127,17 @@ func (g *Gate) ForwardAuth(opts ForwardAuthOptions) http.Handler {
 			}
 			d := discardWriter{h: http.Header{}}
 			gated.ServeHTTP(&d, orig)
+			if *passed && r.Header[hdrOriginalURI] != nil && r.Header[hdrOriginalURL] != nil && !strings.EqualFold(hostName(orig.Host), hostName(r.Host)) {
+				// X-Original-URI and X-Original-URL: the host is
+				// X-Original-URL's (ingress-nginx's auth-method), or
+				// Host (nginx as configured by examples/nginx.conf,
+				// X-Original-URL then the visitor's). The request
+				// passes only if it may on both.
+				*passed = false
+				alt := orig.Clone(orig.Context())
+				alt.Host = r.Host
+				gated.ServeHTTP(&discardWriter{h: http.Header{}}, alt)
+			}
 			if !*passed {
 				w.Header()["Cache-Control"] = hdrNoStore
 				w.WriteHeader(ForwardAuthBlocked)
@@ -271,7 +282,10 @@ func rebuild(r *http.Request, proto int) (*http.Request, string) {
 	switch proto {
 	case protoNginx:
 		method = h.Get(hdrOriginalMethod)
-		if u := h.Get(hdrOriginalURL); u != "" && h[hdrOriginalURI] == nil {
+		// X-Original-URL names the host too (with X-Original-URI,
+		// as ingress-nginx's auth-method sends them, Host is the
+		// auth-url's); conflicting made sure both name one target.
+		if u := h.Get(hdrOriginalURL); u != "" {
 			if len(u) > maxOriginalURI {
 				return nil, "X-Original-URL is longer than 8 KiB"
 			}

@@ -486,3 +486,25 @@ func TestForwardAuthVisitorNamesAnotherRequest(t *testing.T) {
 		t.Errorf("X-Forwarded-Uri twice: %d, want the request refused (not 2xx)", w.Code)
 	}
 }
+
+// TestForwardAuthNginxVisitorURL: behind nginx as examples/nginx.conf
+// configures it (X-Original-URI, the visitor's Host), a visitor's
+// X-Original-URL naming a site that is off does not get through.
+func TestForwardAuthNginxVisitorURL(t *testing.T) {
+	_, h, _ := faGate(t, ForwardAuthOptions{},
+		AddSites("shop.example.com", "blog.example.com"),
+		On([]string{"shop.example.com"}, OnOptions{}),
+	)
+	r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/_maintenance_auth", nil)
+	r.RemoteAddr = faPeer
+	r.Header.Set("X-Original-URI", "/admin")
+	r.Header.Set("X-Original-Method", "GET")
+	r.Header.Set("X-Original-URL", "https://blog.example.com/admin")
+	if w := serve(h, r); w.Code != ForwardAuthBlocked {
+		t.Errorf("visitor's X-Original-URL on a site that is off: %d, want %d", w.Code, ForwardAuthBlocked)
+	}
+	r.Host = "blog.example.com"
+	if w := serve(h, r); w.Code != 200 {
+		t.Errorf("blog, both off: %d, want 200", w.Code)
+	}
+}
