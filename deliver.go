@@ -127,7 +127,7 @@ func webhookClient(timeout time.Duration, rt http.RoundTripper) *http.Client {
 		dialer := &net.Dialer{Timeout: timeout, Control: func(network, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
 			if err != nil || !webhookAddrAllowed(ap.Addr()) {
-				return fmt.Errorf("connecting to %s: link-local, multicast and unspecified addresses are refused", address)
+				return fmt.Errorf("connecting to %s: link-local, cloud metadata, multicast and unspecified addresses are refused", address)
 			}
 			return nil
 		}}

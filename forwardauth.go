@@ -65,7 +65,11 @@ const maxOriginalURI = 8 << 10
 // /_maintenance/ path) is the visitor's own: the gate answers it in full; if
 // it may pass now (the state changed since the sub-request), it gets a 307
 // to the same URI, so that the visitor tries again through the proxy.
-// A malformed method or URI from a trusted proxy gets 400.
+// A malformed method or URI from a trusted proxy gets 400, and so does a
+// request whose headers name two different requests (X-Original-URI and
+// X-Forwarded-Uri differ, X-Original-Method and X-Forwarded-Method, the
+// host of X-Original-URL and X-Forwarded-Host), or carry one header twice:
+// proxies pass the visitor's headers on, so one of them is the visitor's.
 func (g *Gate) ForwardAuth() http.Handler {
 	pass := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p, ok := r.Context().Value(faKey{}).(*bool); ok {
@@ -87,7 +91,12 @@ func (g *Gate) ForwardAuth() http.Handler {
 		orig := r
 		if proto != protoDirect {
 			var msg string
-			if orig, msg = rebuild(r, proto); orig == nil {
+			if msg = conflicting(r.Header); msg != "" {
+				orig = nil
+			} else {
+				orig, msg = rebuild(r, proto)
+			}
+			if orig == nil {
 				h := w.Header()
 				h[hdrContentType] = []string{"text/plain; charset=utf-8"}
 				h["Cache-Control"] = hdrNoStore
@@ -113,6 +122,17 @@ func (g *Gate) ForwardAuth() http.Handler {
 			}
 			d := discardWriter{h: http.Header{}}
 			gated.ServeHTTP(&d, orig)
+			if *passed && r.Header[hdrOriginalURI] != nil && r.Header[hdrOriginalURL] != nil && !strings.EqualFold(hostName(orig.Host), hostName(r.Host)) {
+				// X-Original-URI and X-Original-URL: the host is
+				// X-Original-URL's (ingress-nginx's auth-method), or
+				// Host (nginx as configured by examples/nginx.conf,
+				// X-Original-URL then the visitor's). The request
+				// passes only if it may on both.
+				*passed = false
+				alt := orig.Clone(orig.Context())
+				alt.Host = r.Host
+				gated.ServeHTTP(&discardWriter{h: http.Header{}}, alt)
+			}
 			if !*passed {
 				w.Header()["Cache-Control"] = hdrNoStore
 				w.WriteHeader(ForwardAuthBlocked)
@@ -145,11 +165,9 @@ func (p *passWriter) WriteHeader(code int) {
 			delete(h, k)
 		}
 		h["Cache-Control"] = hdrNoStore
-		loc := p.uri
-		if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
-			loc = "/"
-		}
-		h["Location"] = []string{loc}
+		// The URI is the visitor's: the rules of a bypass link's ?next=
+		// keep it a path of this site ("/\evil" is "//evil" to a browser).
+		h["Location"] = []string{BypassNext(p.uri)}
 		code = http.StatusTemporaryRedirect
 	}
 	p.ResponseWriter.WriteHeader(code)
@@ -189,6 +207,59 @@ func forwardProtocol(h http.Header) int {
 	return protoDirect
 }
 
+// A proxy sets its own protocol's headers and passes the visitor's other
+// headers on (Traefik and Caddy all of them, nginx's auth_request and
+// ingress-nginx's auth-url too). Some set two protocols' headers for the
+// same request (ingress-nginx's auth-method sets X-Original-URI and
+// X-Original-URL; Authelia's nginx snippets X-Original-URL and
+// X-Forwarded-*), and then they agree. When a method, host or target is
+// named twice and the two differ, or a header is sent twice, one of them is
+// the visitor's, and nothing tells which.
+var faHeaders = [...]string{hdrOriginalURI, hdrOriginalURL, hdrOriginalMethod, hdrForwardedURI, hdrForwardedMethod, hdrForwardedHost}
+
+// conflicting returns why the headers of a trusted proxy's request do not
+// name a single request (method, host, target), or "".
+func conflicting(h http.Header) string {
+	const accepted = "; accepted: one request, named alike by every forward-auth header"
+	for _, k := range faHeaders {
+		if len(h[k]) > 1 {
+			return k + " is sent twice: one is the visitor's" + accepted
+		}
+	}
+	differ := func(a, b string) string {
+		return a + " and " + b + " name different requests: one is the visitor's" + accepted
+	}
+	// The target and host of X-Original-URL, as sent.
+	urlTarget, urlHost := "", ""
+	if u := h.Get(hdrOriginalURL); u != "" {
+		if _, rest, ok := strings.Cut(u, "://"); ok {
+			urlHost, urlTarget = rest, ""
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				urlHost, urlTarget = rest[:i], rest[i:]
+			}
+		}
+	}
+	targets := [...]struct{ name, v string }{{hdrOriginalURI, h.Get(hdrOriginalURI)}, {hdrOriginalURL, urlTarget}, {hdrForwardedURI, h.Get(hdrForwardedURI)}}
+	first := -1
+	for i, t := range targets {
+		if h[t.name] == nil {
+			continue
+		}
+		if first < 0 {
+			first = i
+		} else if t.v != targets[first].v {
+			return differ(targets[first].name, t.name)
+		}
+	}
+	if h[hdrOriginalMethod] != nil && h[hdrForwardedMethod] != nil && h.Get(hdrOriginalMethod) != h.Get(hdrForwardedMethod) {
+		return differ(hdrOriginalMethod, hdrForwardedMethod)
+	}
+	if h[hdrOriginalURL] != nil && h[hdrForwardedHost] != nil && !strings.EqualFold(hostName(urlHost), hostName(h.Get(hdrForwardedHost))) {
+		return differ(hdrOriginalURL, hdrForwardedHost)
+	}
+	return ""
+}
+
 // fromTrusted reports whether r's TCP peer is a trusted proxy.
 func (g *Gate) fromTrusted(r *http.Request) bool {
 	if len(g.opts.TrustedProxies) == 0 {
@@ -206,7 +277,10 @@ func rebuild(r *http.Request, proto int) (*http.Request, string) {
 	switch proto {
 	case protoNginx:
 		method = h.Get(hdrOriginalMethod)
-		if u := h.Get(hdrOriginalURL); u != "" && h[hdrOriginalURI] == nil {
+		// X-Original-URL names the host too (with X-Original-URI,
+		// as ingress-nginx's auth-method sends them, Host is the
+		// auth-url's); conflicting made sure both name one target.
+		if u := h.Get(hdrOriginalURL); u != "" {
 			if len(u) > maxOriginalURI {
 				return nil, "X-Original-URL is longer than 8 KiB"
 			}

@@ -434,3 +434,119 @@ func TestForwardAuthMaintenanceHeader(t *testing.T) {
 		t.Errorf("visitor's own request: %d %v, want 307 without Maintenance", w.Code, w.Header())
 	}
 }
+
+// TestForwardAuthRetryRedirectStaysOnSite: the 307 that sends a visitor
+// whose request may pass again through the proxy names a path of the same
+// site, whatever the URI the visitor sent: a browser reads "/\evil" as
+// "//evil", another host.
+func TestForwardAuthRetryRedirectStaysOnSite(t *testing.T) {
+	_, h, _ := faGate(t, AddSites("blog.example.com"))
+	for _, uri := range []string{`/\evil.example`, `/\/evil.example`, `/%5C%5Cevil.example`} {
+		// The error backend's X-Original-URI is the visitor's request
+		// target as sent.
+		w := serve(h, ingressError("GET", "blog.example.com", uri, "401", nil))
+		loc := w.Header().Get("Location")
+		if w.Code != http.StatusTemporaryRedirect || loc != BypassNext(uri) || strings.Contains(loc, `\`) {
+			t.Errorf("error backend, URI %q: %d Location %q, want 307 to a path of this site", uri, w.Code, loc)
+		}
+		// The visitor's own request, straight to the decision server.
+		r := httptest.NewRequest("GET", "http://blog.example.com/", nil)
+		r.RequestURI, r.URL.Path = uri, uri
+		r.RemoteAddr = faOutside
+		w = serve(h, r)
+		loc = w.Header().Get("Location")
+		if w.Code != http.StatusTemporaryRedirect || strings.Contains(loc, `\`) {
+			t.Errorf("direct request, URI %q: %d Location %q, want 307 to a path of this site", uri, w.Code, loc)
+		}
+	}
+}
+
+// TestForwardAuthVisitorNamesAnotherRequest: proxies pass the visitor's
+// headers on to the decision server (Traefik and Caddy all of them, nginx's
+// auth_request and ingress-nginx's auth-url too), and set only their own
+// protocol's. A visitor who adds another protocol's header, naming an
+// exempt path, must not get a request on another path through.
+func TestForwardAuthVisitorNamesAnotherRequest(t *testing.T) {
+	_, h, _ := faGate(t,
+		AddSites("shop.example.com"),
+		On([]string{"shop.example.com"}, OnOptions{}),
+		AddIgnore("shop.example.com", "/static/*", ""),
+	)
+	exempt := map[string]string{"X-Original-URI": "/static/a.css", "X-Original-Method": "GET"}
+	for name, r := range map[string]*http.Request{
+		"Traefik, visitor's X-Original-URI":      traefik("GET", "shop.example.com", "/admin", exempt),
+		"ingress auth, visitor's X-Original-URI": ingressAuth("GET", "shop.example.com", "/admin", exempt),
+		"ingress auth, visitor's X-Forwarded-Uri": ingressAuth("GET", "shop.example.com", "/admin",
+			map[string]string{"X-Forwarded-Uri": "/static/a.css"}),
+	} {
+		if w := serve(h, r); w.Code/100 == 2 {
+			t.Errorf("%s: %d, want the request refused (not 2xx)", name, w.Code)
+		}
+	}
+	// nginx auth_request: the visitor's X-Forwarded-Uri or X-Original-URL.
+	for _, k := range []string{"X-Forwarded-Uri", "X-Original-URL"} {
+		r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/_maintenance_auth", nil)
+		r.RemoteAddr = faPeer
+		r.Header.Set(k, "/static/a.css")
+		if k == "X-Original-URL" {
+			r.Header.Set(k, "https://shop.example.com/static/a.css")
+		}
+		r.Header.Set("X-Original-URI", "/admin")
+		r.Header.Set("X-Original-Method", "GET")
+		if w := serve(h, r); w.Code/100 == 2 {
+			t.Errorf("nginx, visitor's %s: %d, want the request refused (not 2xx)", k, w.Code)
+		}
+	}
+	// The same target, but another method or host from the visitor.
+	r := traefik("GET", "shop.example.com", "/static/a.css", map[string]string{"X-Original-URI": "/static/a.css", "X-Original-Method": "POST"})
+	if w := serve(h, r); w.Code != 400 {
+		t.Errorf("Traefik, visitor's X-Original-Method: %d, want 400", w.Code)
+	}
+	r = traefik("GET", "shop.example.com", "/admin", map[string]string{"X-Original-URL": "https://blog.example.com/admin"})
+	if w := serve(h, r); w.Code != 400 {
+		t.Errorf("Traefik, visitor's X-Original-URL on another host: %d, want 400", w.Code)
+	}
+	// Proxies that set two protocols' headers alike are served: ingress-nginx
+	// with auth-method (X-Original-URI too), nginx as Authelia's snippets
+	// configure it (X-Original-URL and X-Forwarded-*).
+	r = ingressAuth("GET", "shop.example.com", "/static/a.css", map[string]string{"X-Original-URI": "/static/a.css"})
+	if w := serve(h, r); w.Code != 200 {
+		t.Errorf("ingress auth-method: %d %q, want 200", w.Code, w.Body)
+	}
+	r = ingressAuth("GET", "shop.example.com", "/admin", map[string]string{"X-Original-URI": "/admin"})
+	if w := serve(h, r); w.Code != 401 {
+		t.Errorf("ingress auth-method, site on: %d %q, want 401 (the site is X-Original-URL's, not the auth-url's Host)", w.Code, w.Body)
+	}
+	r = traefik("GET", "shop.example.com", "/static/a.css", map[string]string{"X-Original-URL": "https://SHOP.example.com/static/a.css", "X-Original-Method": "GET"})
+	if w := serve(h, r); w.Code != 200 {
+		t.Errorf("X-Original-URL and X-Forwarded-* alike: %d %q, want 200", w.Code, w.Body)
+	}
+	// A protocol header sent twice: the visitor's and the proxy's.
+	r = traefik("GET", "shop.example.com", "/admin", nil)
+	r.Header["X-Forwarded-Uri"] = []string{"/static/a.css", "/admin"}
+	if w := serve(h, r); w.Code/100 == 2 {
+		t.Errorf("X-Forwarded-Uri twice: %d, want the request refused (not 2xx)", w.Code)
+	}
+}
+
+// TestForwardAuthNginxVisitorURL: behind nginx as examples/nginx.conf
+// configures it (X-Original-URI, the visitor's Host), a visitor's
+// X-Original-URL naming a site that is off does not get through.
+func TestForwardAuthNginxVisitorURL(t *testing.T) {
+	_, h, _ := faGate(t,
+		AddSites("shop.example.com", "blog.example.com"),
+		On([]string{"shop.example.com"}, OnOptions{}),
+	)
+	r := httptest.NewRequest(http.MethodGet, "http://shop.example.com/_maintenance_auth", nil)
+	r.RemoteAddr = faPeer
+	r.Header.Set("X-Original-URI", "/admin")
+	r.Header.Set("X-Original-Method", "GET")
+	r.Header.Set("X-Original-URL", "https://blog.example.com/admin")
+	if w := serve(h, r); w.Code != ForwardAuthBlocked {
+		t.Errorf("visitor's X-Original-URL on a site that is off: %d, want %d", w.Code, ForwardAuthBlocked)
+	}
+	r.Host = "blog.example.com"
+	if w := serve(h, r); w.Code != 200 {
+		t.Errorf("blog, both off: %d, want 200", w.Code)
+	}
+}

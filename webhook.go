@@ -177,16 +177,43 @@ func ParseWebhookURL(s string) (string, error) {
 		}
 	}
 	if a, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil && !webhookAddrAllowed(a) {
-		return "", bad("link-local, multicast and unspecified addresses are not accepted")
+		return "", bad("link-local, cloud metadata, multicast and unspecified addresses are not accepted")
 	}
 	return u.String(), nil
 }
 
-// webhookAddrAllowed reports whether the Deliverer may connect to a.
+// Cloud metadata endpoints outside the link-local ranges: AWS's IPv6 one
+// (a unique local address) and Alibaba Cloud's (shared address space).
+var metadataAddrs = []netip.Addr{netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("100.100.100.200")}
+
+// Prefixes of IPv6 addresses that carry an IPv4 address the network may
+// reach: NAT64's well-known prefix and IPv4-compatible addresses (the IPv4
+// address in the last 32 bits), and 6to4 (in bits 16 to 47).
+var (
+	nat64Prefix     = netip.MustParsePrefix("64:ff9b::/96")
+	v4CompatPrefix  = netip.MustParsePrefix("::/96")
+	sixToFourPrefix = netip.MustParsePrefix("2002::/16")
+)
+
+// webhookAddrAllowed reports whether the Deliverer may connect to a: not a
+// link-local, multicast or unspecified address, nor a cloud metadata
+// endpoint, nor an IPv6 address carrying one of those IPv4 addresses.
 func webhookAddrAllowed(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsValid() && !a.IsUnspecified() && !a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() &&
-		!a.IsInterfaceLocalMulticast() && !a.IsMulticast() && a.Zone() == ""
+	if !a.IsValid() || a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.Zone() != "" || slices.Contains(metadataAddrs, a) {
+		return false
+	}
+	if a.Is6() {
+		b := a.As16()
+		switch {
+		case nat64Prefix.Contains(a), v4CompatPrefix.Contains(a) && !a.IsLoopback():
+			return webhookAddrAllowed(netip.AddrFrom4([4]byte(b[12:16])))
+		case sixToFourPrefix.Contains(a):
+			return webhookAddrAllowed(netip.AddrFrom4([4]byte(b[2:6])))
+		}
+	}
+	return true
 }
 
 // ParseReminders validates reminder offsets (--remind 1h,10m): each from

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -113,5 +114,28 @@ func TestPostNoRedirectNoLinkLocal(t *testing.T) {
 	err = postWebhook(context.Background(), c, &Webhook{URL: "http://169.254.169.254/latest/secret"}, "s", p, time.Now())
 	if err == nil || !strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "/latest/secret") {
 		t.Errorf("link-local: %v; want refused, without the path", err)
+	}
+}
+
+// TestWebhookMetadataAddresses: the cloud metadata endpoints that are not
+// link-local (AWS's IPv6 one, Alibaba's), and link-local IPv4 addresses
+// carried in IPv6 (NAT64, 6to4, IPv4-compatible), are refused like
+// 169.254.169.254, when added and at the connection.
+func TestWebhookMetadataAddresses(t *testing.T) {
+	for _, s := range []string{"fd00:ec2::254", "100.100.100.200", "64:ff9b::a9fe:a9fe", "64:ff9b::169.254.169.254",
+		"2002:a9fe:a9fe::1", "::169.254.169.254", "64:ff9b::e000:1"} {
+		a := netip.MustParseAddr(s)
+		if webhookAddrAllowed(a) {
+			t.Errorf("webhookAddrAllowed(%s) = true, want refused", s)
+		}
+		if _, err := ParseWebhookURL("http://" + netip.AddrPortFrom(a, 80).String() + "/"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseWebhookURL(%s) = %v, want ErrInvalid", s, err)
+		}
+	}
+	// Their neighbours stay accepted: a private or public address.
+	for _, s := range []string{"fd00:ec2::253", "100.100.100.201", "64:ff9b::c000:221", "2002:c000:221::1", "10.0.0.7", "::1"} {
+		if !webhookAddrAllowed(netip.MustParseAddr(s)) {
+			t.Errorf("webhookAddrAllowed(%s) = false, want accepted", s)
+		}
 	}
 }

@@ -186,6 +186,25 @@ func loadForwardAuthConfig(e *env, args []string) (*forwardAuthConfig, error) {
 // when it stops.
 const forwardAuthGrace = 10 * time.Second
 
+// forwardAuthReadTimeout bounds the time to read a request, body included:
+// the decision server reads none (a sub-request has no body; nginx's
+// error_page request has the one nginx buffered), but once it answered, Go's
+// server reads up to 256 KiB of a body left unread, with no deadline but
+// this one: a client dripping a body would hold the connection for ever.
+const forwardAuthReadTimeout = 30 * time.Second
+
+// forwardAuthServer is the decision server's HTTP server: every wait a
+// client can cause is bounded (headers, body, idle connection).
+func forwardAuthServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       forwardAuthReadTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // runForwardAuth implements "maintenance forward-auth".
 func runForwardAuth(ctx context.Context, e *env, args []string) error {
 	cfg, err := loadForwardAuthConfig(e, args)
@@ -222,12 +241,7 @@ func runForwardAuth(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer gate.Close()
-	srv := &http.Server{
-		Handler:           gate.ForwardAuth(),
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := forwardAuthServer(gate.ForwardAuth(), logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var trusted []string
