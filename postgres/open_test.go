@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gomaint/maintenance/internal/testenv"
 	"github.com/gomaint/maintenance/postgres"
@@ -100,7 +103,10 @@ func TestOpenRoundTrips(t *testing.T) {
 }
 
 // BenchmarkOpen opens and closes a store whose schema is up to date, as
-// each CLI command does.
+// each CLI command does. Most of it is the server's start of a backend for
+// the new connection: each iteration also opens and closes a bare
+// connection, reported as connect-ns/op, and Open's own part as
+// beyond-connect-ns/op.
 func BenchmarkOpen(b *testing.B) {
 	server := testenv.Postgres(b)
 	rawURL := withSchema(b, server, newSchema(b, server))
@@ -110,11 +116,25 @@ func BenchmarkOpen(b *testing.B) {
 		b.Fatal(err)
 	}
 	st.Close()
+	var open, conn time.Duration
 	for b.Loop() {
+		start := time.Now()
 		st, err := postgres.Open(ctx, rawURL)
 		if err != nil {
 			b.Fatal(err)
 		}
 		st.Close()
+		open += time.Since(start)
+		start = time.Now()
+		c, err := pgx.Connect(ctx, server)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close(ctx)
+		conn += time.Since(start)
 	}
+	n := float64(b.N)
+	b.ReportMetric(float64(open.Nanoseconds())/n, "open-ns/op")
+	b.ReportMetric(float64(conn.Nanoseconds())/n, "connect-ns/op")
+	b.ReportMetric(float64((open-conn).Nanoseconds())/n, "beyond-connect-ns/op")
 }
