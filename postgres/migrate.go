@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // migrationFiles holds the schema, one numbered file per step:
@@ -81,7 +82,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	latest := ms[len(ms)-1].version
-	v, err := s.schemaVersion(ctx, s.pool)
+	v, err := s.schemaVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the schema version: %w", err)
 	}
@@ -107,26 +108,23 @@ func newer(schema string, v, latest int) error {
 	return nil
 }
 
-// queryer is what schemaVersion needs: the pool or a transaction.
-type queryer interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+// undefinedTable is PostgreSQL's code for a relation that does not exist.
+const undefinedTable = "42P01"
 
 // schemaVersion returns the newest applied step, 0 for a new schema. It only
-// reads.
-func (s *Store) schemaVersion(ctx context.Context, q queryer) (int, error) {
-	var exists bool
-	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.ident+".schema_migrations").Scan(&exists); err != nil {
-		return 0, err
-	}
-	if !exists {
+// reads, in one round trip: every command of the CLI opens a store, and a
+// fresh connection would otherwise prepare (and so describe) each statement
+// before running it. A schema without schema_migrations (or no schema at all)
+// answers undefined_table, which means version 0: applyMigration then takes
+// the lock and looks again.
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+s.ident+`.schema_migrations`,
+		pgx.QueryExecModeSimpleProtocol).Scan(&v)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == undefinedTable {
 		return 0, nil
 	}
-	var v int
-	if err := q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM `+s.ident+`.schema_migrations`).Scan(&v); err != nil {
-		return 0, err
-	}
-	return v, nil
+	return v, err
 }
 
 func (s *Store) applyMigration(ctx context.Context, m migration, latest int) error {
@@ -148,16 +146,15 @@ func (s *Store) applyMigration(ctx context.Context, m migration, latest int) err
 	)`); err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
-	v, err := s.schemaVersion(ctx, tx)
-	if err != nil {
+	// The table exists now, and the lock keeps its rows still.
+	var v int
+	var done bool
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0), coalesce(bool_or(version = $1), false) FROM `+s.ident+`.schema_migrations`,
+		m.version).Scan(&v, &done); err != nil {
 		return fmt.Errorf("reading schema_migrations: %w", err)
 	}
 	if err := newer(s.schema, v, latest); err != nil {
 		return err
-	}
-	var done bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+s.ident+`.schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
-		return fmt.Errorf("reading schema_migrations: %w", err)
 	}
 	if done {
 		return tx.Commit(ctx)

@@ -339,6 +339,11 @@ func (s *Store) Load(ctx context.Context) (*maintenance.State, error) {
 	return st, nil
 }
 
+// queryer is what readState needs: the pool or a transaction.
+type queryer interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 func readState(ctx context.Context, q queryer, query string) (*maintenance.State, error) {
 	var version int64
 	var doc []byte

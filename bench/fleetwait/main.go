@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if *changes < 1 {
 		return fmt.Errorf("-changes must be at least 1")
 	}
-	fmt.Fprintf(out, "%-9s %6s %8s %9s %9s %9s %12s %12s\n", "store", "gates", "changes", "p50", "p99", "max", "p50 w/ open", "p99 w/ open")
+	fmt.Fprintf(out, "%-9s %6s %8s %9s %9s %9s %12s %12s %9s %9s\n", "store", "gates", "changes", "p50", "p99", "max", "p50 w/ open", "p99 w/ open", "open p50", "open p99")
 	for kind := range strings.SplitSeq(*stores, ",") {
 		for s := range strings.SplitSeq(*sizes, ",") {
 			n, err := strconv.Atoi(s)
@@ -73,15 +73,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if kind == "postgres" {
 				checkConnections(ctx, url, n)
 			}
-			lat, total, err := measure(ctx, url, n, *changes)
+			lat, total, open, err := measure(ctx, url, n, *changes)
 			cleanup()
 			if err != nil {
 				return fmt.Errorf("%s, %d gates: %w", kind, n, err)
 			}
 			slices.Sort(lat)
 			slices.Sort(total)
-			fmt.Fprintf(out, "%-9s %6d %8d %9s %9s %9s %12s %12s\n", kind, n, *changes,
-				pct(lat, 0.50), pct(lat, 0.99), lat[len(lat)-1].Round(10*time.Microsecond), pct(total, 0.50), pct(total, 0.99))
+			slices.Sort(open)
+			fmt.Fprintf(out, "%-9s %6d %8d %9s %9s %9s %12s %12s %9s %9s\n", kind, n, *changes,
+				pct(lat, 0.50), pct(lat, 0.99), lat[len(lat)-1].Round(10*time.Microsecond), pct(total, 0.50), pct(total, 0.99),
+				pct(open, 0.50), pct(open, 0.99))
 		}
 	}
 	return nil
@@ -90,27 +92,28 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // measure starts n gates on url and returns, for each of m changes, the
 // time the CLI's "on" (or "off") takes from the change to its return, and
 // the same with the opening and closing of the store (which the CLI does
-// too, and which does not depend on the fleet).
-func measure(ctx context.Context, url string, n, m int) (lat, total []time.Duration, err error) {
+// too, and which does not depend on the fleet), and the time the opening
+// alone took.
+func measure(ctx context.Context, url string, n, m int) (lat, total, open []time.Duration, err error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if _, err := storeurl.Create(ctx, url); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for i := range n {
 		st, err := storeurl.Open(ctx, url)
 		if err != nil {
-			return nil, nil, fmt.Errorf("opening the store of gate %d: %w", i+1, err)
+			return nil, nil, nil, fmt.Errorf("opening the store of gate %d: %w", i+1, err)
 		}
 		defer st.Close()
 		g, err := maintenance.New(ctx, st, maintenance.Options{Logger: quiet})
 		if err != nil {
-			return nil, nil, fmt.Errorf("starting gate %d: %w", i+1, err)
+			return nil, nil, nil, fmt.Errorf("starting gate %d: %w", i+1, err)
 		}
 		defer g.Close()
 	}
 	// Every gate has reported itself before the first change.
 	if err := waitLive(ctx, url, n); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for k := range m {
 		c := maintenance.Off(nil)
@@ -119,33 +122,36 @@ func measure(ctx context.Context, url string, n, m int) (lat, total []time.Durat
 		}
 		c.Actor, c.Source, c.Reason = maintenance.Actor(), "bench", "fleet wait benchmark"
 		start := time.Now()
-		f, d, err := cliChange(ctx, url, c)
+		f, d, o, err := cliChange(ctx, url, c)
 		if err != nil {
-			return nil, nil, fmt.Errorf("change %d: %w", k+1, err)
+			return nil, nil, nil, fmt.Errorf("change %d: %w", k+1, err)
 		}
 		if f.Gates.Live != n || f.Gates.Switched != n {
-			return nil, nil, fmt.Errorf("change %d: %d/%d gates switched, want %d", k+1, f.Gates.Switched, f.Gates.Live, n)
+			return nil, nil, nil, fmt.Errorf("change %d: %d/%d gates switched, want %d", k+1, f.Gates.Switched, f.Gates.Live, n)
 		}
-		lat, total = append(lat, d), append(total, time.Since(start))
+		lat, total, open = append(lat, d), append(total, time.Since(start)), append(open, o)
 	}
-	return lat, total, nil
+	return lat, total, open, nil
 }
 
 // cliChange does what a CLI command that changes the state does, and
-// returns how long the change and the wait took.
-func cliChange(ctx context.Context, url string, c maintenance.Change) (maintenance.Fleet, time.Duration, error) {
+// returns how long the change and the wait took, and the opening of the
+// store.
+func cliChange(ctx context.Context, url string, c maintenance.Change) (f maintenance.Fleet, d, open time.Duration, err error) {
+	start := time.Now()
 	st, err := storeurl.Open(ctx, url)
 	if err != nil {
-		return maintenance.Fleet{}, 0, err
+		return maintenance.Fleet{}, 0, 0, err
 	}
 	defer st.Close()
-	start := time.Now()
+	open = time.Since(start)
+	start = time.Now()
 	_, after, err := maintenance.UpdateBefore(ctx, st, c)
 	if err != nil {
-		return maintenance.Fleet{}, 0, err
+		return maintenance.Fleet{}, 0, open, err
 	}
-	f, err := maintenance.WaitFleet(ctx, st, after.Version, maintenance.DefaultWait, nil)
-	return f, time.Since(start), err
+	f, err = maintenance.WaitFleet(ctx, st, after.Version, maintenance.DefaultWait, nil)
+	return f, time.Since(start), open, err
 }
 
 // waitLive waits until n gates are listed.
