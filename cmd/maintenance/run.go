@@ -124,7 +124,7 @@ func (e *env) main(ctx context.Context, args []string) error {
 			fmt.Fprint(e.stdout, e.usage())
 			return nil
 		}
-		return usageErrorf("%v; run 'maintenance help' for usage", err)
+		return usageErrorf("%v%s; run 'maintenance help' for usage", err, flagHint(global, err))
 	}
 	if storeFlag != "" {
 		e.storeURL, e.storeFlag, e.storeFrom = storeFlag, true, "--store"
@@ -146,9 +146,15 @@ func (e *env) main(ctx context.Context, args []string) error {
 	}
 	c, ok := commands[name]
 	if !ok {
-		return usageErrorf("unknown command %q; run 'maintenance help' for the list of commands", name)
+		return usageErrorf("unknown command %q%s; run 'maintenance help' for the list of commands", name, didYouMean(name, commandNames()))
 	}
 	return c.run(ctx, e, args)
+}
+
+// commandNames returns the names of the commands, "help" included, in the
+// order of "maintenance help".
+func commandNames() []string {
+	return append(slices.Clone(commandOrder), "help")
 }
 
 // help prints the usage of the CLI, or of one command.
@@ -162,7 +168,7 @@ func (e *env) help(ctx context.Context, args []string) error {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		return usageErrorf("unknown command %q; run 'maintenance help' for the list of commands", args[0])
+		return usageErrorf("unknown command %q%s; run 'maintenance help' for the list of commands", args[0], didYouMean(args[0], commandNames()))
 	}
 	err := c.run(ctx, e, []string{"-h"})
 	if errors.Is(err, flag.ErrHelp) {
@@ -267,7 +273,7 @@ func (fs *flagSet) fail(err error) error {
 		fmt.Fprint(fs.e.stdout, fs.usage)
 		return err
 	}
-	return usageErrorf("%s: %v; run 'maintenance help %s' for usage", fs.Name(), err, strings.Fields(fs.Name())[0])
+	return usageErrorf("%s: %v%s; run 'maintenance help %s' for usage", fs.Name(), err, flagHint(fs.FlagSet, err), strings.Fields(fs.Name())[0])
 }
 
 // parseInterleaved parses the flags in args wherever they are and returns

@@ -73,7 +73,7 @@ func subcommand(ctx context.Context, e *env, name, usage string, args []string, 
 	}
 	sub, ok := subs[args[0]]
 	if !ok {
-		return usageErrorf("%s: unknown subcommand %q; accepted: %s; run 'maintenance help %s' for usage", name, args[0], subcommandNames(subs), name)
+		return usageErrorf("%s: unknown subcommand %q%s; accepted: %s; run 'maintenance help %s' for usage", name, args[0], didYouMean(args[0], slices.Sorted(maps.Keys(subs))), subcommandNames(subs), name)
 	}
 	return sub(ctx, e, args[1:])
 }
