@@ -50,6 +50,13 @@ type env struct {
 	defaultWait time.Duration
 	// fleet is how the fleet followed the last change (env.change).
 	fleet *fleetReport
+	// probing is set by completion: newFlagSet records the flag set in
+	// probed, and parse (or subcommand, for a command with subcommands)
+	// returns errProbe before the command does anything.
+	probing bool
+	probed  *flagSet
+	// probedSubs are the subcommand names subcommand saw while probing.
+	probedSubs []string
 }
 
 // command is one subcommand of the CLI.
@@ -143,6 +150,9 @@ func (e *env) main(ctx context.Context, args []string) error {
 	name, args := args[0], args[1:]
 	if name == "help" {
 		return e.help(ctx, args)
+	}
+	if name == completeCommand {
+		return e.complete(ctx, args)
 	}
 	c, ok := commands[name]
 	if !ok {
@@ -249,7 +259,11 @@ func (e *env) newFlagSet(name, usage string) *flagSet {
 		fs.Var(waitFlag{&e.wait}, "wait", "")
 		usage += waitUsage
 	}
-	return &flagSet{FlagSet: fs, e: e, usage: usage}
+	f := &flagSet{FlagSet: fs, e: e, usage: usage}
+	if e.probing {
+		e.probed = f
+	}
+	return f
 }
 
 // parse parses args, flags and positional arguments interleaved
@@ -258,6 +272,9 @@ func (e *env) newFlagSet(name, usage string) *flagSet {
 // positional. For -h and --help it prints the usage on stdout and returns
 // flag.ErrHelp, which exitCode maps to 0; other errors are usage errors.
 func (fs *flagSet) parse(args []string) ([]string, error) {
+	if fs.e.probing {
+		return nil, errProbe
+	}
 	pos, err := parseInterleaved(fs.FlagSet, args)
 	if err != nil {
 		return nil, fs.fail(err)

@@ -68,6 +68,10 @@ func subcommand(ctx context.Context, e *env, name, usage string, args []string, 
 		return fs.fail(err)
 	}
 	args = fs.Args()
+	if e.probing && len(args) == 0 {
+		e.probedSubs = slices.Sorted(maps.Keys(subs))
+		return errProbe
+	}
 	if len(args) == 0 {
 		return usageErrorf("%s: missing subcommand; accepted: %s; run 'maintenance help %s' for usage", name, subcommandNames(subs), name)
 	}

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"io"
+	"testing"
+)
 
 func TestSuggest(t *testing.T) {
 	cmds := commandNames()
@@ -21,4 +24,23 @@ func FuzzSuggest(f *testing.F) {
 			t.Fatalf("suggest(%q) = %q, too far", w, s)
 		}
 	})
+}
+
+// TestProbeEveryCommand shows that completion learns the flags of every
+// command and subcommand without running it: probing one that does not
+// stop at its flag set would act on the store.
+func TestProbeEveryCommand(t *testing.T) {
+	e := &env{stdout: io.Discard, stderr: io.Discard, rawStdout: io.Discard, rawStderr: io.Discard,
+		getenv: func(string) string { return "" }, storeURL: "sqlite:" + t.TempDir() + "/none.db"}
+	for _, name := range commandOrder {
+		fs, subs := e.probe(t.Context(), name, "")
+		if fs == nil && subs == nil {
+			t.Errorf("%s: probing found neither flags nor subcommands", name)
+		}
+		for _, sub := range subs {
+			if fs, _ := e.probe(t.Context(), name, sub); fs == nil || fs.Lookup("store") == nil {
+				t.Errorf("%s %s: probing found no flag set", name, sub)
+			}
+		}
+	}
 }
