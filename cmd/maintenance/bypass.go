@@ -72,6 +72,10 @@ With --json (stable: fields may be added, never changed):
     "uses": 3}]}
 
 Output of revoke: "bypass link 8d1e0f2c revoked". An unknown ID: exit 2.
+
+With --json, revoke prints {"revoked": ID, "had_expired", "version",
+"gates", "elapsed_ms"}; gates and elapsed_ms are as in "maintenance on
+--json" (null and 0 with --wait 0).
 `
 
 // runBypass implements "maintenance bypass".
@@ -228,6 +232,8 @@ func runBypassCreate(ctx context.Context, e *env, args []string) error {
 
 func runBypassRevoke(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("bypass revoke", bypassUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -240,9 +246,13 @@ func runBypassRevoke(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		before, _, err := e.change(ctx, st, maintenance.RevokeBypass(id), "")
+		before, after, err := e.change(ctx, st, maintenance.RevokeBypass(id), "")
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			i := slices.IndexFunc(before.Links, func(l maintenance.BypassLink) bool { return l.ID == id })
+			return e.writeOutcome(after.Version, map[string]any{"revoked": id, "had_expired": i >= 0 && !before.Links[i].Expires.After(time.Now())})
 		}
 		if i := slices.IndexFunc(before.Links, func(l maintenance.BypassLink) bool { return l.ID == id }); i >= 0 && !before.Links[i].Expires.After(time.Now()) {
 			fmt.Fprintf(e.stdout, "bypass link %s had expired already\n", id)

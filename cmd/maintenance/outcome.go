@@ -23,3 +23,12 @@ func (e *env) outcome(version int64) outcomeJSON {
 	}
 	return o
 }
+
+// writeOutcome prints fields, the outcome of a change whose state has
+// version, as one JSON object, with "version", "gates" and "elapsed_ms"
+// added (see outcomeJSON); keys come sorted.
+func (e *env) writeOutcome(version int64, fields map[string]any) error {
+	o := e.outcome(version)
+	fields["version"], fields["gates"], fields["elapsed_ms"] = o.Version, o.Gates, o.ElapsedMS
+	return writeJSON(e.stdout, fields)
+}
