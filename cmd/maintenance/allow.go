@@ -7,8 +7,8 @@ import (
 )
 
 const allowUsage = `Usage: maintenance allow ls [--site HOST] [--json]
-       maintenance allow add [--site HOST] [--note TEXT] IP|CIDR
-       maintenance allow rm [--site HOST] IP|CIDR
+       maintenance allow add [--site HOST] [--note TEXT] [--json] IP|CIDR
+       maintenance allow rm [--site HOST] [--json] IP|CIDR
 
 Lists, adds and removes allow entries: client addresses that are never
 blocked, on a site or, with no --site, on * (where they apply to every
@@ -25,13 +25,16 @@ refused with the corrected form in the message.
 Flags:
   --site HOST  a declared site (default *)
   --note TEXT  why the entry is there (add only)
-  --json       print JSON (ls only)
+  --json       print JSON
 
 Output of ls: the columns SITE, ENTRY and NOTE, or "no allow entries".
 With --json: {"allow": [{"site": "*", "entry": "10.0.0.0/8", "note": ""}]}.
 Output of add and rm: one line, "SITE: added allow entry ENTRY",
 "SITE: updated the note of ...", "SITE: ... is there already, unchanged" or
-"SITE: removed allow entry ENTRY".
+"SITE: removed allow entry ENTRY". With --json, add and rm print one
+object: {"site", "entry", "note" (add), "result": "added", "updated",
+"unchanged" or "removed", "version", "gates", "elapsed_ms"}; gates and
+elapsed_ms as in "maintenance on --json" (null and 0 with --wait 0).
 `
 
 var allowKind = &ruleKind{

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gomaint/maintenance"
@@ -16,6 +18,7 @@ func init() {
 
 const bypassUsage = `Usage: maintenance bypass ls [--json]
        maintenance bypass create [--site HOST] [--ttl DUR] [--label TEXT]
+                                 [--base-url URL] [--json]
        maintenance bypass revoke ID
 
 Manages bypass links: secret links that let one person through a site in
@@ -26,9 +29,13 @@ X-Maintenance-Bypass header instead. Only the secret's SHA-256 is kept, so
 the link is printed once, by create, and never again.
 
   ls      list the links that have not expired, oldest first
-  create  create a link and print its path, /_maintenance/bypass/SECRET,
-          on standard output, alone on its line (a note on standard error
-          gives its ID and expiry); SECRET is 43 characters, base64url
+  create  create a link and print it on standard output, alone on its
+          line (a note on standard error gives its ID and expiry): the
+          full link, https://HOST/_maintenance/bypass/SECRET, for a site
+          that is a plain host, or --base-url followed by the path; else
+          (site * or a wildcard, no --base-url) the path alone,
+          /_maintenance/bypass/SECRET, and a note on standard error saying
+          so. SECRET is 43 characters, base64url
   revoke  delete the link ID (see ls): its cookies and header stop working
           on every gate within a moment
 
@@ -38,6 +45,14 @@ Flags of create:
   --ttl DUR     how long the link and its cookies last: 1m to 2160h (90
                 days); default 12h
   --label TEXT  who or what the link is for, like "QA team"
+  --base-url URL
+                where the site is reached, http:// or https:// and a
+                host, like https://shop.example.com:8443 or
+                http://127.0.0.1:8080; a path in it is kept, before the
+                link's path
+  --json        print {"link", "path", "id", "site", "label", "expires",
+                "version", "gates"} instead: gates is the fleet's gates
+                object as in "maintenance on --json"
 
 Flags of ls:
   --json        print JSON instead of text
@@ -57,6 +72,10 @@ With --json (stable: fields may be added, never changed):
     "uses": 3}]}
 
 Output of revoke: "bypass link 8d1e0f2c revoked". An unknown ID: exit 2.
+
+With --json, revoke prints {"revoked": ID, "had_expired", "version",
+"gates", "elapsed_ms"}; gates and elapsed_ms are as in "maintenance on
+--json" (null and 0 with --wait 0).
 `
 
 // runBypass implements "maintenance bypass".
@@ -139,6 +158,10 @@ func runBypassCreate(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&site, "site", "", "")
 	fs.StringVar(&label, "label", "", "")
 	fs.Var(&ttlFlag, "ttl", "")
+	var baseURL string
+	var asJSON bool
+	fs.StringVar(&baseURL, "base-url", "", "")
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -147,6 +170,10 @@ func runBypassCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	name, err := siteFlag(site)
+	if err != nil {
+		return err
+	}
+	base, err := parseBaseURL(baseURL)
 	if err != nil {
 		return err
 	}
@@ -178,8 +205,25 @@ func runBypassCreate(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("bypass create: the new link %s is missing from the state after the change", id)
 		}
 		l := after.Links[i]
+		path := maintenance.BypassPath + secret
+		link := bypassLink(base, l.Site, path)
+		if asJSON {
+			out := struct {
+				Link    string    `json:"link"`
+				Path    string    `json:"path"`
+				ID      string    `json:"id"`
+				Site    string    `json:"site"`
+				Label   string    `json:"label"`
+				Expires time.Time `json:"expires"`
+				outcomeJSON
+			}{Link: link, Path: path, ID: id, Site: l.Site, Label: l.Label, Expires: l.Expires.UTC(), outcomeJSON: e.outcome(after.Version)}
+			return writeJSON(e.stdout, out)
+		}
 		e.fleet.toStderr = true // stdout is the link alone
-		fmt.Fprintln(e.stdout, maintenance.BypassPath+secret)
+		fmt.Fprintln(e.stdout, link)
+		if link == path {
+			fmt.Fprintf(e.stderr, "maintenance: site %s has no single address: this is the link's path; open it on the site's address, or pass --base-url URL for the full link\n", l.Site)
+		}
 		fmt.Fprintf(e.stderr, "maintenance: bypass link %s for %s created, valid until %s; it is shown only this once (only its hash is kept). Open it on the site, or send its last part in the %s header. Revoke it with: maintenance bypass revoke %s\n",
 			id, l.Site, utcTime(l.Expires), maintenance.BypassHeader, id)
 		return nil
@@ -188,6 +232,8 @@ func runBypassCreate(ctx context.Context, e *env, args []string) error {
 
 func runBypassRevoke(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("bypass revoke", bypassUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -200,9 +246,13 @@ func runBypassRevoke(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		before, _, err := e.change(ctx, st, maintenance.RevokeBypass(id), "")
+		before, after, err := e.change(ctx, st, maintenance.RevokeBypass(id), "")
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			i := slices.IndexFunc(before.Links, func(l maintenance.BypassLink) bool { return l.ID == id })
+			return e.writeOutcome(after.Version, map[string]any{"revoked": id, "had_expired": i >= 0 && !before.Links[i].Expires.After(time.Now())})
 		}
 		if i := slices.IndexFunc(before.Links, func(l maintenance.BypassLink) bool { return l.ID == id }); i >= 0 && !before.Links[i].Expires.After(time.Now()) {
 			fmt.Fprintf(e.stdout, "bypass link %s had expired already\n", id)
@@ -211,4 +261,31 @@ func runBypassRevoke(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "bypass link %s revoked\n", id)
 		return nil
 	})
+}
+
+// parseBaseURL checks --base-url of bypass create: http or https, a host, no
+// user, query or fragment. It returns the URL without a trailing slash, or
+// "" for "".
+func parseBaseURL(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(v, " \t\r\n") {
+		return "", usageErrorf("--base-url %q: accepted: http:// or https://, a host and an optional port and path, like https://shop.example.com", v)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// bypassLink returns the link to print: base and path when base is set,
+// https://SITE and path for a site that is a plain host, else the path.
+func bypassLink(base, site, path string) string {
+	switch {
+	case base != "":
+		return base + path
+	case site != maintenance.DefaultSite && !strings.HasPrefix(site, "*."):
+		return "https://" + site + path
+	}
+	return path
 }

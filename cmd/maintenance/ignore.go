@@ -7,8 +7,8 @@ import (
 )
 
 const ignoreUsage = `Usage: maintenance ignore ls [--site HOST] [--json]
-       maintenance ignore add [--site HOST] [--note TEXT] PATTERN
-       maintenance ignore rm [--site HOST] PATTERN
+       maintenance ignore add [--site HOST] [--note TEXT] [--json] PATTERN
+       maintenance ignore rm [--site HOST] [--json] PATTERN
 
 Lists, adds and removes ignore patterns: request paths that are never
 blocked, on a site or, with no --site, on * (where they apply to every
@@ -30,13 +30,16 @@ A path that some server reads as another path (/static/..;/admin,
 Flags:
   --site HOST  a declared site (default *)
   --note TEXT  why the pattern is there (add only)
-  --json       print JSON (ls only)
+  --json       print JSON
 
 Output of ls: the columns SITE, PATTERN and NOTE, or "no ignore patterns".
 With --json: {"ignore": [{"site": "*", "pattern": "/health", "note": ""}]}.
 Output of add and rm: one line, "SITE: added ignore pattern PATTERN",
 "SITE: updated the note of ...", "SITE: ... is there already, unchanged" or
-"SITE: removed ignore pattern PATTERN".
+"SITE: removed ignore pattern PATTERN". With --json, add and rm print one
+object: {"site", "pattern", "note" (add), "result": "added", "updated",
+"unchanged" or "removed", "version", "gates", "elapsed_ms"}; gates and
+elapsed_ms as in "maintenance on --json" (null and 0 with --wait 0).
 `
 
 var ignoreKind = &ruleKind{

@@ -21,11 +21,15 @@ that a command run from the wrong directory never switches an empty store
 that no gate reads.
 
 Output: "created STORE" or "exists STORE", and how the store was chosen.
+
+With --json: {"store", "created", "chosen_by"}.
 `
 
 // runInit implements "maintenance init".
 func runInit(ctx context.Context, e *env, args []string) error {
 	flags := e.newFlagSet("init", initUsage)
+	var asJSON bool
+	flags.BoolVar(&asJSON, "json", false, "")
 	pos, err := flags.parse(args)
 	if err != nil {
 		return err
@@ -40,6 +44,9 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	verb := "exists"
 	if created {
 		verb = "created"
+	}
+	if asJSON {
+		return writeJSON(e.stdout, map[string]any{"store": e.storeName(), "created": created, "chosen_by": e.storeFrom})
 	}
 	fmt.Fprintf(e.stdout, "%s %s (chosen by %s)\n", verb, e.storeName(), e.storeFrom)
 	return nil

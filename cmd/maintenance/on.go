@@ -304,7 +304,7 @@ func writeChanged(e *env, before, after *maintenance.State, names []string, unch
 		if !changed(before, after, n) {
 			note = unchanged
 		}
-		writeSite(e.stdout, s, note)
+		writeSite(e.stdout, e.colour(), s, note)
 	}
 	return nil
 }

@@ -420,13 +420,22 @@ func dash(s string) string {
 
 // writeSite prints the human form of a site's state: a header line
 // "SITE: on (MODE)" or "SITE: off", followed by note when not empty, then
-// one indented "key  value" line per field.
-func writeSite(w io.Writer, s *maintenance.SiteState, note string) {
-	header := s.Site + ": " + stateWord(s)
-	if note != "" {
-		header += ", " + note
+// one indented "key  value" line per field. When colour is not nil (see
+// env.colour), the state word is written to it in colour: it is the raw
+// terminal, and the word is made only of fixed ASCII text.
+func writeSite(w io.Writer, colour io.Writer, s *maintenance.SiteState, note string) {
+	word := stateWord(s)
+	if colour != nil {
+		fmt.Fprint(w, s.Site+": ")
+		fmt.Fprint(colour, paint(word))
+		word = ""
+	} else {
+		word = s.Site + ": " + word
 	}
-	fmt.Fprintln(w, header)
+	if note != "" {
+		word += ", " + note
+	}
+	fmt.Fprintln(w, word)
 	// A message may hold newlines: show them as \n, so that each field
 	// stays on its line.
 	line := func(key, value string) { fmt.Fprintf(w, "  %-12s %s\n", key, strings.ReplaceAll(value, "\n", `\n`)) }
@@ -614,4 +623,35 @@ func diffRules(kind string, before, after []maintenance.Rule) []string {
 		}
 	}
 	return out
+}
+
+// ANSI colours of the state word: red for a site in maintenance, yellow
+// for one that will be, green for one that is off.
+const (
+	ansiRed    = "\x1b[1;31m"
+	ansiYellow = "\x1b[33m"
+	ansiGreen  = "\x1b[32m"
+	ansiReset  = "\x1b[0m"
+)
+
+// paint returns the state word word in its colour.
+func paint(word string) string {
+	c := ansiGreen
+	switch {
+	case strings.HasPrefix(word, "on"):
+		c = ansiRed
+	case strings.HasPrefix(word, "scheduled"):
+		c = ansiYellow
+	}
+	return c + word + ansiReset
+}
+
+// colour returns the raw standard output when the state may be shown in
+// colour: stdout is a terminal, NO_COLOR is unset or empty
+// (https://no-color.org), and TERM is not "dumb"; else nil.
+func (e *env) colour() io.Writer {
+	if e.getenv("NO_COLOR") != "" || e.getenv("TERM") == "dumb" || !isTerminal(e.rawStdout) {
+		return nil
+	}
+	return e.rawStdout
 }

@@ -48,6 +48,11 @@ digest 3f9c2ab1)" or "..., unchanged". Output of show, one line per page:
 
 With --json (stable): [{"site", "size", "assets": [{"name", "size"}],
 "digest", "set_by", "set_at"}].
+
+With --json, set prints {"site", "result": "set" or "unchanged", "size",
+"assets" (a count), "digest", "version", "gates", "elapsed_ms"} and rm
+{"site", "removed": true, "version", "gates", "elapsed_ms"}; gates and
+elapsed_ms are as in "maintenance on --json" (null and 0 with --wait 0).
 `
 
 func runPage(ctx context.Context, e *env, args []string) error {
@@ -60,6 +65,8 @@ func runPage(ctx context.Context, e *env, args []string) error {
 
 func runPageSet(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("page set", pageUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	var site, reason string
 	fs.StringVar(&site, "site", maintenance.DefaultSite, "")
 	fs.StringVar(&reason, "reason", "", "")
@@ -84,6 +91,9 @@ func runPageSet(ctx context.Context, e *env, args []string) error {
 		if after.Version == before.Version {
 			word = "unchanged"
 		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"site": p.Site, "result": word, "size": p.Size(), "assets": len(p.Assets), "digest": p.Digest})
+		}
 		fmt.Fprintf(e.stdout, "page of %s: %s (%d bytes, %s, digest %s)\n", p.Site, word, p.Size(), plural(len(p.Assets), "asset"), p.Digest[:8])
 		return nil
 	})
@@ -91,6 +101,8 @@ func runPageSet(ctx context.Context, e *env, args []string) error {
 
 func runPageRm(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("page rm", pageUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	var site, reason string
 	fs.StringVar(&site, "site", maintenance.DefaultSite, "")
 	fs.StringVar(&reason, "reason", "", "")
@@ -106,8 +118,12 @@ func runPageRm(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		if _, _, err := e.change(ctx, st, maintenance.RemovePage(s), reason); err != nil {
+		_, after, err := e.change(ctx, st, maintenance.RemovePage(s), reason)
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"site": s, "removed": true})
 		}
 		fmt.Fprintf(e.stdout, "page of %s: removed\n", s)
 		return nil

@@ -51,6 +51,10 @@ where a gate's "release" is "" when it has none.
 Output of set: "release: v41 -> v42" ("none -> v42" the first time), or
 "release: v42, unchanged" when it already was the target (no change is
 recorded then).
+
+With --json, set prints {"release", "previous", "changed", "version",
+"gates", "elapsed_ms"}; gates and elapsed_ms are as in "maintenance on
+--json" (null and 0 with --wait 0).
 `
 
 // runRelease implements "maintenance release".
@@ -176,6 +180,8 @@ func listNames(names []string, n int) string {
 
 func runReleaseSet(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("release set", releaseUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	var reason string
 	fs.StringVar(&reason, "reason", "", "")
 	pos, err := fs.parse(args)
@@ -193,6 +199,9 @@ func runReleaseSet(ctx context.Context, e *env, args []string) error {
 		before, after, err := e.change(ctx, st, c, reason)
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"release": after.Release, "previous": before.Release, "changed": before.Release != after.Release})
 		}
 		if before.Release == after.Release {
 			fmt.Fprintf(e.stdout, "release: %s, unchanged\n", after.Release)

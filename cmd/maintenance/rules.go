@@ -107,6 +107,8 @@ func (k *ruleKind) addCmd(ctx context.Context, e *env, args []string) error {
 	var site, note string
 	fs.StringVar(&site, "site", "", "")
 	fs.StringVar(&note, "note", "", "")
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -135,6 +137,16 @@ func (k *ruleKind) addCmd(ctx context.Context, e *env, args []string) error {
 		if s := before.Site(name); s != nil {
 			old = findRule(k.rules(s), value)
 		}
+		if asJSON {
+			result := "added"
+			switch {
+			case !changed(before, after, name):
+				result = "unchanged"
+			case old != nil:
+				result = "updated"
+			}
+			return e.writeOutcome(after.Version, map[string]any{"site": name, k.arg2json(): value, "note": note, "result": result})
+		}
 		switch {
 		case !changed(before, after, name):
 			fmt.Fprintf(e.stdout, "%s: %s %s is there already, unchanged\n", name, k.what, value)
@@ -151,6 +163,8 @@ func (k *ruleKind) rmCmd(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet(k.name+" rm", k.usage)
 	var site string
 	fs.StringVar(&site, "site", "", "")
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -167,8 +181,12 @@ func (k *ruleKind) rmCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		if _, _, err := e.change(ctx, st, k.rm(name, value), ""); err != nil {
+		_, after, err := e.change(ctx, st, k.rm(name, value), "")
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"site": name, k.arg2json(): value, "result": "removed"})
 		}
 		fmt.Fprintf(e.stdout, "%s: removed %s %s\n", name, k.what, value)
 		return nil
@@ -183,4 +201,13 @@ func findRule(rules []maintenance.Rule, value string) *maintenance.Rule {
 		}
 	}
 	return nil
+}
+
+// arg2json is the key of the rule's value in the JSON of add and rm:
+// "entry" for allow, "pattern" for ignore.
+func (k *ruleKind) arg2json() string {
+	if k.name == "allow" {
+		return "entry"
+	}
+	return "pattern"
 }

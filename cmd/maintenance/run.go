@@ -50,6 +50,13 @@ type env struct {
 	defaultWait time.Duration
 	// fleet is how the fleet followed the last change (env.change).
 	fleet *fleetReport
+	// probing is set by completion: newFlagSet records the flag set in
+	// probed, and parse (or subcommand, for a command with subcommands)
+	// returns errProbe before the command does anything.
+	probing bool
+	probed  *flagSet
+	// probedSubs are the subcommand names subcommand saw while probing.
+	probedSubs []string
 }
 
 // command is one subcommand of the CLI.
@@ -124,7 +131,7 @@ func (e *env) main(ctx context.Context, args []string) error {
 			fmt.Fprint(e.stdout, e.usage())
 			return nil
 		}
-		return usageErrorf("%v; run 'maintenance help' for usage", err)
+		return usageErrorf("%v%s; run 'maintenance help' for usage", err, flagHint(global, err))
 	}
 	if storeFlag != "" {
 		e.storeURL, e.storeFlag, e.storeFrom = storeFlag, true, "--store"
@@ -144,11 +151,20 @@ func (e *env) main(ctx context.Context, args []string) error {
 	if name == "help" {
 		return e.help(ctx, args)
 	}
+	if name == completeCommand {
+		return e.complete(ctx, args)
+	}
 	c, ok := commands[name]
 	if !ok {
-		return usageErrorf("unknown command %q; run 'maintenance help' for the list of commands", name)
+		return usageErrorf("unknown command %q%s; run 'maintenance help' for the list of commands", name, didYouMean(name, commandNames()))
 	}
 	return c.run(ctx, e, args)
+}
+
+// commandNames returns the names of the commands, "help" included, in the
+// order of "maintenance help".
+func commandNames() []string {
+	return append(slices.Clone(commandOrder), "help")
 }
 
 // help prints the usage of the CLI, or of one command.
@@ -162,7 +178,7 @@ func (e *env) help(ctx context.Context, args []string) error {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		return usageErrorf("unknown command %q; run 'maintenance help' for the list of commands", args[0])
+		return usageErrorf("unknown command %q%s; run 'maintenance help' for the list of commands", args[0], didYouMean(args[0], commandNames()))
 	}
 	err := c.run(ctx, e, []string{"-h"})
 	if errors.Is(err, flag.ErrHelp) {
@@ -243,7 +259,11 @@ func (e *env) newFlagSet(name, usage string) *flagSet {
 		fs.Var(waitFlag{&e.wait}, "wait", "")
 		usage += waitUsage
 	}
-	return &flagSet{FlagSet: fs, e: e, usage: usage}
+	f := &flagSet{FlagSet: fs, e: e, usage: usage}
+	if e.probing {
+		e.probed = f
+	}
+	return f
 }
 
 // parse parses args, flags and positional arguments interleaved
@@ -252,6 +272,9 @@ func (e *env) newFlagSet(name, usage string) *flagSet {
 // positional. For -h and --help it prints the usage on stdout and returns
 // flag.ErrHelp, which exitCode maps to 0; other errors are usage errors.
 func (fs *flagSet) parse(args []string) ([]string, error) {
+	if fs.e.probing {
+		return nil, errProbe
+	}
 	pos, err := parseInterleaved(fs.FlagSet, args)
 	if err != nil {
 		return nil, fs.fail(err)
@@ -267,7 +290,7 @@ func (fs *flagSet) fail(err error) error {
 		fmt.Fprint(fs.e.stdout, fs.usage)
 		return err
 	}
-	return usageErrorf("%s: %v; run 'maintenance help %s' for usage", fs.Name(), err, strings.Fields(fs.Name())[0])
+	return usageErrorf("%s: %v%s; run 'maintenance help %s' for usage", fs.Name(), err, flagHint(fs.FlagSet, err), strings.Fields(fs.Name())[0])
 }
 
 // parseInterleaved parses the flags in args wherever they are and returns

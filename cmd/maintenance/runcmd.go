@@ -86,6 +86,9 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	fs.Var(&message, "message", "")
 	fs.Var(&reason, "reason", "")
 	fs.Var(&mode, "mode", "")
+	if e.probing {
+		return errProbe
+	}
 	// Not parse: the flags end at the command, so that its own flags are
 	// left alone.
 	if err := fs.FlagSet.Parse(args); err != nil {

@@ -17,8 +17,8 @@ func init() {
 const scheduleUsage = `Usage: maintenance schedule ls [--site HOST] [--json]
        maintenance schedule add [--site HOST] --from TIME (--for DUR | --until TIME)
                                 [--message [LANG=]TEXT]... [--mode full|read-only|errors|hold]
-                                [--reason TEXT]
-       maintenance schedule rm [--site HOST] ID
+                                [--reason TEXT] [--json]
+       maintenance schedule rm [--site HOST] [--json] ID
 
 Lists, plans and removes maintenance windows ahead of time: several per site,
 each half-open, [from, until). During a window a site that is off is in
@@ -68,7 +68,11 @@ never changed):
 where "active" is true for a window in progress.
 
 Output of add: "SITE: window ID added: FROM - UNTIL (MODE)"; of rm:
-"SITE: window ID removed: FROM - UNTIL (MODE)".
+"SITE: window ID removed: FROM - UNTIL (MODE)". With --json, add prints
+{"site", "added": WINDOW (as in ls --json), "version", "gates",
+"elapsed_ms"} and rm {"site", "removed": ID, "version", "gates",
+"elapsed_ms"}; gates and elapsed_ms as in "maintenance on --json" (null
+and 0 with --wait 0).
 `
 
 // runSchedule implements "maintenance schedule".
@@ -154,6 +158,8 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 	fs.Var(&from, "from", "")
 	fs.Var(&forDur, "for", "")
 	fs.Var(&until, "until", "")
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -212,6 +218,9 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 		}
 		for _, x := range s.Schedule {
 			if !slices.ContainsFunc(old, func(y maintenance.Window) bool { return y.ID == x.ID }) {
+				if asJSON {
+					return e.writeOutcome(after.Version, map[string]any{"site": name, "added": toWindowJSON(&x, time.Now())})
+				}
 				fmt.Fprintf(e.stdout, "%s: window %d added: %s\n", name, x.ID, describeWindow(&x))
 				return nil
 			}
@@ -224,6 +233,8 @@ func runScheduleRm(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("schedule rm", scheduleUsage)
 	var site string
 	fs.StringVar(&site, "site", "", "")
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -240,9 +251,12 @@ func runScheduleRm(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		before, _, err := e.change(ctx, st, maintenance.RemoveWindow(name, id), "")
+		before, after, err := e.change(ctx, st, maintenance.RemoveWindow(name, id), "")
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"site": name, "removed": id})
 		}
 		desc := ""
 		if s := before.Site(name); s != nil {

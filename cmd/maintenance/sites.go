@@ -12,8 +12,8 @@ import (
 )
 
 const sitesUsage = `Usage: maintenance sites ls [--json]
-       maintenance sites add HOST...
-       maintenance sites rm HOST
+       maintenance sites add [--json] HOST...
+       maintenance sites rm [--json] HOST
        maintenance sites set HOST --error-status CODE
 
 Lists, declares and removes sites. A site is a host name (shop.example.com),
@@ -43,6 +43,11 @@ Output of ls, one line per site:
 With --json: {"sites": [{"site": "*", "on": false, "mode": "", "since": null,
 "version": 3}]}, mode and since as in "maintenance status --json".
 
+With --json, add prints {"declared": [HOST...], "already_declared":
+[HOST...], "version", "gates", "elapsed_ms"} and rm {"removed": HOST,
+"was_on": BOOL, "version", "gates", "elapsed_ms"}; gates and elapsed_ms as
+in "maintenance on --json" (null and 0 with --wait 0).
+
 Output of add and rm, one line per site: "HOST: declared", "HOST: already
 declared" or "HOST: removed". Output of set: "HOST: error status 503 -> 500",
 or "HOST: error status 500, unchanged" when it already was.
@@ -68,12 +73,16 @@ func subcommand(ctx context.Context, e *env, name, usage string, args []string, 
 		return fs.fail(err)
 	}
 	args = fs.Args()
+	if e.probing && len(args) == 0 {
+		e.probedSubs = slices.Sorted(maps.Keys(subs))
+		return errProbe
+	}
 	if len(args) == 0 {
 		return usageErrorf("%s: missing subcommand; accepted: %s; run 'maintenance help %s' for usage", name, subcommandNames(subs), name)
 	}
 	sub, ok := subs[args[0]]
 	if !ok {
-		return usageErrorf("%s: unknown subcommand %q; accepted: %s; run 'maintenance help %s' for usage", name, args[0], subcommandNames(subs), name)
+		return usageErrorf("%s: unknown subcommand %q%s; accepted: %s; run 'maintenance help %s' for usage", name, args[0], didYouMean(args[0], slices.Sorted(maps.Keys(subs))), subcommandNames(subs), name)
 	}
 	return sub(ctx, e, args[1:])
 }
@@ -145,6 +154,8 @@ func runSitesLs(ctx context.Context, e *env, args []string) error {
 
 func runSitesAdd(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("sites add", sitesUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -166,6 +177,21 @@ func runSitesAdd(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		seen := map[string]bool{}
+		if asJSON {
+			declared, already := []string{}, []string{}
+			for _, n := range names {
+				if seen[n] {
+					continue
+				}
+				seen[n] = true
+				if before.Site(n) == nil && after.Site(n) != nil {
+					declared = append(declared, n)
+				} else {
+					already = append(already, n)
+				}
+			}
+			return e.writeOutcome(after.Version, map[string]any{"declared": declared, "already_declared": already})
+		}
 		for _, n := range names {
 			if seen[n] {
 				continue
@@ -183,6 +209,8 @@ func runSitesAdd(ctx context.Context, e *env, args []string) error {
 
 func runSitesRm(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("sites rm", sitesUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -201,9 +229,13 @@ func runSitesRm(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		before, _, err := e.change(ctx, st, c, "")
+		before, after, err := e.change(ctx, st, c, "")
 		if err != nil {
 			return err
+		}
+		if asJSON {
+			s := before.Site(name)
+			return e.writeOutcome(after.Version, map[string]any{"removed": name, "was_on": s != nil && s.On})
 		}
 		fmt.Fprintf(e.stdout, "%s: removed\n", name)
 		if s := before.Site(name); s != nil && s.On {

@@ -171,7 +171,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			if i > 0 {
 				fmt.Fprintln(e.stdout)
 			}
-			writeSite(e.stdout, s, "")
+			writeSite(e.stdout, e.colour(), s, "")
 		}
 		return nil
 	})

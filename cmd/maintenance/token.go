@@ -49,6 +49,11 @@ or "no tokens". With --json (stable: fields may be added, never changed):
     "created": "2026-11-21T13:00:00Z", "created_by": "root@build-1"}]}
 
 Output of revoke: "token 3f9c2a1b revoked". An unknown ID: exit 2.
+
+With --json, create prints {"token", "id", "label", "version", "gates",
+"elapsed_ms"} (the token shown this once, in the JSON) and revoke
+{"revoked": ID, "version", "gates", "elapsed_ms"}; gates and elapsed_ms
+are as in "maintenance on --json" (null and 0 with --wait 0).
 `
 
 // runToken implements "maintenance token".
@@ -107,6 +112,8 @@ func runTokenLs(ctx context.Context, e *env, args []string) error {
 
 func runTokenCreate(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("token create", tokenUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	var label string
 	fs.StringVar(&label, "label", "", "")
 	pos, err := fs.parse(args)
@@ -123,8 +130,12 @@ func runTokenCreate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		if _, _, err := e.change(ctx, st, c, ""); err != nil {
+		_, after, err := e.change(ctx, st, c, "")
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"token": token, "id": id, "label": label})
 		}
 		e.fleet.toStderr = true // stdout is the token alone
 		fmt.Fprintln(e.stdout, token)
@@ -135,6 +146,8 @@ func runTokenCreate(ctx context.Context, e *env, args []string) error {
 
 func runTokenRevoke(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("token revoke", tokenUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -147,8 +160,12 @@ func runTokenRevoke(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		if _, _, err := e.change(ctx, st, maintenance.RevokeToken(id), ""); err != nil {
+		_, after, err := e.change(ctx, st, maintenance.RevokeToken(id), "")
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"revoked": id})
 		}
 		fmt.Fprintf(e.stdout, "token %s revoked\n", id)
 		return nil

@@ -55,6 +55,11 @@ or "no users". With --json (stable: fields may be added, never changed):
 Output of add: "user alice added"; of passwd: "user alice: password changed";
 of rm: "user alice removed". A user that exists (add) or does not (passwd,
 rm), a bad name or password: exit 2, nothing changes.
+
+With --json, add and passwd print {"user", "command": "user add" or
+"user passwd", "version", "gates", "elapsed_ms"} and rm {"removed":
+NAME, "version", "gates", "elapsed_ms"}; gates and elapsed_ms are as in
+"maintenance on --json" (null and 0 with --wait 0).
 `
 
 // runUser implements "maintenance user".
@@ -124,6 +129,8 @@ func runUserPasswd(ctx context.Context, e *env, args []string) error {
 // hashes it and applies change(name, hash).
 func (e *env) setPassword(ctx context.Context, cmd string, args []string, change func(name, hash string) maintenance.Change, done string) error {
 	fs := e.newFlagSet(cmd, userUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	var fromStdin bool
 	fs.BoolVar(&fromStdin, "password-stdin", false, "")
 	pos, err := fs.parse(args)
@@ -159,8 +166,12 @@ func (e *env) setPassword(ctx context.Context, cmd string, args []string, change
 		if err != nil {
 			return err
 		}
-		if _, _, err := e.change(ctx, st, change(name, hash), ""); err != nil {
+		_, after, err := e.change(ctx, st, change(name, hash), "")
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"user": name, "command": cmd})
 		}
 		fmt.Fprintf(e.stdout, done, name)
 		return nil
@@ -172,6 +183,8 @@ const placeholderHash = "$2a$00$placeholder"
 
 func runUserRm(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("user rm", userUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -184,8 +197,12 @@ func runUserRm(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		if _, _, err := e.change(ctx, st, maintenance.RemoveUser(name), ""); err != nil {
+		_, after, err := e.change(ctx, st, maintenance.RemoveUser(name), "")
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"removed": name})
 		}
 		fmt.Fprintf(e.stdout, "user %s removed\n", name)
 		return nil

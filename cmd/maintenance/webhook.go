@@ -68,6 +68,11 @@ With --json: {"webhooks": [{"id", "url", "events", "sites", "format",
 "remind", "max_duration", "created", "created_by", "delivery": {"state",
 "delivered", "last_delivered", "pending", "attempts", "failing_since",
 "next_attempt", "last_error"}}]}. Never the secret.
+
+With --json, add prints {"added": ID, "secret" (without --secret-stdin:
+shown this once), "version", "gates", "elapsed_ms"} and rm {"removed":
+ID, "version", "gates", "elapsed_ms"}; gates and elapsed_ms are as in
+"maintenance on --json" (null and 0 with --wait 0).
 `
 
 // runWebhook implements "maintenance webhook".
@@ -82,6 +87,8 @@ func runWebhook(ctx context.Context, e *env, args []string) error {
 
 func runWebhookAdd(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("webhook add", webhookUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	var sites stringsFlag
 	var events, format, remind, maxDur, reason string
 	var secretStdin bool
@@ -127,8 +134,16 @@ func runWebhookAdd(ctx context.Context, e *env, args []string) error {
 		if w.Secret, err = maintenance.SealSecret(key, w.ID, secret); err != nil {
 			return err
 		}
-		if _, _, err := e.change(ctx, st, maintenance.AddWebhook(w), reason); err != nil {
+		_, after, err := e.change(ctx, st, maintenance.AddWebhook(w), reason)
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			out := map[string]any{"added": w.ID}
+			if !secretStdin {
+				out["secret"] = secret // shown once, as the text output does
+			}
+			return e.writeOutcome(after.Version, out)
 		}
 		if secretStdin {
 			fmt.Fprintf(e.stdout, "webhook %s added\n", w.ID)
@@ -296,6 +311,8 @@ func truncateArg(s string) string {
 
 func runWebhookRm(ctx context.Context, e *env, args []string) error {
 	fs := e.newFlagSet("webhook rm", webhookUsage)
+	var asJSON bool
+	fs.BoolVar(&asJSON, "json", false, "")
 	var reason string
 	fs.StringVar(&reason, "reason", "", "")
 	pos, err := fs.parse(args)
@@ -307,8 +324,12 @@ func runWebhookRm(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
-		if _, _, err := e.change(ctx, st, maintenance.RemoveWebhook(id), reason); err != nil {
+		_, after, err := e.change(ctx, st, maintenance.RemoveWebhook(id), reason)
+		if err != nil {
 			return err
+		}
+		if asJSON {
+			return e.writeOutcome(after.Version, map[string]any{"removed": id})
 		}
 		fmt.Fprintf(e.stdout, "webhook %s removed\n", id)
 		return nil
