@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomaint/maintenance"
 )
 
 // TestStatusColour shows the state word in colour when stdout is a
@@ -50,5 +52,41 @@ func TestStatusColour(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "\x1b") || !strings.Contains(out.String(), "shop.example.com: on (full)") {
 		t.Errorf("status on a pipe = %q, want no colour", out.String())
+	}
+}
+
+// TestWaitProgressOnTerminal: while a command waits for the fleet, a
+// terminal on stderr shows how many gates switched, and the line is erased
+// once the wait is over; a pipe gets no progress line.
+func TestWaitProgressOnTerminal(t *testing.T) {
+	storeURL := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	var sink bytes.Buffer
+	if err := run(t.Context(), []string{"--store", storeURL, "init"}, nil, &sink, &sink); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(t.Context(), storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// A live gate that never switches: the wait runs out.
+	if err := st.Heartbeat(t.Context(), maintenance.GateInfo{ID: "stuck", Host: "web-1", Version: 0, Started: time.Now(), LastSeen: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ptmx, pts := openPTY(t)
+	err = run(t.Context(), []string{"--store", storeURL, "on", "--wait", "300ms"}, nil, &sink, pts)
+	if err == nil {
+		t.Fatal("on with a gate that never switches: no error, want the lagging gate named")
+	}
+	pts.Close()
+	ptmx.SetReadDeadline(time.Now().Add(5 * time.Second))
+	out, _ := io.ReadAll(ptmx)
+	if !strings.Contains(string(out), "\r0/1 gates...") || !strings.Contains(string(out), "\r\x1b[K") {
+		t.Errorf("stderr on a terminal = %q, want the progress line, then erased", out)
+	}
+	var stderr bytes.Buffer
+	run(t.Context(), []string{"--store", storeURL, "off", "--wait", "300ms"}, nil, &sink, &stderr)
+	if strings.Contains(stderr.String(), "gates...") {
+		t.Errorf("stderr on a pipe = %q, want no progress line", stderr.String())
 	}
 }

@@ -96,18 +96,20 @@ func (e *env) waitFleet(ctx context.Context, st maintenance.Store, version int64
 	if e.wait <= 0 {
 		return r
 	}
-	tty := isTerminal(e.stderr)
+	// The progress line is ours, carriage return and erase included: it
+	// goes to the terminal itself, not through the escaping stderr.
+	tty := isTerminal(e.rawStderr)
 	var progress func(maintenance.Fleet)
 	shown := false
 	if tty {
 		progress = func(f maintenance.Fleet) {
-			fmt.Fprintf(e.stderr, "\r%d/%d gates...", f.Gates.Switched, f.Gates.Live)
+			fmt.Fprintf(e.rawStderr, "\r%d/%d gates...", f.Gates.Switched, f.Gates.Live)
 			shown = true
 		}
 	}
 	f, err := maintenance.WaitFleet(ctx, st, version, e.wait, progress)
 	if shown {
-		fmt.Fprint(e.stderr, "\r\033[K")
+		fmt.Fprint(e.rawStderr, "\r\033[K")
 	}
 	r.fleet, r.err = f, err
 	var lag *maintenance.LaggingError
