@@ -31,7 +31,8 @@ func cliReference(t *testing.T) string {
      Do not edit: change the help texts and regenerate. -->
 
 This is the output of ` + "`maintenance help`" + ` and of ` + "`maintenance help COMMAND`" + ` for every
-command. The [README](../README.md) shows the commands at work.
+command. [The CLI at a glance](cli-guide.md) shows them at work: the store, waiting for the fleet,
+exit codes and ` + "`--json`" + `.
 
 Commands: `)
 	for i, name := range commandOrder {
