@@ -1,7 +1,10 @@
 package maintenance_test
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -28,3 +31,73 @@ func TestLibraryDocShowsExample(t *testing.T) {
 		t.Errorf("docs/library.md does not show Example_quickStart as example_test.go has it; copy the function into its quick start")
 	}
 }
+
+// TestDocLinks checks every relative link of README.md and docs/*.md: the
+// file it names exists, and so does the heading its #anchor names (as
+// GitHub makes anchors of headings).
+func TestDocLinks(t *testing.T) {
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := append([]string{"README.md"}, docs...)
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(path string) map[string]bool {
+		if a, ok := anchors[path]; ok {
+			return a
+		}
+		a := map[string]bool{}
+		anchors[path] = a
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return a
+		}
+		fence := false
+		for _, line := range strings.Split(string(text), "\n") {
+			if strings.HasPrefix(line, "```") {
+				fence = !fence
+				continue
+			}
+			if m := headingRE.FindStringSubmatch(line); m != nil && !fence {
+				slug := strings.ReplaceAll(slugDropRE.ReplaceAllString(strings.ToLower(strings.TrimSpace(m[1])), ""), " ", "-")
+				name := slug
+				for n := 1; a[name]; n++ {
+					name = fmt.Sprintf("%s-%d", slug, n)
+				}
+				a[name] = true
+			}
+		}
+		return a
+	}
+	for _, f := range files {
+		text, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(string(text), -1) {
+			target := m[1]
+			if schemeRE.MatchString(target) {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			resolved := f
+			if path != "" {
+				resolved = filepath.Join(filepath.Dir(f), path)
+				if _, err := os.Stat(resolved); err != nil {
+					t.Errorf("%s: link %q: %v", f, target, err)
+					continue
+				}
+			}
+			if anchor != "" && strings.HasSuffix(resolved, ".md") && !anchorsOf(resolved)[anchor] {
+				t.Errorf("%s: link %q: %s has no heading with anchor #%s", f, target, resolved, anchor)
+			}
+		}
+	}
+}
+
+var (
+	linkRE     = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	schemeRE   = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:`)
+	headingRE  = regexp.MustCompile(`^#{1,6} (.*)`)
+	slugDropRE = regexp.MustCompile(`[^\w\- ]`)
+)
