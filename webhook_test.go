@@ -21,7 +21,7 @@ import (
 	"github.com/gomaint/maintenance/file"
 )
 
-// verify checks a Maintenance-Signature as the README documents it:
+// verify checks a Maintenance-Signature as docs/webhooks.md documents it:
 // "t=UNIX,v1=HEX", HEX the hex HMAC-SHA256 of "UNIX.BODY" under the secret.
 func verify(header, secret string, body []byte) bool {
 	fields := map[string]string{}

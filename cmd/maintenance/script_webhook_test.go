@@ -26,7 +26,7 @@ import (
 //	                       start a webhook receiver; $NAME is its URL. It
 //	                       checks each POST's Maintenance-Signature with
 //	                       the secret in SECRETFILE (read at each request),
-//	                       as the README documents it, and appends
+//	                       as docs/webhooks.md documents it, and appends
 //	                       "EVENT-ID TYPE SITE sig=ok|bad" to LOG; while the
 //	                       file LOG.down exists it answers 503 and logs
 //	                       nothing; while LOG.hang exists it logs the POST
@@ -75,7 +75,7 @@ func cmdDeliver(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// verifySignature checks a Maintenance-Signature header as the README
+// verifySignature checks a Maintenance-Signature header as docs/webhooks.md
 // says: "t=UNIX,v1=HEX", HEX the hex HMAC-SHA256 of "UNIX.BODY" under the
 // secret.
 func verifySignature(header, secret string, body []byte) bool {
