@@ -58,8 +58,8 @@ for target in $targets; do
   echo "building $target"
   CGO_ENABLED=0 GOOS=$goos GOARCH=$goarch GOFLAGS=-mod=readonly \
     go build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$dir/maintenance" ./cmd/maintenance
-  cp LICENSE README.md CHANGELOG.md "$dir/"
-  touch -d "@$SOURCE_DATE_EPOCH" "$dir" "$dir"/*
+  cp -r LICENSE README.md CHANGELOG.md docs "$dir/"
+  find "$dir" -exec touch -d "@$SOURCE_DATE_EPOCH" {} +
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$out" -cf - "$name" | gzip -9n > "$out/$name.tar.gz"
 

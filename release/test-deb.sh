@@ -29,7 +29,7 @@ echo "built $(basename "$deb")"
 
 # What the package holds.
 contents=$(dpkg-deb --contents "$deb")
-for f in ./usr/bin/maintenance ./usr/lib/systemd/system/maintenance.service ./etc/maintenance/maintenance.conf ./usr/share/doc/maintenance/LICENSE; do
+for f in ./usr/bin/maintenance ./usr/lib/systemd/system/maintenance.service ./etc/maintenance/maintenance.conf ./usr/share/doc/maintenance/LICENSE ./usr/share/doc/maintenance/docs/cli.md; do
   grep -q " $f\$" <<<"$contents" || fail "the package has no $f"
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/maintenance/maintenance.conf || fail "the config is not a conffile"

@@ -197,10 +197,14 @@ rules that let people and machines through while a site is in maintenance.
 
 Commands:
 `)
+	width := len("help")
 	for _, name := range commandOrder {
-		fmt.Fprintf(&b, "  %-8s %s\n", name, commands[name].summary)
+		width = max(width, len(name))
 	}
-	fmt.Fprintf(&b, "  %-8s %s\n", "help", "show this text, or a command's flags and output: help COMMAND")
+	for _, name := range commandOrder {
+		fmt.Fprintf(&b, "  %-*s %s\n", width, name, commands[name].summary)
+	}
+	fmt.Fprintf(&b, "  %-*s %s\n", width, "help", "show this text, or a command's flags and output: help COMMAND")
 	b.WriteString(`
 Global flags (accepted before or after the command name):
   --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH),
