@@ -12,10 +12,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-func init() {
-	register("bypass", command{runBypass, "create, list and revoke secret links that let a person through"})
-}
-
 const bypassUsage = `Usage: maintenance bypass ls [--json]
        maintenance bypass create [--site HOST] [--ttl DUR] [--label TEXT]
                                  [--base-url URL] [--json]

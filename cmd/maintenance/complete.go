@@ -22,10 +22,6 @@ const completeCommand = "__complete"
 // of subcommands, is known.
 var errProbe = errors.New("probed")
 
-func init() {
-	register("completion", command{runCompletion, "print a shell completion script: completion bash|zsh|fish"})
-}
-
 const completionUsage = `Usage: maintenance completion bash|zsh|fish
 
 Prints a script that completes the commands, subcommands and flags of

@@ -19,10 +19,6 @@ import (
 	"github.com/gomaint/maintenance/staffcheck"
 )
 
-func init() {
-	register("forward-auth", command{runForwardAuth, "answer the forward-auth sub-requests of nginx, Caddy, Traefik and ingress-nginx"})
-}
-
 const forwardAuthUsage = `Usage: maintenance forward-auth --trusted-proxy CIDR... [--listen ADDR] [flags]
 
 Runs a decision server for the proxy you already have: nginx auth_request,

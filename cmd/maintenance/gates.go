@@ -8,10 +8,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-func init() {
-	register("gates", command{runGates, "list the running gates and the state version each one serves"})
-}
-
 var gatesUsage = fmt.Sprintf(`Usage: maintenance gates [--json]
 
 Lists the running gates (maintenance serve processes, and programs that use

@@ -7,10 +7,6 @@ import (
 	"github.com/gomaint/maintenance/internal/storeurl"
 )
 
-func init() {
-	register("init", command{runInit, "create the store, or check that it exists"})
-}
-
 const initUsage = `Usage: maintenance init
 
 Creates the store (see --store in "maintenance help" for how it is chosen)

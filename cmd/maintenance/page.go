@@ -8,10 +8,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-func init() {
-	register("page", command{runPage, "keep the maintenance page and its assets in the store, for the whole fleet"})
-}
-
 const pageUsage = `Usage: maintenance page set [--site HOST] [--reason TEXT] DIR
        maintenance page show [--site HOST] [--json]
        maintenance page rm [--site HOST] [--reason TEXT]

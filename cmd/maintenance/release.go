@@ -9,10 +9,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-func init() {
-	register("release", command{runRelease, "show and set the fleet's target release (deploy-error mode)"})
-}
-
 const releaseUsage = `Usage: maintenance release show [--json]
        maintenance release set [--reason TEXT] ID
 

@@ -3,351 +3,309 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"github.com/gomaint/maintenance/internal/safetext"
-	"io"
+	"io/fs"
 	"os"
-	"slices"
+	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomaint/maintenance"
 )
 
-// storeEnv is the environment variable read when --store is absent.
-const storeEnv = "MAINTENANCE_STORE"
+const runUsage = `Usage: maintenance run [--site HOST]... [--message [LANG=]TEXT]... [--reason TEXT]
+                       [--mode full|read-only|errors|hold] -- COMMAND [ARG]...
 
-// env is what a command runs with: its standard streams, the store URL and
-// the process environment. Commands never touch os.Stdout, os.Getenv and the
-// like directly, so tests can run them in-process.
-type env struct {
-	stdin io.Reader
-	// stdout and stderr escape the control and format characters of what
-	// is written to them (safetext.Writer): values read from a store may
-	// hold any, and none may reach a terminal raw.
-	stdout, stderr io.Writer
-	// rawStdout and rawStderr are the streams themselves, for the command
-	// that "maintenance run" starts.
-	rawStdout, rawStderr io.Writer
-	// storeURL is the store to open: --store given before the command, else
-	// $MAINTENANCE_STORE, else the configuration file's, else storeurl.Default. A command's flag set (see
-	// newFlagSet) lets --store after the command name override it, so it is
-	// final only once the command has parsed its flags.
-	storeURL string
-	// storeFlag is true when --store was given before the command name,
-	// so that a command's configuration file cannot override it.
-	storeFlag bool
-	// storeFrom says how the store was chosen, for messages: "--store",
-	// "MAINTENANCE_STORE", "config file PATH" or "default".
-	storeFrom string
-	getenv    func(string) string
-	// wait is --wait of a command that changes the state: how long it
-	// waits for the fleet (see env.change).
-	wait time.Duration
-	// defaultWait is the default of --wait: $MAINTENANCE_WAIT, else
-	// maintenance.DefaultWait.
-	defaultWait time.Duration
-	// fleet is how the fleet followed the last change (env.change).
-	fleet *fleetReport
-	// probing is set by completion: newFlagSet records the flag set in
-	// probed, and parse (or subcommand, for a command with subcommands)
-	// returns errProbe before the command does anything.
-	probing bool
-	probed  *flagSet
-	// probedSubs are the subcommand names subcommand saw while probing.
-	probedSubs []string
+Switches maintenance on for the sites named with --site, declaring the ones
+that are new, or for every declared site, * included, when none is named
+(like "maintenance on"); runs COMMAND with its arguments as given (no shell);
+then puts every site it switched back exactly as it was before: on or off,
+message, reason, mode, window, rules. A site it declared is removed again.
+It restores also when the command fails, is not found, or is stopped with
+Ctrl-C. The command must follow "--".
+
+Flags:
+  --site HOST     a site: shop.example.com, *.example.com or *; repeatable
+  --message TEXT  shown to visitors on the maintenance page; LANG=TEXT gives
+                  it in one language (see "maintenance help on"); repeatable
+  --reason TEXT   for operators: kept on the site and in the audit log, on
+                  the change and on the restore
+  --mode MODE     full (the default), read-only or errors; see
+                  "maintenance help on"
+
+The command gets the standard input, output and error of run, and its
+environment with MAINTENANCE_STORE set to the store run uses, so that a
+"maintenance" command it runs sees the same store. SIGINT, SIGTERM and SIGHUP
+sent to run are passed to the command; run waits for it to end, restores,
+and exits.
+
+If someone else changes a site while the command runs, run does not
+overwrite their change: it leaves that site as it is and says so.
+
+Diagnostics ("maintenance: on for ...", "maintenance: restored ...") go to
+standard error.
+
+The command is looked up before anything is switched, and starts only once
+every live gate serves the switch (see --wait below): before that, requests
+would still pass.
+
+Exit codes: the command's exit code; 128+N when a signal N ended it (130 for
+SIGINT); 126 when it cannot be started (after restoring). Before the command
+starts: 127 when it is not found or not executable (nothing switched, nothing
+logged); 2 for invalid usage or input (nothing changed); 1 when the store
+cannot be reached, and 1 when the wait for the gates runs out (the state is
+restored, the gates behind are named, the command is not run). 1 also when
+the command succeeded but the state could not be restored.
+`
+
+// runSignals are the signals that run passes to the command.
+var runSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// childExitError makes the CLI exit with the exit code of the command that
+// "maintenance run" ran; exitCode maps it.
+type childExitError struct {
+	code int
+	msg  string
 }
 
-// command is one subcommand of the CLI.
-type command struct {
-	// run runs the command with the arguments that follow its name. It
-	// parses them with a flag set from e.newFlagSet, so "-h" prints the
-	// command's usage, and returns errors for exitCode to map.
-	run func(ctx context.Context, e *env, args []string) error
-	// summary is the one-line description listed by "maintenance help".
-	summary string
-}
+func (e *childExitError) Error() string { return e.msg }
 
-// commands is the command table. Commands defined in other files may add
-// themselves from an init function with register.
-var commands = map[string]command{
-	"on":      {runOn, "switch maintenance on for some or every site"},
-	"off":     {runOff, "switch maintenance off for some or every site"},
-	"status":  {runStatus, "show the state and rules of the sites"},
-	"sites":   {runSites, "list, declare and remove sites"},
-	"ignore":  {runIgnore, "list, add and remove ignore patterns (paths never blocked)"},
-	"allow":   {runAllow, "list, add and remove allow entries (client IPs never blocked)"},
-	"log":     {runLog, "show the audit log of changes"},
-	"version": {runVersion, "print the version of this program"},
-}
-
-// commandOrder is the order in which "maintenance help" lists the commands.
-var commandOrder = []string{"on", "off", "status", "sites", "ignore", "allow", "log", "version"}
-
-// register adds a command to the table, listed in the help before
-// "version". It is meant to be called from init functions and panics when
-// the name is taken.
-func register(name string, c command) {
-	if _, dup := commands[name]; dup || name == "help" || c.run == nil {
-		panic(fmt.Sprintf("maintenance: cannot register command %q", name))
+// runRun implements "maintenance run".
+func runRun(ctx context.Context, e *env, args []string) error {
+	fs := e.newFlagSet("run", runUsage)
+	var sites stringsFlag
+	var message messageFlag
+	var reason, mode optString
+	fs.Var(&sites, "site", "")
+	fs.Var(&message, "message", "")
+	fs.Var(&reason, "reason", "")
+	fs.Var(&mode, "mode", "")
+	if e.probing {
+		return errProbe
 	}
-	commands[name] = c
-	i := slices.Index(commandOrder, "version")
-	if i < 0 {
-		i = len(commandOrder)
+	// Not parse: the flags end at the command, so that its own flags are
+	// left alone.
+	if err := fs.FlagSet.Parse(args); err != nil {
+		return fs.fail(err)
 	}
-	commandOrder = slices.Insert(commandOrder, i, name)
-}
+	argv := fs.Args()
+	if n := len(args) - len(argv); len(argv) > 0 && (n == 0 || args[n-1] != "--") {
+		return usageErrorf("run: put the command after --, like: maintenance run [flags] -- %s; run 'maintenance help run' for usage", strings.Join(argv, " "))
+	}
+	if len(argv) == 0 {
+		return usageErrorf("run: no command given after --; run 'maintenance help run' for usage")
+	}
 
-// run runs the CLI with the arguments after the program name.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := &env{stdin: stdin, stdout: safetext.NewWriter(stdout), stderr: safetext.NewWriter(stderr),
-		rawStdout: stdout, rawStderr: stderr, getenv: os.Getenv}
-	return e.main(ctx, args)
-}
-
-// main parses the global flags, picks the command and runs it.
-func (e *env) main(ctx context.Context, args []string) error {
-	if err := e.chooseStore(); err != nil {
+	names, err := parseSiteFlags(sites)
+	if err != nil {
 		return err
 	}
-	e.defaultWait = maintenance.DefaultWait
-	if v := e.getenv(waitEnv); v != "" {
-		d, err := maintenance.ParseWait(v)
-		if err != nil {
-			return fmt.Errorf("$%s: %w", waitEnv, err)
-		}
-		e.defaultWait = d
+	// The sites are on for the whole run, whatever window they had: the
+	// restore puts it back, even one that ended meanwhile.
+	var noTime time.Time
+	opts := maintenance.OnOptions{From: &noTime, Until: &noTime}
+	if opts.Message, opts.Messages, err = message.parse(); err != nil {
+		return err
 	}
-	var storeFlag string
-	global := flag.NewFlagSet("maintenance", flag.ContinueOnError)
-	global.SetOutput(io.Discard)
-	global.Usage = func() {}
-	global.StringVar(&storeFlag, "store", "", "")
-	showVersion := global.Bool("version", false, "")
-	if err := global.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(e.stdout, e.usage())
+	if opts.Mode, err = parseModeFlag(mode); err != nil {
+		return err
+	}
+	if err := precheck(maintenance.On(names, opts), reason.value); err != nil {
+		return err
+	}
+	// A command that cannot be started must not cost an outage: it is
+	// looked up before anything is switched.
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return &childExitError{code: 127, msg: fmt.Sprintf("run: %v; nothing was switched", err)}
+	}
+
+	// From here on, the signals are ours: they must not end run before it
+	// has restored. They are passed to the command while it runs.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, runSignals...)
+	defer signal.Stop(sigs)
+
+	return e.withStore(ctx, func(st maintenance.Store) error {
+		c := maintenance.On(names, opts)
+		c.Actor, c.Source, c.Reason = maintenance.Actor(), source, reason.value
+		var (
+			child   *childExitError
+			started bool
+			lagged  bool
+			targets = names
+		)
+		err := maintenance.During(ctx, st, c, func(ctx context.Context) error {
+			started = true
+			if len(targets) == 0 {
+				if s, err := st.Load(context.WithoutCancel(ctx)); err == nil {
+					for _, site := range s.Sites {
+						targets = append(targets, site.Site)
+					}
+				}
+			}
+			fmt.Fprintf(e.stderr, "maintenance: on for %s\n", siteList(targets))
+			// The command starts only once every live gate serves the
+			// change (or a later state): before, requests still pass.
+			if e.wait > 0 {
+				cur, err := st.Load(ctx)
+				if err != nil {
+					return fmt.Errorf("reading the state: %w", err)
+				}
+				e.fleet = e.waitFleet(ctx, st, cur.Version)
+				if e.fleet.err != nil {
+					lagged = true
+					return e.fleet.err
+				}
+				e.fleet.toStderr = true // stdout is the command's
+				e.fleet.write(e)
+			}
+			child = e.runChild(argv, sigs)
 			return nil
+		})
+		if !started {
+			return err
 		}
-		return usageErrorf("%v%s; run 'maintenance help' for usage", err, flagHint(global, err))
-	}
-	if storeFlag != "" {
-		e.storeURL, e.storeFlag, e.storeFrom = storeFlag, true, "--store"
-	}
-	args = global.Args()
-	if *showVersion {
-		if len(args) > 0 {
-			return usageErrorf("--version takes no command; got %q", args)
+		if lagged {
+			err = without(err, e.fleet.err) // reported below, as run's error
 		}
-		return currentBuild().write(e.stdout)
-	}
-	if len(args) == 0 {
-		fmt.Fprint(e.stderr, e.usage())
-		return usageErrorf("no command given; run 'maintenance help' for usage")
-	}
-	name, args := args[0], args[1:]
-	if name == "help" {
-		return e.help(ctx, args)
-	}
-	if name == completeCommand {
-		return e.complete(ctx, args)
-	}
-	c, ok := commands[name]
-	if !ok {
-		return usageErrorf("unknown command %q%s; run 'maintenance help' for the list of commands", name, didYouMean(name, commandNames()))
-	}
-	return c.run(ctx, e, args)
+		var skipped *maintenance.RestoreSkippedError
+		left := map[string]bool{}
+		if errors.As(err, &skipped) {
+			for _, s := range skipped.Sites {
+				left[s] = true
+			}
+		}
+		var restored []string
+		for _, n := range targets {
+			if !left[n] {
+				restored = append(restored, n)
+			}
+		}
+		restoredOK := isOnlySkipped(err)
+		switch {
+		case !restoredOK:
+			fmt.Fprintf(e.stderr, "maintenance: %v\n", err)
+			fmt.Fprintf(e.stderr, "maintenance: sites may still be in maintenance; see them with: maintenance status\n")
+		case len(restored) > 0:
+			fmt.Fprintf(e.stderr, "maintenance: restored %s\n", siteList(restored))
+		}
+		if skipped != nil {
+			fmt.Fprintf(e.stderr, "maintenance: %v\n", skipped)
+		}
+		switch {
+		case lagged:
+			return fmt.Errorf("%s not started, state restored: %w", argv[0], e.fleet.err)
+		case child != nil:
+			return child
+		case !restoredOK:
+			// The command succeeded, but sites may be left on.
+			return &childExitError{code: exitFailed, msg: "the command succeeded, but the state could not be restored"}
+		}
+		return nil
+	})
 }
 
-// commandNames returns the names of the commands, "help" included, in the
-// order of "maintenance help".
-func commandNames() []string {
-	return append(slices.Clone(commandOrder), "help")
-}
-
-// help prints the usage of the CLI, or of one command.
-func (e *env) help(ctx context.Context, args []string) error {
-	switch {
-	case len(args) == 0:
-		fmt.Fprint(e.stdout, e.usage())
+// without returns err, joined by errors.Join, with drop left out.
+func without(err, drop error) error {
+	if err == drop {
 		return nil
-	case len(args) > 1:
-		return usageErrorf("help takes one command name at most; got %q", args)
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		return usageErrorf("unknown command %q%s; run 'maintenance help' for the list of commands", args[0], didYouMean(args[0], commandNames()))
-	}
-	err := c.run(ctx, e, []string{"-h"})
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var keep []error
+		for _, e := range j.Unwrap() {
+			if e != drop {
+				keep = append(keep, e)
+			}
+		}
+		return errors.Join(keep...)
 	}
 	return err
 }
 
-// usage returns the text of "maintenance help".
-func (e *env) usage() string {
-	var b strings.Builder
-	b.WriteString(`Usage: maintenance [--store URL] COMMAND [flags] [args]
-
-maintenance puts web sites into maintenance mode and back, and manages the
-rules that let people and machines through while a site is in maintenance.
-
-Commands:
-`)
-	width := len("help")
-	for _, name := range commandOrder {
-		width = max(width, len(name))
+// isOnlySkipped reports whether err is nil or only says that sites were
+// left as someone else set them.
+func isOnlySkipped(err error) bool {
+	if err == nil {
+		return true
 	}
-	for _, name := range commandOrder {
-		fmt.Fprintf(&b, "  %-*s %s\n", width, name, commands[name].summary)
-	}
-	fmt.Fprintf(&b, "  %-*s %s\n", width, "help", "show this text, or a command's flags and output: help COMMAND")
-	b.WriteString(`
-Global flags (accepted before or after the command name):
-  --store URL   where the state is kept: sqlite:PATH (also sqlite://PATH),
-                file:PATH, postgres://...[?schema=NAME] or
-                redis://...[?prefix=P] (rediss:// for TLS); default:
-                $MAINTENANCE_STORE, else the "store URL" line of a
-                configuration file in the format of "serve --config":
-                $MAINTENANCE_CONFIG, else
-                $XDG_CONFIG_HOME/maintenance/maintenance.conf (default
-                ~/.config/...), else /etc/maintenance/maintenance.conf;
-                else sqlite:maintenance.db. Only "serve" and "init" create
-                a store: other commands on a SQLite or file store that
-                does not exist exit 1 and say where they looked.
-  --wait DUR    commands that change the state: how long to wait for the
-                fleet to serve the change (default $MAINTENANCE_WAIT, else
-                10s; 0: do not wait)
-  --version     print the version (as the version command does)
-
-Flags and arguments may come in any order; "--" ends the flags.
-DUR is a Go duration (90s, 2h30m). Times are printed in UTC, RFC 3339;
-status and on/off also show the local time when the local zone is not UTC.
-
-Output: the result on stdout, diagnostics and errors on stderr. --json output
-is stable: fields may be added, never renamed or removed.
-
-Exit codes:
-  0  done (also "status", whatever the state of the sites: read it from
-     the output)
-  1  failed: the store is unreachable or unreadable, I/O error
-  2  invalid usage or input (unknown command or flag, bad value, unknown
-     site, pattern, entry, user, token or link); nothing was changed
-
-Run 'maintenance help COMMAND' for the flags and output of a command.
-`)
-	return b.String()
-}
-
-// flagSet is a command's flag.FlagSet with its usage text.
-type flagSet struct {
-	*flag.FlagSet
-	e     *env
-	usage string
-}
-
-// newFlagSet returns a flag set for the command called name (as typed,
-// "ignore add" for a subcommand) that also accepts --store. usage is
-// printed on stdout for -h and --help.
-func (e *env) newFlagSet(name, usage string) *flagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	// Parse reports errors to us; we print them once, in exitCode.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	fs.Var(storeFlagValue{e}, "store", "")
-	if changing[name] {
-		e.wait = e.defaultWait
-		fs.Var(waitFlag{&e.wait}, "wait", "")
-		usage += waitUsage
-	}
-	f := &flagSet{FlagSet: fs, e: e, usage: usage}
-	if e.probing {
-		e.probed = f
-	}
-	return f
-}
-
-// parse parses args, flags and positional arguments interleaved
-// ("add /x --site a.com" works like "add --site a.com /x"), and returns the
-// positional arguments. "--" ends the flags: everything after it is
-// positional. For -h and --help it prints the usage on stdout and returns
-// flag.ErrHelp, which exitCode maps to 0; other errors are usage errors.
-func (fs *flagSet) parse(args []string) ([]string, error) {
-	if fs.e.probing {
-		return nil, errProbe
-	}
-	pos, err := parseInterleaved(fs.FlagSet, args)
-	if err != nil {
-		return nil, fs.fail(err)
-	}
-	return pos, nil
-}
-
-// fail turns an error from flag.FlagSet.Parse into the command's error: for
-// flag.ErrHelp it prints the usage on stdout and returns flag.ErrHelp;
-// anything else becomes a usage error.
-func (fs *flagSet) fail(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(fs.e.stdout, fs.usage)
-		return err
-	}
-	return usageErrorf("%s: %v%s; run 'maintenance help %s' for usage", fs.Name(), err, flagHint(fs.FlagSet, err), strings.Fields(fs.Name())[0])
-}
-
-// parseInterleaved parses the flags in args wherever they are and returns
-// the other arguments in order.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !isOnlySkipped(e) {
+				return false
+			}
 		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		// Parse stops at the first non-flag argument, or just after "--".
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+		return true
 	}
+	_, ok := err.(*maintenance.RestoreSkippedError)
+	return ok
 }
 
-// noArgs returns a usage error when a command that takes no positional
-// arguments got some.
-func noArgs(cmd string, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("%s takes no arguments, got %q; run 'maintenance help %s' for usage", cmd, args, strings.Fields(cmd)[0])
+// siteList names sites for the diagnostics.
+func siteList(sites []string) string {
+	if len(sites) == 0 {
+		return "no site"
 	}
-	return nil
+	return strings.Join(sites, ", ")
 }
 
-// stringsFlag is a repeatable string flag: each use appends a value.
-type stringsFlag []string
-
-func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
-func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
-
-// optString is a string flag that remembers whether it was given, so that
-// an empty value can be told from an absent one.
-type optString struct {
-	value string
-	set   bool
-}
-
-func (o *optString) String() string     { return o.value }
-func (o *optString) Set(v string) error { o.value, o.set = v, true; return nil }
-
-// ptr returns a pointer to the value when the flag was given, else nil.
-func (o *optString) ptr() *string {
-	if !o.set {
+// runChild runs the command argv with run's standard streams, passes it the
+// signals received on sigs until it ends, and returns how it ended: nil when
+// it exited with code 0. A signal received before the command starts keeps
+// it from starting.
+func (e *env) runChild(argv []string, sigs <-chan os.Signal) *childExitError {
+	select {
+	case sig := <-sigs:
+		return &childExitError{code: 128 + signalNumber(sig), msg: fmt.Sprintf("%s not started: got %v", argv[0], sig)}
+	default:
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.rawStdout, e.rawStderr
+	if e.rawStdout == nil {
+		cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
+	}
+	cmd.Env = append(os.Environ(), storeEnv+"="+e.storeURL)
+	if err := cmd.Start(); err != nil {
+		code := 126 // found but cannot be run, as in shells
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			code = 127
+		}
+		return &childExitError{code: code, msg: fmt.Sprintf("run: %v", err)}
+	}
+	done := make(chan struct{})
+	forwarded := make(chan struct{})
+	go func() {
+		defer close(forwarded)
+		for {
+			select {
+			case sig := <-sigs:
+				cmd.Process.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	<-forwarded
+	if err == nil {
 		return nil
 	}
-	v := o.value
-	return &v
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return &childExitError{code: exitFailed, msg: fmt.Sprintf("run: %s: %v", argv[0], err)}
+	}
+	if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return &childExitError{code: 128 + int(ws.Signal()), msg: fmt.Sprintf("%s was ended by signal %d (%v)", argv[0], int(ws.Signal()), ws.Signal())}
+	}
+	return &childExitError{code: exit.ExitCode(), msg: fmt.Sprintf("%s exited with code %d", argv[0], exit.ExitCode())}
+}
+
+// signalNumber returns the number of a signal, for exit codes.
+func signalNumber(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return int(s)
+	}
+	return int(syscall.SIGINT)
 }

@@ -10,10 +10,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-func init() {
-	register("schedule", command{runSchedule, "list, plan and remove maintenance windows ahead of time"})
-}
-
 const scheduleUsage = `Usage: maintenance schedule ls [--site HOST] [--json]
        maintenance schedule add [--site HOST] --from TIME (--for DUR | --until TIME)
                                 [--message [LANG=]TEXT]... [--mode full|read-only|errors|hold]

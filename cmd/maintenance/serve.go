@@ -29,10 +29,6 @@ import (
 	"github.com/gomaint/maintenance/staffcheck"
 )
 
-func init() {
-	register("serve", command{runServe, "run a reverse proxy that gates web apps (or the built-in demo)"})
-}
-
 const serveUsage = `Usage: maintenance serve [--config FILE] [--listen ADDR]
            (--upstream URL | --demo | --site HOST=URL...) [flags]
 

@@ -10,10 +10,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-func init() {
-	register("token", command{runToken, "create, list and revoke API tokens"})
-}
-
 // tokenPrefix starts every API token, so that one is recognized in a
 // config file or a secret scanner's report. It is part of the token: the
 // stored hash is maintenance.HashSecret of the whole string.

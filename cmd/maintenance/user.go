@@ -16,10 +16,6 @@ import (
 	"github.com/gomaint/maintenance/internal/password"
 )
 
-func init() {
-	register("user", command{runUser, "add, list and remove admin users; change passwords"})
-}
-
 const userUsage = `Usage: maintenance user ls [--json]
        maintenance user add [--password-stdin] NAME
        maintenance user passwd [--password-stdin] NAME

@@ -9,10 +9,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-func init() {
-	register("webhook", command{runWebhook, "add, list, test and remove webhooks that announce changes"})
-}
-
 const webhookUsage = `Usage: maintenance webhook add URL [--events LIST] [--site HOST]... [--format json|slack]
                                [--remind LIST] [--max-duration DUR] [--secret-stdin] [--reason TEXT]
        maintenance webhook ls [--json]

@@ -231,7 +231,9 @@ func TestStoreURLPrecedence(t *testing.T) {
 
 func TestRegister(t *testing.T) {
 	savedCommands, savedOrder := maps.Clone(commands), slices.Clone(commandOrder)
-	t.Cleanup(func() { commands, commandOrder = savedCommands, savedOrder })
+	savedGroups := slices.Clone(commandGroups)
+	savedGroups[len(savedGroups)-1].names = slices.Clone(savedGroups[len(savedGroups)-1].names)
+	t.Cleanup(func() { commands, commandOrder, commandGroups = savedCommands, savedOrder, savedGroups })
 
 	var gotArgs []string
 	var gotStore string
@@ -253,8 +255,8 @@ func TestRegister(t *testing.T) {
 		t.Errorf("frob got args (-want +got):\n%s\nand store %q, want file:f.json", diff, gotStore)
 	}
 	out, _, err := runIn(t, nil, "help")
-	if err != nil || !regexpMatch(`(?m)^  frob +frob the sites\n  version `, out) {
-		t.Errorf("help = %v, output:\n%s\nwant frob listed before version", err, out)
+	if err != nil || !regexpMatch(`(?m)^  version +print the version of this program\n  frob +frob the sites\n  help `, out) {
+		t.Errorf("help = %v, output:\n%s\nwant frob listed last, before help", err, out)
 	}
 	out, _, err = runIn(t, nil, "help", "frob")
 	if err != nil || out != "Usage: maintenance frob [--hard] ARG\n" {
