@@ -256,11 +256,9 @@ func (g *Gate) loadKey(ctx context.Context) {
 // templates, for the admin page. An unknown site gets the default site's.
 func (g *Gate) Preview(w http.ResponseWriter, r *http.Request, site string) {
 	s := g.snap.Load()
-	ss := s.def
-	if x, ok := s.exact[site]; ok {
-		ss = x
-	} else if x, ok := s.wild[strings.TrimPrefix(site, "*.")]; ok && strings.HasPrefix(site, "*.") {
-		ss = x
+	ss, ok := s.sites.Site(site)
+	if !ok {
+		ss = s.def
 	}
 	st := ss.state
 	st.On = true

@@ -28,6 +28,21 @@ const maxHops = 64
 // header: "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535" is 53 bytes.
 const maxNodeLen = 64
 
+// ClientIP returns the client address of r as a gate with these trusted
+// proxies sees it: the TCP peer, unless the peer is inside one of
+// trusted; then header ("X-Forwarded-For" or "Forwarded"; empty means
+// X-Forwarded-For) is walked from the right, skipping trusted hops, and the
+// first untrusted address is the client. ok is false when no address can be
+// trusted (an unparsable peer or header value). It is meant for logs: an
+// access log that names the same client the allow entries matched.
+// trusted must hold prefixes in the form TrustedPrefix returns.
+func ClientIP(r *http.Request, trusted []netip.Prefix, header string) (addr netip.Addr, ok bool) {
+	if header == "" {
+		header = headerXForwardedFor
+	}
+	return clientIP(r, trusted, header)
+}
+
 // clientIP returns the client address of r. header is the forwarding header to walk: "X-Forwarded-For" or "Forwarded".
 // ok is false when no address can be trusted (unparsable values fail closed).
 //

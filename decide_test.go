@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomaint/maintenance/internal/hostmatch"
 )
 
 // stateOf applies changes to an empty state, as a store would.
@@ -442,5 +444,17 @@ func TestIPv6SiteTakesFullLookup(t *testing.T) {
 		if got := s.onSite(h); got != want {
 			t.Errorf("onSite(%q) = %v, site() says %v", h, name(got), name(want))
 		}
+	}
+}
+
+// TestDefaultSiteIsTheMatchersDefault: the site hostmatch gives a host that
+// no other site names is the one the root calls DefaultSite.
+func TestDefaultSiteIsTheMatchersDefault(t *testing.T) {
+	if hostmatch.Default != DefaultSite {
+		t.Fatalf("hostmatch.Default = %q, DefaultSite = %q", hostmatch.Default, DefaultSite)
+	}
+	s := testGate(t, stateOf(t, AddSites("shop.example.com")), Options{}).snap.Load()
+	if got := s.site("other.example.com").name; got != DefaultSite {
+		t.Fatalf("site(other.example.com) = %q, want %q", got, DefaultSite)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"regexp/syntax"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gomaint/maintenance/internal/hostmatch"
 )
 
 // PatternKind says how a Pattern matches a path.
@@ -337,7 +339,7 @@ func plainHost(h string) bool {
 	if strings.HasPrefix(h, "[") {
 		return true
 	}
-	if name == "" || len(name) > maxHost || name[0] == '.' || strings.Contains(name, "..") {
+	if name == "" || len(name) > hostmatch.MaxName || name[0] == '.' || strings.Contains(name, "..") {
 		return false
 	}
 	for i := 0; i < len(name); i++ {

@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"html/template"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/gomaint/maintenance/internal/hostmatch"
 )
 
 // snapshot is an immutable, compiled view of a State. Everything costly
@@ -22,11 +23,9 @@ type snapshot struct {
 	digest uint64
 	// anyOn is false when no site is on: every request passes at once.
 	anyOn bool
-	exact map[string]*siteSnap
-	// wild maps the suffix of a wildcard site ("example.com" for
-	// "*.example.com") to the site.
-	wild map[string]*siteSnap
-	def  *siteSnap
+	// sites finds a request's site by its host; def is its "*".
+	sites hostmatch.Table[*siteSnap]
+	def   *siteSnap
 	// on lists the sites that are on when they are few and "*" is off
 	// (onFew): then a request whose host matches none of them is passed
 	// without a lookup.
@@ -240,8 +239,6 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 		version:       st.Version,
 		digest:        st.digest(),
 		replaceErrors: cfg.release != "" && st.Release != "" && cfg.release != st.Release,
-		exact:         make(map[string]*siteSnap, len(st.Sites)),
-		wild:          make(map[string]*siteSnap),
 	}
 	b := &build{cfg: cfg, now: now, release: s.replaceErrors, patterns: make(map[string]Pattern), answers: make(map[answerKey]*answer),
 		compiled: make(map[string]*pageSnap), snap: s}
@@ -266,14 +263,7 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 	}
 	for i := range st.Sites {
 		ss := b.site(&st.Sites[i], def)
-		switch name := ss.name; {
-		case name == DefaultSite:
-			s.def = ss
-		case strings.HasPrefix(name, "*."):
-			s.wild[name[2:]] = ss
-		default:
-			s.exact[name] = ss
-		}
+		s.sites.Add(ss.name, ss)
 		if ss.on {
 			s.anyOn = true
 			if e := (onEntry{name: ss.name, head: head8(ss.name), ss: ss}); strings.HasPrefix(ss.name, "*.") {
@@ -284,8 +274,9 @@ func buildSnapshot(st *State, cfg *buildConfig, now time.Time) *snapshot {
 			}
 		}
 	}
-	if s.def == nil {
+	if s.def = s.sites.Default(); s.def == nil {
 		s.def = b.site(def, def)
+		s.sites.Add(DefaultSite, s.def)
 	}
 	s.next, s.announce = b.next, b.announce
 	s.auth = buildAuth(st)
@@ -465,100 +456,12 @@ func (b *build) site(stored, def *SiteState) *siteSnap {
 	return ss
 }
 
-// maxHost is the longest Host looked up; longer ones belong to "*".
-const maxHost = 253
-
 // site returns the site of a Host header value: the exact host, then the
-// longest matching wildcard, then "*". It does not allocate. The common case
-// (a lower-case name, maybe with a port) is one pass and one map lookup.
-func (s *snapshot) site(host string) *siteSnap {
-	h := host
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if c == ':' {
-			h = host[:i]
-			break
-		}
-		if c >= 'A' && c <= 'Z' || c == '[' {
-			return s.siteSlow(host)
-		}
-	}
-	if len(h) == 0 || len(h) > maxHost || h[len(h)-1] == '.' {
-		return s.siteSlow(host)
-	}
-	if ss, ok := s.exact[h]; ok {
-		return ss
-	}
-	if len(s.wild) > 0 {
-		for i := 0; i < len(h); i++ {
-			if h[i] == '.' {
-				if ss, ok := s.wild[h[i+1:]]; ok {
-					return ss
-				}
-			}
-		}
-	}
-	return s.def
-}
-
-// siteSlow is site for the rare Host values: upper case, IPv6 literals,
-// trailing dots.
-func (s *snapshot) siteSlow(host string) *siteSnap {
-	h, ok := trimHost(host)
-	if !ok {
-		return s.def
-	}
-	return s.siteLower(h)
-}
-
-// siteLower is site for a host with upper-case letters: it lowers a copy on
-// the stack.
-func (s *snapshot) siteLower(h string) *siteSnap {
-	var buf [maxHost]byte
-	n := copy(buf[:], h)
-	for i := 0; i < n; i++ {
-		if c := buf[i]; c >= 'A' && c <= 'Z' {
-			buf[i] = c + ('a' - 'A')
-		}
-	}
-	b := buf[:n]
-	if ss, ok := s.exact[string(b)]; ok {
-		return ss
-	}
-	for i, c := range b {
-		if c == '.' {
-			if ss, ok := s.wild[string(b[i+1:])]; ok {
-				return ss
-			}
-		}
-	}
-	return s.def
-}
-
-// trimHost returns the host of a Host header value without port, brackets
-// or trailing dot; ok is false when there is none or it is too long.
-func trimHost(host string) (string, bool) {
-	if strings.HasPrefix(host, "[") {
-		end := strings.IndexByte(host, ']')
-		if end < 0 {
-			return "", false
-		}
-		// Sites name addresses canonically (ParseSite): [2001:DB8:0::1]
-		// is 2001:db8::1, as the proxy of serve routes it.
-		a, err := netip.ParseAddr(host[1:end])
-		if err != nil {
-			return "", false
-		}
-		return a.WithZone("").String(), true
-	} else if i := strings.IndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	return host, host != "" && len(host) <= maxHost
-}
+// longest matching wildcard, then "*" (see hostmatch). It does not allocate.
+func (s *snapshot) site(host string) *siteSnap { return s.sites.Lookup(host) }
 
 // sameHost compares a lower-case host name with a Host header value.
 func sameHost(host, header string) bool {
-	h, ok := trimHost(header)
+	h, ok := hostmatch.Name(header)
 	return ok && strings.EqualFold(h, host)
 }

@@ -325,12 +325,8 @@ func (g *Gate) Forgotten() []string {
 // now, sorted by site, for metrics and dashboards.
 func (g *Gate) Sites() []Status {
 	s := g.snap.Load()
-	out := []Status{s.def.status.Status}
-	for _, m := range []map[string]*siteSnap{s.exact, s.wild} {
-		for _, ss := range m {
-			out = append(out, ss.status.Status)
-		}
-	}
+	var out []Status
+	s.sites.All(func(_ string, ss *siteSnap) { out = append(out, ss.status.Status) })
 	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Site, b.Site) })
 	return out
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/hostmatch"
 )
 
 // DefaultUpstreamTimeout is how long an upstream may take to send its
@@ -95,9 +96,8 @@ type Options struct {
 // Proxy is a reverse proxy to one upstream per site. It is safe for
 // concurrent use.
 type Proxy struct {
-	exact  map[string]*route
-	wild   map[string]*route // by suffix: "example.com" for *.example.com
-	def    *route
+	// table finds a host's route as the gate finds its site.
+	table  hostmatch.Table[*route]
 	routes []Route
 	// transport is closed by Close when the proxy made it.
 	transport *http.Transport
@@ -156,7 +156,7 @@ func NewTransport(timeout time.Duration, maxConns int) *http.Transport {
 // Forwarded are set. Bad options are an error wrapping
 // maintenance.ErrInvalid.
 func New(o Options) (*Proxy, error) {
-	p := &Proxy{exact: map[string]*route{}, wild: map[string]*route{}, logger: o.Logger}
+	p := &Proxy{logger: o.Logger}
 	// Peers are compared unmapped, as the gate compares them.
 	trusted := make([]netip.Prefix, 0, len(o.TrustedProxies))
 	for _, t := range o.TrustedProxies {
@@ -195,18 +195,7 @@ func New(o Options) (*Proxy, error) {
 			return nil, fmt.Errorf("route %s: %v: %w", site, err, maintenance.ErrInvalid)
 		}
 		r := &route{site: site, target: rt.Upstream, rp: p.reverseProxy(site, rt.Upstream, transport, o)}
-		var dup bool
-		switch suffix, wild := strings.CutPrefix(site, "*."); {
-		case site == maintenance.DefaultSite:
-			dup, p.def = p.def != nil, r
-		case wild:
-			_, dup = p.wild[suffix]
-			p.wild[suffix] = r
-		default:
-			_, dup = p.exact[site]
-			p.exact[site] = r
-		}
-		if dup {
+		if p.table.Add(site, r) {
 			return nil, fmt.Errorf("route %s: two upstreams for one site: %w", site, maintenance.ErrInvalid)
 		}
 		p.routes = append(p.routes, Route{Site: site, Upstream: rt.Upstream})
@@ -259,58 +248,9 @@ func (p *Proxy) Close() {
 }
 
 // route finds the route of a Host header value: the exact host, then the
-// longest matching wildcard, then the default route.
-func (p *Proxy) route(host string) *route {
-	h, ok := hostOf(host)
-	if !ok {
-		return p.def
-	}
-	if len(p.exact) > 0 {
-		if r, ok := p.exact[h]; ok {
-			return r
-		}
-	}
-	if len(p.wild) > 0 {
-		for i := 0; i < len(h); i++ {
-			if h[i] == '.' {
-				if r, ok := p.wild[h[i+1:]]; ok {
-					return r
-				}
-			}
-		}
-	}
-	return p.def
-}
-
-// hostOf returns a Host header value as a site name: lower case, without
-// port, brackets or trailing dot; IPv6 in canonical form. It allocates only
-// for upper-case or IPv6 hosts.
-func hostOf(host string) (string, bool) {
-	if strings.HasPrefix(host, "[") {
-		end := strings.IndexByte(host, ']')
-		if end < 0 {
-			return "", false
-		}
-		a, err := netip.ParseAddr(host[1:end])
-		if err != nil {
-			return "", false
-		}
-		return a.WithZone("").String(), true
-	}
-	if i := strings.IndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	if host == "" || len(host) > 253 {
-		return "", false
-	}
-	for i := 0; i < len(host); i++ {
-		if c := host[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(host), true
-		}
-	}
-	return host, true
-}
+// longest matching wildcard, then the default route (see hostmatch, which
+// the gate uses too).
+func (p *Proxy) route(host string) *route { return p.table.Lookup(host) }
 
 // reverseProxy returns the reverse proxy of one route.
 func (p *Proxy) reverseProxy(site string, target *url.URL, transport http.RoundTripper, o Options) *httputil.ReverseProxy {
