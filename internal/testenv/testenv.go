@@ -29,6 +29,14 @@ const (
 // skipping them.
 func Required() bool { return os.Getenv("MAINTENANCE_TEST_REQUIRE") == "1" }
 
+// Missing skips the test because what (a tool or a server, named as a
+// person would look for it) is not usable for the reason why; with
+// MAINTENANCE_TEST_REQUIRE=1 it fails the test instead.
+func Missing(t testing.TB, what, why string) {
+	t.Helper()
+	missing(t, what, why)
+}
+
 func missing(t testing.TB, what, why string) {
 	t.Helper()
 	if Required() {
