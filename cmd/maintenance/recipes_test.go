@@ -46,7 +46,7 @@ func TestRecipes(t *testing.T) {
 			}
 			app.need(t)
 			t.Parallel()
-			runRecipe(t, app, row, serveLine)
+			runRecipe(t, app, row, serveLine, doc.readme)
 		})
 	}
 }
@@ -56,8 +56,9 @@ func TestRecipes(t *testing.T) {
 type recipeRow struct{ server, deploy string }
 
 type recipeDocument struct {
-	serve string               // the serve command line
-	rows  map[string]recipeRow // by application
+	serve  string               // the serve command line
+	rows   map[string]recipeRow // by application
+	readme string               // README.md's deploy step
 }
 
 // The application's address in the document, and serve's.
@@ -100,6 +101,15 @@ func recipesDoc(t *testing.T) recipeDocument {
 		}
 		d.rows[m[1]] = recipeRow{server: code[1], deploy: m[3]}
 	}
+	b, err = os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = regexp.MustCompile("(?m)^```sh\n(maintenance run [^\n]*)\n```$").FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("README.md has no ```sh block with a maintenance run command")
+	}
+	d.readme = m[1]
 	if len(d.rows) != len(recipeApps) {
 		t.Errorf("docs/recipes.md's table has %d applications, the test knows %d: add the new one to recipeApps", len(d.rows), len(recipeApps))
 	}
@@ -135,7 +145,9 @@ const (
 	recipeDeploy = 3 * time.Minute
 )
 
-func runRecipe(t *testing.T, app recipeApp, row recipeRow, serveLine string) {
+// runRecipe runs a recipe; and README.md's deploy step (readme), when it
+// runs the same command as this recipe's.
+func runRecipe(t *testing.T, app recipeApp, row recipeRow, serveLine, readme string) {
 	dir := t.TempDir()
 	appDir := filepath.Join(dir, "app")
 	if err := os.Mkdir(appDir, 0o755); err != nil {
@@ -184,14 +196,46 @@ func runRecipe(t *testing.T, app recipeApp, row recipeRow, serveLine string) {
 		t.Errorf("%s: the migration saw the site answer %v, want [503] (the maintenance page while it ran)\n%s", row.deploy, got, out)
 	}
 	// Back: the application answers, its migration applied.
+	recipeBack(t, site, app.page, row.deploy)
+
+	// README.md's deploy step names the commit it deploys, with git.
+	_, command, _ := strings.Cut(row.deploy, " -- ")
+	if _, readmeCommand, _ := strings.Cut(readme, " -- "); readmeCommand != command {
+		return
+	}
+	testenv.Binary(t, "git")
+	recipeRun(t, appDir, nil, "git", "init", "-q")
+	recipeRun(t, appDir, nil, "git", "add", ".")
+	recipeRun(t, appDir, nil, "git", "-c", "user.name=Deployer", "-c", "user.email=deployer@example.com", "commit", "-q", "-m", "shop")
+	deploy = exec.CommandContext(ctx, "sh", "-c", readme)
+	deploy.Dir = appDir
+	deploy.Env = append(env, "SHOP_URL="+site)
+	if out, err := deploy.CombinedOutput(); err != nil {
+		t.Fatalf("README.md: %s: %v\n%s", readme, err, out)
+	}
+	head, err := exec.Command("git", "-C", appDir, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command("maintenance", "--store", "sqlite:"+filepath.Join(dir, "m.db"), "log", "--limit", "1").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "deploy "+strings.TrimSpace(string(head))) {
+		t.Errorf("README.md: %s: the log does not give the reason \"deploy %s\": %v\n%s", readme, strings.TrimSpace(string(head)), err, out)
+	}
+	recipeBack(t, site, app.page, "README.md's "+readme)
+}
+
+// recipeBack waits until the site answers 200 with page, as the gates
+// follow the store.
+func recipeBack(t *testing.T, site, page, after string) {
+	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for {
 		status, body := recipeGet(t, site)
-		if status == http.StatusOK && strings.Contains(body, app.page) {
-			break
+		if status == http.StatusOK && strings.Contains(body, page) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %d %q, want 200 with %q", row.deploy, status, recipeShort(body), app.page)
+			t.Fatalf("after %s: %d %q, want 200 with %q", after, status, recipeShort(body), page)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
