@@ -7,8 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gomaint/maintenance/internal/testenv"
 )
 
 // TestWebhookDjangoReceiver runs the Django view of docs/webhooks.md, the
@@ -46,10 +49,59 @@ urlpatterns = [path("hooks/maintenance", maintenance_hook)]
 	addr := freePort(t)
 	startApp(t, app, append(os.Environ(), "HOME="+dir), "exec gunicorn mysite.wsgi --bind "+addr, addr)
 
+	webhookReceiverCases(t, dir, "http://"+addr+"/hooks/maintenance", secret, "answered 403")
+}
+
+// TestWebhookGoReceiver builds the Go receiver of docs/webhooks.md, the
+// code as the document shows it in a program of its own, and has
+// `maintenance webhook test` post signed events to it: it accepts the
+// webhook whose secret it has and refuses one signed with another (401).
+func TestWebhookGoReceiver(t *testing.T) {
+	goCmd := testenv.Binary(t, "go", filepath.Join(runtime.GOROOT(), "bin", "go"))
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)A receiver in Go:\n\n```go\n(.*?\n)```\n").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("docs/webhooks.md has no ```go block after \"A receiver in Go:\"")
+	}
+	dir := t.TempDir()
+	src := `package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+` + string(m[1]) + `	http.ListenAndServe(os.Args[1], nil)
+}
+`
+	writeFiles(t, dir, map[string]string{"receiver/main.go": src, "receiver/go.mod": "module receiver\n\ngo 1.22\n"})
+	recipeRun(t, filepath.Join(dir, "receiver"), []string{"GOWORK=off"}, goCmd, "build", "-o", filepath.Join(dir, "receiver-bin"), ".")
+	const secret = "a-shared-secret-of-the-receiver"
+	addr := freePort(t)
+	startApp(t, dir, append(os.Environ(), "WEBHOOK_SECRET="+secret), "exec ./receiver-bin "+addr, addr)
+	webhookReceiverCases(t, dir, "http://"+addr+"/hooks/maintenance", secret, "answered 401")
+}
+
+// webhookReceiverCases adds two webhooks to the receiver at url, one with
+// its secret and one with another, and checks that the receiver accepts
+// the first's test event and refuses the second's with the answer refused.
+func webhookReceiverCases(t *testing.T, dir, url, secret, refused string) {
+	t.Helper()
 	cli(t, dir, "init")
 	add := func(secret string) string {
 		t.Helper()
-		cmd := exec.Command("maintenance", "--store", "sqlite:"+filepath.Join(dir, "m.db"), "webhook", "add", "http://"+addr+"/hooks/maintenance", "--secret-stdin")
+		cmd := exec.Command("maintenance", "--store", "sqlite:"+filepath.Join(dir, "m.db"), "webhook", "add", url, "--secret-stdin")
 		cmd.Stdin = strings.NewReader(secret + "\n")
 		out, err := cmd.CombinedOutput()
 		id := regexp.MustCompile(`webhook ([0-9a-f]{8}) added`).FindSubmatch(out)
@@ -64,10 +116,10 @@ urlpatterns = [path("hooks/maintenance", maintenance_hook)]
 	}
 	good := add(secret)
 	if out, err := test(good); err != nil || !strings.Contains(out, "test delivered") {
-		t.Errorf("the view refuses a webhook signed with its secret: %v\n%s", err, out)
+		t.Errorf("the receiver refuses a webhook signed with its secret: %v\n%s", err, out)
 	}
 	bad := add("another-secret-the-view-does-not-have")
-	if out, err := test(bad); err == nil || !strings.Contains(out, "answered 403") {
-		t.Errorf("the view accepts a webhook signed with another secret: %v\n%s", err, out)
+	if out, err := test(bad); err == nil || !strings.Contains(out, refused) {
+		t.Errorf("the receiver accepts a webhook signed with another secret: %v\n%s", err, out)
 	}
 }
