@@ -24,6 +24,7 @@ import (
 // Every metric the rules name must be among those serve exports.
 func TestAlertingRules(t *testing.T) {
 	promtool := testenv.Binary(t, "promtool")
+	t.Parallel()
 	rules := alertingRulesDoc(t)
 	dir := t.TempDir()
 	rulesFile := filepath.Join(dir, "rules.yml")

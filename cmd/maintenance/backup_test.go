@@ -68,6 +68,7 @@ func TestBackupDoc(t *testing.T) {
 
 	t.Run("sqlite", func(t *testing.T) {
 		testenv.Binary(t, "sqlite3")
+		t.Parallel()
 		line := code(t, "sqlite") // sqlite3 PATH ".backup /backup/maintenance.db"
 		dir := t.TempDir()
 		on(t, "sqlite:"+filepath.Join(dir, "m.db"))
@@ -79,6 +80,7 @@ func TestBackupDoc(t *testing.T) {
 	})
 
 	t.Run("file", func(t *testing.T) {
+		t.Parallel()
 		// "copy PATH", and keep PATH.key with it.
 		if !strings.Contains(rows["file"], "copy `PATH`") || !strings.Contains(keep["file"], "`PATH.key`") {
 			t.Fatalf("docs/operations.md: the file row of the backup table: %q, %q", rows["file"], keep["file"])
@@ -100,6 +102,7 @@ func TestBackupDoc(t *testing.T) {
 		url := testenv.Postgres(t)
 		testenv.Binary(t, "pg_dump")
 		testenv.Binary(t, "psql")
+		t.Parallel()
 		line := code(t, "postgres") // pg_dump --schema=maintenance DBNAME
 		dir := t.TempDir()
 		schema := fmt.Sprintf("backup_doc_%d", time.Now().UnixNano())

@@ -83,6 +83,7 @@ func TestDocSessions(t *testing.T) {
 	for _, s := range sessions {
 		t.Run(s.doc, func(t *testing.T) {
 			testenv.Binary(t, "curl")
+			t.Parallel()
 			lines := docBlock(t, s.doc, s.first)
 			dir := t.TempDir()
 			addr := freePort(t)

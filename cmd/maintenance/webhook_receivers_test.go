@@ -20,6 +20,7 @@ import (
 // refuses one signed with another secret (403).
 func TestWebhookDjangoReceiver(t *testing.T) {
 	needDjango(t)
+	t.Parallel()
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhooks.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +58,7 @@ urlpatterns = [path("hooks/maintenance", maintenance_hook)]
 // webhook whose secret it has and refuses one signed with another (401).
 func TestWebhookGoReceiver(t *testing.T) {
 	goCmd := testenv.Binary(t, "go")
+	t.Parallel()
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "webhooks.md"))
 	if err != nil {
 		t.Fatal(err)
