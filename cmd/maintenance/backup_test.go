@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +18,10 @@ import (
 
 // TestBackupDoc runs the backups of docs/operations.md's table "Backing up
 // the store" as the document writes them, with the test's paths and
-// database: a site is switched on with a message, the store is backed up,
-// and the copy (for PostgreSQL: the schema dropped, then restored from the
-// dump) shows the site on with its message.
+// servers: a site is switched on with a message, the store is backed up,
+// and the copy shows the site on with its message (for PostgreSQL: the
+// schema dropped, then restored from the dump; for Redis: the snapshot
+// loaded by a redis-server of the test's).
 func TestBackupDoc(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
 	if err != nil {
@@ -96,6 +99,41 @@ func TestBackupDoc(t *testing.T) {
 		os.Mkdir(filepath.Join(dir, "backup"), 0o700)
 		sh(t, dir, "cp -p m.json m.json.key backup/")
 		status(t, "file:"+filepath.Join(dir, "backup", "m.json"))
+	})
+
+	t.Run("redis", func(t *testing.T) {
+		url := testenv.Redis(t)
+		testenv.Binary(t, "redis-cli")
+		server := testenv.Binary(t, "redis-server", "/usr/bin/redis-server", "/usr/local/bin/redis-server")
+		t.Parallel()
+		// "redis-cli --rdb FILE" (an RDB snapshot of the whole server).
+		m := regexp.MustCompile("`(redis-cli [^`]*FILE)`").FindStringSubmatch(rows["redis"])
+		if m == nil {
+			t.Fatalf("docs/operations.md: the redis row of the backup table has no redis-cli command: %q", rows["redis"])
+		}
+		dir := t.TempDir()
+		prefix := fmt.Sprintf("backup-doc-%d:", time.Now().UnixNano())
+		store := url + "?prefix=" + prefix
+		if strings.Contains(url, "?") {
+			store = url + "&prefix=" + prefix
+		}
+		t.Cleanup(func() {
+			exec.Command("sh", "-c", "redis-cli -u '"+url+"' --scan --pattern '{"+prefix+"}*' | xargs -r redis-cli -u '"+url+"' del").Run()
+		})
+		on(t, store)
+		// The snapshot takes about 5 s: the server's repl-diskless-sync-delay.
+		line := recipeReplace(t, m[1], "redis-cli", "redis-cli -u '"+url+"'")
+		sh(t, dir, recipeReplace(t, line, "FILE", "dump.rdb"))
+		// The snapshot, restored: a redis-server of the test's that loads it.
+		addr := freePort(t)
+		_, port, _ := net.SplitHostPort(addr)
+		startApp(t, dir, os.Environ(), "exec "+server+" --bind 127.0.0.1 --port "+port+" --dir . --dbfilename dump.rdb --save '' --appendonly no", addr)
+		u, err := neturl.Parse(store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User, u.Host = nil, addr
+		status(t, u.String())
 	})
 
 	t.Run("postgres", func(t *testing.T) {
