@@ -109,7 +109,11 @@ func Binary(t testing.TB, name string, candidates ...string) string {
 			return p
 		}
 	}
-	missing(t, name, "not found in PATH or "+joinPaths(candidates))
+	why := "not found in PATH"
+	if len(candidates) > 0 {
+		why += " or " + joinPaths(candidates)
+	}
+	missing(t, name, why)
 	return ""
 }
 
