@@ -101,3 +101,50 @@ var (
 	headingRE  = regexp.MustCompile(`^#{1,6} (.*)`)
 	slugDropRE = regexp.MustCompile(`[^\w\- ]`)
 )
+
+// TestDocsShowExamples checks that every Go block of docs/*.md is code
+// that compiles and runs: a block found, as it is written, in one of the
+// Examples (library.md's is Example_quickStart), or the webhook receiver of
+// docs/webhooks.md, which cmd/maintenance's TestWebhookGoReceiver builds and
+// runs.
+func TestDocsShowExamples(t *testing.T) {
+	var examples []string
+	for _, f := range []string{"example_test.go", "admin/example_test.go", "metrics/example_test.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		examples = append(examples, string(b))
+	}
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goBlock := regexp.MustCompile("(?s)(\n[^\n]*\n\n)```go\n(.*?\n)```\n")
+	n := 0
+	for _, doc := range docs {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range goBlock.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if doc == filepath.Join("docs", "webhooks.md") && strings.Contains(m[1], "A receiver in Go:") {
+				continue
+			}
+			indented := "\t" + strings.ReplaceAll(strings.TrimSuffix(m[2], "\n"), "\n", "\n\t") + "\n"
+			found := false
+			for _, e := range examples {
+				if strings.Contains(e, m[2]) || strings.Contains(e, indented) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: this Go block is in no Example (example_test.go, admin/example_test.go, metrics/example_test.go): put it in one as written\n%s", doc, m[2])
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no Go block found in docs/*.md")
+	}
+}

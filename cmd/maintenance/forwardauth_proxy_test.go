@@ -118,10 +118,33 @@ func appUpstream(t *testing.T) string {
 	return strings.TrimPrefix(u, "http://")
 }
 
-// startDecision starts `maintenance forward-auth` on the store of dir.
+// startDecision starts `maintenance forward-auth` on the store of dir, with
+// the command line of docs/recipes.md (and of README.md, which must be the
+// same) on a port of the test's, and the site and staff check the tests
+// use.
 func startDecision(t *testing.T, dir, app string) string {
-	p := startListening(t, dir, `msg="forward-auth on http://([^"]+)"`, "maintenance", "forward-auth", "--listen", "127.0.0.1:0",
-		"--trusted-proxy", "127.0.0.1", "--site", "shop.example.com", "--staff-check", "http://"+app+"/staff-check")
+	t.Helper()
+	var line string
+	for _, doc := range []string{"docs/recipes.md", "README.md"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile("(?m)^```sh\n(maintenance forward-auth [^\n&]*?) ?&?$").FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s has no ```sh block that starts with maintenance forward-auth", doc)
+		}
+		if line != "" && string(m[1]) != line {
+			t.Fatalf("%s starts forward-auth with %q, docs/recipes.md with %q", doc, m[1], line)
+		}
+		line = string(m[1])
+	}
+	if !strings.Contains(line, "--listen "+exampleDecision) {
+		t.Fatalf("docs/recipes.md starts forward-auth with %q, not --listen %s as the examples expect", line, exampleDecision)
+	}
+	args := strings.Fields(strings.Replace(line, "--listen "+exampleDecision, "--listen 127.0.0.1:0", 1))
+	args = append(args, "--site", "shop.example.com", "--staff-check", "http://"+app+"/staff-check")
+	p := startListening(t, dir, `msg="forward-auth on http://([^"]+)"`, args...)
 	return p.addr
 }
 

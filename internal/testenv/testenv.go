@@ -29,6 +29,14 @@ const (
 // skipping them.
 func Required() bool { return os.Getenv("MAINTENANCE_TEST_REQUIRE") == "1" }
 
+// Missing skips the test because what (a tool or a server, named as a
+// person would look for it) is not usable for the reason why; with
+// MAINTENANCE_TEST_REQUIRE=1 it fails the test instead.
+func Missing(t testing.TB, what, why string) {
+	t.Helper()
+	missing(t, what, why)
+}
+
 func missing(t testing.TB, what, why string) {
 	t.Helper()
 	if Required() {
@@ -101,7 +109,11 @@ func Binary(t testing.TB, name string, candidates ...string) string {
 			return p
 		}
 	}
-	missing(t, name, "not found in PATH or "+joinPaths(candidates))
+	why := "not found in PATH"
+	if len(candidates) > 0 {
+		why += " or " + joinPaths(candidates)
+	}
+	missing(t, name, why)
 	return ""
 }
 
