@@ -205,5 +205,18 @@ func TestRunFirstRequestBlocked(t *testing.T) {
 		if !strings.HasPrefix(out, "503\n") && !strings.Contains(out, "\n503\n") {
 			t.Fatalf("run %d: the command's first request was not blocked:\n%s", i, out)
 		}
+		// run returns once every gate serves the restore: what a deploy
+		// script does next reaches the app, on every gate.
+		for _, a := range f.addrs {
+			resp, err := http.Get("http://" + a + "/")
+			if err != nil {
+				t.Fatalf("after run %d: %v", i, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "app\n" {
+				t.Fatalf("after run %d returned, gate %s answered %d %q: the restore was not yet served", i, a, resp.StatusCode, body)
+			}
+		}
 	}
 }

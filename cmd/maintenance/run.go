@@ -56,8 +56,12 @@ SIGINT); 126 when it cannot be started (after restoring). Before the command
 starts: 127 when it is not found or not executable (nothing switched, nothing
 logged); 2 for invalid usage or input (nothing changed); 1 when the store
 cannot be reached, and 1 when the wait for the gates runs out (the state is
-restored, the gates behind are named, the command is not run). 1 also when
-the command succeeded but the state could not be restored.
+restored, the gates behind are named, the command is not run). After the
+command, run waits the same way until every live gate serves the restore,
+so that what follows run in a deploy script finds the sites as they were;
+1 also when the command succeeded but the state could not be restored, or
+the gates behind the restore are still behind when the wait runs out
+(named on standard error).
 `
 
 // runSignals are the signals that run passes to the command.
@@ -194,6 +198,22 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		if skipped != nil {
 			fmt.Fprintf(e.stderr, "maintenance: %v\n", skipped)
 		}
+		// run returns once the fleet serves the restore too, as "off" does:
+		// a deploy script that goes on after run must find the sites back.
+		var restoreLag error
+		if restoredOK && len(restored) > 0 && !lagged && e.wait > 0 {
+			if cur, err := st.Load(context.WithoutCancel(ctx)); err != nil {
+				restoreLag = fmt.Errorf("reading the state after the restore: %w", err)
+			} else {
+				r := e.waitFleet(context.WithoutCancel(ctx), st, cur.Version)
+				r.toStderr = true
+				r.write(e)
+				restoreLag = r.err
+			}
+			if restoreLag != nil {
+				fmt.Fprintf(e.stderr, "maintenance: restored in the store, but %v\n", restoreLag)
+			}
+		}
 		switch {
 		case lagged:
 			return fmt.Errorf("%s not started, state restored: %w", argv[0], e.fleet.err)
@@ -202,6 +222,8 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		case !restoredOK:
 			// The command succeeded, but sites may be left on.
 			return &childExitError{code: exitFailed, msg: "the command succeeded, but the state could not be restored"}
+		case restoreLag != nil:
+			return &childExitError{code: exitFailed, msg: "the command succeeded and the state is restored, but not every gate serves the restore yet"}
 		}
 		return nil
 	})
