@@ -819,4 +819,3 @@ func TestServeReloadMetrics(t *testing.T) {
 		t.Errorf("%d maintenance_state_version series, want 1:\n%s", n, body)
 	}
 }
-

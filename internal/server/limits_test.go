@@ -418,4 +418,3 @@ func TestServeBodyIdle(t *testing.T) {
 		answerThenClose(t, c, http.StatusServiceUnavailable)
 	})
 }
-

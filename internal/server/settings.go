@@ -49,7 +49,7 @@ type Setting struct {
 // the global flag, accepted in the file too; --config is not a setting.
 var Settings = []Setting{
 	{Name: "listen", Arg: "ADDR", Default: "127.0.0.1:8080", Example: "127.0.0.1:8080", Restart: true,
-		Help: "address to listen on (default 127.0.0.1:8080; use\n:8080 to listen on every interface)",
+		Help:  "address to listen on (default 127.0.0.1:8080; use\n:8080 to listen on every interface)",
 		parse: hostPort(func(c *Config) *string { return &c.listen }, true)},
 	{Name: "upstream", Arg: "URL", Example: "http://127.0.0.1:8000",
 		Help: "the default application, like http://127.0.0.1:8000",
@@ -144,7 +144,7 @@ var Settings = []Setting{
 			return v.Value, nil
 		}},
 	{Name: "fail", Arg: "open|closed", Default: "open", Example: "closed",
-		Help: "what serve does when it starts while the store is\nunreachable and there is no state cache: open (the\ndefault) passes every request, closed answers every\nrequest with the maintenance page",
+		Help:  "what serve does when it starts while the store is\nunreachable and there is no state cache: open (the\ndefault) passes every request, closed answers every\nrequest with the maintenance page",
 		parse: oneOf(func(c *Config, v string) { c.gate.FailClosed = v == "closed" }, "open", "closed")},
 	{Name: "release", Arg: "ID",
 		Help: "this instance's release, shown by 'maintenance\ngates' (default $MAINTENANCE_RELEASE)",
