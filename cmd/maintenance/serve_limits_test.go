@@ -5,10 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,74 +94,6 @@ func TestServeMaxConnections(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-}
-
-func TestServeReleaseHoldCapsUpstreamConnections(t *testing.T) {
-	var (
-		mu            sync.Mutex
-		open, maxOpen int
-	)
-	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			time.Sleep(5 * time.Millisecond)
-			io.WriteString(w, "app")
-		}),
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			mu.Lock()
-			defer mu.Unlock()
-			switch s {
-			case http.StateNew:
-				open++
-				maxOpen = max(maxOpen, open)
-			case http.StateClosed, http.StateHijacked:
-				open--
-			}
-		},
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-
-	dir := t.TempDir()
-	p := startServe(t, dir, "--upstream", "http://"+ln.Addr().String(), "--upstream-max-connections", "8", "--hold-timeout", "1m")
-	cli(t, dir, "on", "--mode", "hold")
-	waitOn(t, p.addr, true)
-	const n = 300
-	var wrote atomic.Int64
-	answers := make([]chan answer, n)
-	for i := range answers {
-		answers[i] = make(chan answer, 1)
-		go func() {
-			req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/held/%d", p.addr, i), nil)
-			req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
-				WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Add(1) },
-			}))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				answers[i] <- answer{err: err}
-				return
-			}
-			resp.Body.Close()
-			answers[i] <- answer{status: resp.StatusCode}
-		}()
-	}
-	// Released together: whether each one was held yet or not, they all
-	// reach the upstream at once.
-	waitUntil(t, "the requests are sent", func() bool { return wrote.Load() == n })
-	cli(t, dir, "off")
-	for i, a := range answers {
-		if r := <-a; r.err != nil || r.status != 200 {
-			t.Fatalf("held request %d after off: %d %v", i, r.status, r.err)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if maxOpen > 8 {
-		t.Errorf("%d connections to the upstream at once, want at most 8", maxOpen)
-	}
 }
 
 // waitUntil polls cond until it holds, or fails after waitFor.

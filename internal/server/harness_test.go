@@ -28,7 +28,8 @@ const waitFor = 10 * time.Second
 type testServer struct {
 	*Server
 	t    *testing.T
-	addr string // host:port it listens on
+	args []string // as given to start
+	addr string   // host:port it listens on
 	st   maintenance.Store
 	log  *logLines
 }
@@ -39,7 +40,8 @@ type testServer struct {
 func start(t *testing.T, dir string, args ...string) *testServer {
 	t.Helper()
 	store := "sqlite:" + filepath.Join(dir, "m.db")
-	cfg, err := load(Defaults{Store: store}, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	args = append([]string{"--listen", "127.0.0.1:0", "--store", store}, args...)
+	cfg, err := load(noDefaults, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,7 @@ func start(t *testing.T, dir string, args ...string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: s, t: t, addr: s.Addr(), st: st, log: lines}
+	ts := &testServer{Server: s, t: t, args: args, addr: s.Addr(), st: st, log: lines}
 	t.Cleanup(func() {
 		s.Close()
 		st.Close()
@@ -67,6 +69,16 @@ func start(t *testing.T, dir string, args ...string) *testServer {
 		}
 	})
 	return ts
+}
+
+// reload loads the configuration again from the same arguments (and the
+// files they name), as SIGHUP does, and reloads the server with it.
+func (s *testServer) reload() error {
+	cfg, err := load(noDefaults, s.args...)
+	if err != nil {
+		return err
+	}
+	return s.Reload(cfg)
 }
 
 // change applies cs to the store, as the CLI would, and waits until the
@@ -189,29 +201,4 @@ func get(t *testing.T, c *http.Client, url, host string) (int, string) {
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(b)
-}
-
-type answer struct {
-	status  int
-	body    string
-	elapsed time.Duration
-	err     error
-}
-
-// goGet starts a GET of path through the server and returns where its
-// answer will come.
-func goGet(addr, path string) <-chan answer {
-	ch := make(chan answer, 1)
-	go func() {
-		start := time.Now()
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			ch <- answer{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		ch <- answer{resp.StatusCode, string(b), time.Since(start), err}
-	}()
-	return ch
 }
