@@ -465,3 +465,38 @@ func cli(t *testing.T, dir string, args ...string) {
 		t.Fatalf("maintenance %q: %v\n%s", args, err, out)
 	}
 }
+
+// TestServeStoreChoice: serve's store is --store (before the command name
+// or after it), else the configuration file's store line, else the store
+// the command chose from the environment.
+func TestServeStoreChoice(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "serve.conf")
+	if err := os.WriteFile(conf, []byte("demo\nstore file:from-file.json\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		global bool // --store before the command
+		args   []string
+		want   string
+	}{
+		{name: "the environment", args: []string{"--demo"}, want: "sqlite:env.db"},
+		{name: "the file", args: []string{"--config", conf}, want: "file:from-file.json"},
+		{name: "--store after the command", args: []string{"--config", conf, "--store", "sqlite:flag.db"}, want: "sqlite:flag.db"},
+		{name: "--store before the command", global: true, args: []string{"--config", conf}, want: "sqlite:global.db"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:env.db", getenv: func(string) string { return "" }}
+			if tt.global {
+				e.storeURL, e.storeFlag = "sqlite:global.db", true
+			}
+			c, err := loadServeConfig(e, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Store() != tt.want {
+				t.Errorf("store %s, want %s", c.Store(), tt.want)
+			}
+		})
+	}
+}

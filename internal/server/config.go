@@ -105,6 +105,9 @@ type Config struct {
 	trustedOrigins []Value          // of gate.TrustedProxies
 }
 
+// Store returns the URL of the store the server opens.
+func (c *Config) Store() string { return c.store }
+
 // JSONLog reports whether the log is in JSON (--log-format json).
 func (c *Config) JSONLog() bool { return c.jsonLog }
 

@@ -598,3 +598,34 @@ func TestServeReleaseHoldCapsUpstreamConnections(t *testing.T) {
 		t.Errorf("%d connections to the upstream at once, want at most 8", maxOpen)
 	}
 }
+
+// TestReloadRestartOnly: a reload applies what may change live, keeps the
+// running value of each setting that takes effect on a restart only
+// (switching TLS on or off too), and says in the log which changed.
+func TestReloadRestartOnly(t *testing.T) {
+	a, b := named(t, "A"), named(t, "B")
+	dir := t.TempDir()
+	selfSigned(t, dir, 1)
+	p := start(t, dir, "--upstream", a, "--max-connections", "50")
+	before := *p.config()
+	cfg, err := load(noDefaults, "--upstream", b, "--listen", "127.0.0.1:1", "--max-connections", "7", "--metrics-listen", "127.0.0.1:0",
+		"--webhook-lease", "1m", "--log-format", "json", "--store", "sqlite:"+filepath.Join(dir, "other.db"),
+		"--tls-cert", filepath.Join(dir, "cert.pem"), "--tls-key", filepath.Join(dir, "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(`level=WARN msg="reload: these settings changed but take effect on a restart only" settings="listen, max-connections, metrics-listen, webhook-lease, log-format, store, tls-cert and tls-key \(switching TLS on or off\)"`)
+	p.waitLog(`msg=reloaded `)
+	if code, body := get(t, http.DefaultClient, "http://"+p.addr+"/", ""); code != 200 || body != "app: B\n" {
+		t.Errorf("after the reload: %d %q, want app: B over plain HTTP", code, body)
+	}
+	after := p.config()
+	got := fmt.Sprint(after.listen, after.maxConns, after.metricsListen, after.webhookLease, after.jsonLog, after.store, after.cert == nil)
+	want := fmt.Sprint(before.listen, before.maxConns, before.metricsListen, before.webhookLease, before.jsonLog, before.store, true)
+	if got != want {
+		t.Errorf("the settings that take effect on a restart only: %s, want the running %s", got, want)
+	}
+}
