@@ -69,10 +69,8 @@ was sent yet), logged with cut=true, and serve exits 0. SIGHUP reloads: the file
 and the templates are read again, the certificate too, and a new gate and
 proxy take the new requests while those under way finish on the old ones;
 no connection is dropped. A file with an error leaves the running
-configuration in place (the error is logged). listen, metrics-listen,
-store, demo, log-format, max-connections and switching TLS on or off take
-effect on a restart only (a reload says so in the log).
-
+configuration in place (the error is logged).
+` + server.RestartUsage() + `
 While the store is unreachable, serve keeps serving the last state it read,
 retries every second at most, and logs the error once.
 `

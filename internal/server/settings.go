@@ -268,16 +268,30 @@ func FlagsUsage() string {
 	return b.String()
 }
 
-// RestartNames returns the names of the settings that take effect on a
-// restart only, for the usage: "a, b and c".
-func RestartNames() string {
-	var names []string
+// RestartUsage returns the sentence of the usage that names the settings
+// that take effect on a restart only, wrapped as the usage is.
+func RestartUsage() string {
+	text := "These take effect on a restart only (a reload says so in the log):"
 	for _, s := range Settings {
 		if s.Restart {
-			names = append(names, s.Name)
+			text += " " + s.Name + ","
 		}
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	text += " and switching TLS on or off."
+	var b strings.Builder
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > 75 {
+			b.WriteString(line + "\n")
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 func settingNames() string {
