@@ -118,20 +118,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.Close()
 		}
 	}()
-	cfg, logger := s.cfg, s.logger
+	cfg := s.cfg
 	s.ctx = ctx
-	rawLn, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+	if err := s.listen(); err != nil {
+		return err
 	}
-	s.onClose(func() { rawLn.Close() })
-	nofile := openFilesLimit()
-	reserve := connReserve(int(min(nofile, 1<<20)))
-	s.ln = newLimitListener(rawLn, cfg.maxConns, reserve, logger)
-	if nofile > 0 && uint64(2*cfg.maxConns+reserve+fdHeadroom) > nofile {
-		logger.Warn(fmt.Sprintf("--max-connections %d may run out of descriptors: the limit (ulimit -n) is %d, and each connection may need one to its upstream too", cfg.maxConns, nofile))
-	}
-
 	if cfg.demo {
 		addr, stop, err := serveDemo(s.opts.Demo)
 		if err != nil {
@@ -140,40 +131,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		s.onClose(stop)
 		s.demoURL = "http://" + addr
 	}
-
-	// serve creates its store (with init, the only command that does), so
-	// that the CLI finds it.
-	if kind, _, _ := storeurl.Parse(cfg.store); kind == "sqlite" || kind == "file" {
-		if _, err := storeurl.Create(ctx, cfg.store); errors.Is(err, maintenance.ErrInvalid) {
-			return err
-		}
-	}
-	st, err := storeurl.OpenLazy(ctx, cfg.store)
-	if err != nil {
+	if err := s.openStore(ctx); err != nil {
 		return err
 	}
-	s.st = st
-	s.onClose(func() { st.Close() })
-
-	startMetrics := func() {}
-	if cfg.metricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.metricsListen)
-		if err != nil {
-			return fmt.Errorf("listening on %s for metrics: %w", cfg.metricsListen, err)
-		}
-		s.metricsLn = mln
-		s.onClose(func() { mln.Close() })
-		reg := prometheus.NewRegistry()
-		s.metrics = metrics.New(reg)
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: ReadHeaderTimeout}
-		s.onClose(func() { msrv.Close() })
-		// Served once the first gate is watched: a scrape never sees no gate.
-		startMetrics = func() {
-			go msrv.Serve(mln)
-			logger.Info("metrics on http://" + mln.Addr().String() + "/metrics")
-		}
+	startMetrics, err := s.metricsListener()
+	if err != nil {
+		return err
 	}
 	gen, err := s.newGeneration(cfg)
 	if err != nil {
@@ -186,20 +149,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	startMetrics()
 	if cfg.webhooks {
-		// One serve or gate of the fleet delivers webhooks at a time (a
-		// lease in the store); the others stand by to take over.
-		dl := maintenance.NewDeliverer(st, maintenance.DelivererOptions{Logger: logger, LeaseTTL: cfg.webhookLease})
-		s.deliverer = dl
-		dctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			dl.Run(dctx)
-		}()
-		s.onClose(func() { stop(); <-done })
-		if s.metrics != nil {
-			s.metrics.WatchWebhooks(dl.Failed)
-		}
+		s.deliverWebhooks(ctx)
 	}
 
 	// Requests' contexts end with cause http.ErrServerClosed when stopping
@@ -211,13 +161,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Handler:           s,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		ConnContext:       connContext,
 	}
-	scheme := "http"
 	if cfg.cert != nil {
-		scheme = "https"
 		s.cert.Store(cfg.cert)
 		s.srv.TLSConfig = &tls.Config{
 			MinVersion:     tls.VersionTLS12,
@@ -234,13 +182,104 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.serveErr = srv.Serve(ln)
 		}
 	}()
+	s.logStart(gen)
+	return nil
+}
+
+// listen opens the listener, with its cap on connections.
+func (s *Server) listen() error {
+	cfg, logger := s.cfg, s.logger
+	rawLn, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.listen, err)
+	}
+	s.onClose(func() { rawLn.Close() })
+	nofile := openFilesLimit()
+	reserve := connReserve(int(min(nofile, 1<<20)))
+	s.ln = newLimitListener(rawLn, cfg.maxConns, reserve, logger)
+	if nofile > 0 && uint64(2*cfg.maxConns+reserve+fdHeadroom) > nofile {
+		logger.Warn(fmt.Sprintf("--max-connections %d may run out of descriptors: the limit (ulimit -n) is %d, and each connection may need one to its upstream too", cfg.maxConns, nofile))
+	}
+	return nil
+}
+
+// openStore opens the store. serve creates its store (with init, the only
+// command that does), so that the CLI finds it. A store that cannot be
+// reached yet is not an error: the gate serves its state cache or its
+// failure policy, and connects when it can.
+func (s *Server) openStore(ctx context.Context) error {
+	store := s.cfg.store
+	if kind, _, _ := storeurl.Parse(store); kind == "sqlite" || kind == "file" {
+		if _, err := storeurl.Create(ctx, store); errors.Is(err, maintenance.ErrInvalid) {
+			return err
+		}
+	}
+	st, err := storeurl.OpenLazy(ctx, store)
+	if err != nil {
+		return err
+	}
+	s.st = st
+	s.onClose(func() { st.Close() })
+	return nil
+}
+
+// metricsListener opens the metrics listener, when there is one, and
+// returns the function that starts serving it: once the first gate is
+// watched, so that a scrape never sees no gate.
+func (s *Server) metricsListener() (start func(), err error) {
+	addr := s.cfg.metricsListen
+	if addr == "" {
+		return func() {}, nil
+	}
+	mln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s for metrics: %w", addr, err)
+	}
+	s.metricsLn = mln
+	s.onClose(func() { mln.Close() })
+	reg := prometheus.NewRegistry()
+	s.metrics = metrics.New(reg)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	msrv := &http.Server{Handler: mux, ReadHeaderTimeout: ReadHeaderTimeout}
+	s.onClose(func() { msrv.Close() })
+	return func() {
+		go msrv.Serve(mln)
+		s.logger.Info("metrics on http://" + mln.Addr().String() + "/metrics")
+	}, nil
+}
+
+// deliverWebhooks takes part in delivering webhooks: one serve or gate of
+// the fleet delivers at a time (a lease in the store); the others stand by
+// to take over.
+func (s *Server) deliverWebhooks(ctx context.Context) {
+	dl := maintenance.NewDeliverer(s.st, maintenance.DelivererOptions{Logger: s.logger, LeaseTTL: s.cfg.webhookLease})
+	s.deliverer = dl
+	dctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		dl.Run(dctx)
+	}()
+	s.onClose(func() { stop(); <-done })
+	if s.metrics != nil {
+		s.metrics.WatchWebhooks(dl.Failed)
+	}
+}
+
+// logStart logs what the server serves, and where.
+func (s *Server) logStart(gen *generation) {
+	cfg, logger, addr := s.cfg, s.logger, s.Addr()
+	scheme := "http"
+	if cfg.cert != nil {
+		scheme = "https"
+	}
 	what := "the built-in demo app"
 	if cfg.upstream != nil {
 		what = cfg.upstream.Redacted()
 	} else if !cfg.demo {
 		what = "none (hosts without a route get a 502)"
 	}
-	addr := s.Addr()
 	logger.Info("serving "+scheme+"://"+addr, "upstream", what, "store", storeurl.Redact(cfg.store), "version", gen.gate.Version(),
 		"max_connections", cfg.maxConns)
 	for _, r := range cfg.routes {
@@ -258,7 +297,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if cfg.demo {
 		logger.Info(fmt.Sprintf("try it: open %s://%s, then run 'maintenance on --message \"Back in 5 minutes\"' and 'maintenance off' in another terminal", scheme, addr))
 	}
-	return nil
 }
 
 // serveDemo serves h on a free loopback port and returns its address and
@@ -326,6 +364,9 @@ func (s *Server) Err() error {
 // access log line. A stop that went so is a success. Then it closes
 // everything the server opened.
 func (s *Server) Shutdown() error {
+	if s.srv == nil { // never started
+		return s.Close()
+	}
 	defer s.Close()
 	timeout := s.config().shutdown
 	s.logger.Info("stopping; finishing requests under way", "timeout", timeout)
