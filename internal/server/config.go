@@ -71,7 +71,6 @@ func invalidf(format string, args ...any) error {
 
 // Config is serve's checked configuration, made by Load.
 type Config struct {
-	file          string // --config
 	listen        string
 	metricsListen string
 	store         string
@@ -136,7 +135,7 @@ func Load(flags Values, file string, def Defaults) (*Config, error) {
 			}
 		}
 	}
-	c := &Config{file: file, origin: map[string]string{}, canon: map[string]string{}}
+	c := &Config{origin: map[string]string{}, canon: map[string]string{}}
 	c.gate.Release = def.Release
 	for _, s := range Settings {
 		vals := raw[s.Name]
