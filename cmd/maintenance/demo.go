@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"net"
 	"net/http"
-	"time"
 )
 
 // The demo app is a small shop served on a loopback port, so that
@@ -56,20 +53,4 @@ func demoHandler() http.Handler {
 		page("Not found", `<p>There is no such page in the demo shop.</p>`)(w, r)
 	})
 	return mux
-}
-
-// startDemo serves the demo app on a free loopback port and returns a
-// function that stops it, and its address.
-func startDemo() (stop func(), addr string, err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", fmt.Errorf("starting the demo app: %w", err)
-	}
-	srv := &http.Server{Handler: demoHandler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}, ln.Addr().String(), nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/server"
 	"github.com/gomaint/maintenance/internal/storeurl"
 	"github.com/gomaint/maintenance/staffcheck"
 )
@@ -121,7 +122,7 @@ func loadForwardAuthConfig(e *env, args []string) (*forwardAuthConfig, error) {
 		return nil, usageErrorf("forward-auth needs --trusted-proxy CIDR: the address of the proxy that asks (like 127.0.0.1 or 10.0.0.0/8); run 'maintenance help forward-auth' for usage")
 	}
 	for _, v := range proxies {
-		p, err := parseTrustedProxy(v)
+		p, err := server.ParseTrustedProxy(v)
 		if err != nil {
 			return nil, usageErrorf("--trusted-proxy %q: %v", v, err)
 		}
@@ -194,9 +195,9 @@ const forwardAuthReadTimeout = 30 * time.Second
 func forwardAuthServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: server.ReadHeaderTimeout,
 		ReadTimeout:       forwardAuthReadTimeout,
-		IdleTimeout:       idleTimeout,
+		IdleTimeout:       server.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 }
@@ -207,7 +208,7 @@ func runForwardAuth(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := newServeLogger(e.stderr, cfg.jsonLog)
+	logger := server.NewLogger(e.stderr, cfg.jsonLog)
 	useLogger(logger)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

@@ -2,20 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gomaint/maintenance/internal/server"
 )
 
 // These tests run `maintenance serve` as a real process (the test binary,
@@ -171,7 +162,7 @@ func (p *serveProc) waitLogN(re string, n int) []string {
 // wait waits for serve to exit and returns its error.
 func (p *serveProc) wait() error {
 	p.t.Helper()
-	deadline := time.After(waitFor + defaultShutdownTimeout)
+	deadline := time.After(waitFor + server.DefaultShutdownTimeout)
 	for {
 		p.mu.Lock()
 		ch, exited, err := p.changed, p.exited, p.err
@@ -306,115 +297,6 @@ func (c *wsConn) echo(t *testing.T, msg string) {
 	got, err := c.br.ReadString('\n')
 	if err != nil || got != strings.ToUpper(msg)+"\n" {
 		t.Fatalf("echo of %q: %q, %v", msg, got, err)
-	}
-}
-
-func TestServeWebSocket(t *testing.T) {
-	up := upstream(t, wsEcho)
-	p := startServe(t, t.TempDir(), "--upstream", up)
-	ws := dialUpgrade(t, p.addr, "chat.example.com")
-	for _, msg := range []string{"hello", "through serve", "bye"} {
-		ws.echo(t, msg)
-	}
-	ws.Close()
-	p.waitLog(`msg=request method=GET host=chat\.example\.com path=/ws status=101 `)
-}
-
-func TestServeEventStream(t *testing.T) {
-	next := make(chan struct{})
-	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/event-stream")
-		w.Header().Set("Cache-Control", "no-store")
-		rc := http.NewResponseController(w)
-		for i := range 3 {
-			fmt.Fprintf(w, "event: tick\ndata: %d\n\n", i)
-			rc.Flush()
-			select {
-			case <-next:
-			case <-r.Context().Done():
-				return
-			}
-		}
-	})
-	p := startServe(t, t.TempDir(), "--upstream", up)
-	resp, err := http.Get("http://" + p.addr + "/events")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
-		t.Errorf("Content-Type %q", ct)
-	}
-	br := bufio.NewReader(resp.Body)
-	for i := range 3 {
-		// Event i arrives while the upstream holds the stream open: each
-		// one was passed on as it came, not at the end.
-		var ev []string
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				t.Fatalf("event %d: %v after %q", i, err, ev)
-			}
-			if line == "\n" {
-				break
-			}
-			ev = append(ev, line)
-		}
-		if want := []string{"event: tick\n", fmt.Sprintf("data: %d\n", i)}; fmt.Sprint(ev) != fmt.Sprint(want) {
-			t.Fatalf("event %d: %q, want %q", i, ev, want)
-		}
-		next <- struct{}{}
-	}
-}
-
-func TestServeLargeUpload(t *testing.T) {
-	const size = 64 << 20
-	const first = 1 << 20
-	gotFirst := make(chan struct{})
-	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
-		h := sha256.New()
-		n, err := io.CopyN(h, r.Body, first)
-		if err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		close(gotFirst) // the first MiB is here while the client holds the rest
-		m, err := io.Copy(h, r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), 500)
-			return
-		}
-		fmt.Fprintf(w, "%d %x", n+m, h.Sum(nil))
-	})
-	p := startServe(t, t.TempDir(), "--upstream", up)
-
-	rng := mrand.NewChaCha8([32]byte{1})
-	data := make([]byte, size)
-	rng.Read(data)
-	sum := sha256.Sum256(data)
-	pr, pw := io.Pipe()
-	go func() {
-		if _, err := pw.Write(data[:first]); err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		select {
-		case <-gotFirst:
-		case <-time.After(waitFor):
-			pw.CloseWithError(fmt.Errorf("the upstream did not get the first MiB while the upload went on: serve buffers uploads"))
-			return
-		}
-		_, err := pw.Write(data[first:])
-		pw.CloseWithError(err)
-	}()
-	resp, err := http.Post("http://"+p.addr+"/upload", "application/octet-stream", pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if want := fmt.Sprintf("%d %s", size, hex.EncodeToString(sum[:])); resp.StatusCode != 200 || string(b) != want {
-		t.Fatalf("upload: %d %q, want 200 %q", resp.StatusCode, b, want)
 	}
 }
 
@@ -575,270 +457,6 @@ func TestServeReload(t *testing.T) {
 	}
 }
 
-// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
-// into dir, and returns the certificate.
-func selfSigned(t *testing.T, dir string, serial int64) *x509.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     []string{"shop.example.com"},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-func TestServeTLS(t *testing.T) {
-	dir := t.TempDir()
-	cert := selfSigned(t, dir, 1)
-	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s|%s|%s", r.Proto, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("Forwarded"))
-	})
-	p := startServe(t, dir, "--upstream", up, "--tls-cert", "cert.pem", "--tls-key", "key.pem")
-	p.waitLog(`msg="serving https://`)
-	client := func(c *x509.Certificate) *http.Client {
-		pool := x509.NewCertPool()
-		pool.AddCert(c)
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
-	}
-	resp, err := client(cert).Get("https://" + p.addr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.ProtoMajor != 2 {
-		t.Errorf("client got %s, want HTTP/2", resp.Proto)
-	}
-	if want := "HTTP/1.1|https|for=127.0.0.1;host=\"" + p.addr + "\";proto=https"; string(body) != want {
-		t.Errorf("upstream got %q, want %q", body, want)
-	}
-
-	// SIGHUP reloads the certificate: new connections get the new one.
-	cert2 := selfSigned(t, dir, 2)
-	p.signal(syscall.SIGHUP)
-	p.waitLog(`msg=reloaded `)
-	resp, err = client(cert2).Get("https://" + p.addr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if got := resp.TLS.PeerCertificates[0].SerialNumber; got.Int64() != 2 {
-		t.Errorf("after SIGHUP the certificate's serial is %s, want 2", got)
-	}
-
-	// A broken pair on reload keeps the running certificate.
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), []byte("not a key"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.signal(syscall.SIGHUP)
-	p.waitLog(`msg="reload failed; the running configuration stays" err=".*tls-key`)
-	resp, err = client(cert2).Get("https://" + p.addr + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-}
-
-func TestLoadServeConfig(t *testing.T) {
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "serve.conf")
-	if err := os.WriteFile(conf, []byte(`# a comment
-  listen 127.0.0.1:9000
-upstream http://127.0.0.1:8000
-site a.example.com=http://127.0.0.1:8001
-site *.example.org
-exempt POST /webhooks/*
-exempt /healthz
-access-log false
-demo false
-store file:from-file.json
-`), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name      string
-		args      []string
-		global    bool // --store before the command
-		listen    string
-		upstream  string
-		routes    string
-		sites     string
-		exempt    string
-		accessLog bool
-		store     string
-	}{
-		{name: "file only", args: []string{"--config", conf}, listen: "127.0.0.1:9000", upstream: "http://127.0.0.1:8000",
-			routes: "[a.example.com=http://127.0.0.1:8001]", sites: "[a.example.com *.example.org]", exempt: "[POST /webhooks/* /healthz]", store: "file:from-file.json"},
-		{name: "flags win", args: []string{"--config", conf, "--listen", ":1", "--upstream", "http://10.0.0.1", "--access-log", "--store", "sqlite:flag.db"},
-			listen: ":1", upstream: "http://10.0.0.1", routes: "[a.example.com=http://127.0.0.1:8001]", sites: "[a.example.com *.example.org]",
-			exempt: "[POST /webhooks/* /healthz]", accessLog: true, store: "sqlite:flag.db"},
-		{name: "a repeatable flag replaces the list", args: []string{"--config", conf, "--exempt", "/ping", "--site", "b.example.com"}, listen: "127.0.0.1:9000",
-			upstream: "http://127.0.0.1:8000", routes: "[]", sites: "[b.example.com]", exempt: "[/ping]", store: "file:from-file.json"},
-		{name: "global store wins", args: []string{"--config", conf}, global: true, listen: "127.0.0.1:9000", upstream: "http://127.0.0.1:8000",
-			routes: "[a.example.com=http://127.0.0.1:8001]", sites: "[a.example.com *.example.org]", exempt: "[POST /webhooks/* /healthz]", store: "sqlite:global.db"},
-		{name: "no file", args: []string{"--demo"}, listen: "127.0.0.1:8080", upstream: "<nil>", routes: "[]", sites: "[]", exempt: "[]", accessLog: true, store: "sqlite:env.db"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:env.db", getenv: func(string) string { return "" }}
-			if tt.global {
-				e.storeURL, e.storeFlag = "sqlite:global.db", true
-			}
-			c, err := loadServeConfig(e, tt.args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var routes []string
-			for _, r := range c.routes {
-				routes = append(routes, r.Site+"="+r.Upstream.String())
-			}
-			up := "<nil>"
-			if c.upstream != nil {
-				up = c.upstream.String()
-			}
-			got := fmt.Sprintf("listen=%s upstream=%s routes=%v sites=%v exempt=%v access-log=%v store=%s",
-				c.listen, up, fmt.Sprint(routesOrEmpty(routes)), fmt.Sprint(orEmpty(c.gate.Sites)), fmt.Sprint(orEmpty(c.gate.Exempt)), c.accessLog, c.store)
-			want := fmt.Sprintf("listen=%s upstream=%s routes=%s sites=%s exempt=%s access-log=%v store=%s",
-				tt.listen, tt.upstream, tt.routes, tt.sites, tt.exempt, tt.accessLog, tt.store)
-			if got != want {
-				t.Errorf("got  %s\nwant %s", got, want)
-			}
-		})
-	}
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-func routesOrEmpty(s []string) []string { return orEmpty(s) }
-
-func TestParseServeConfig(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want string // name=value|... or the error
-	}{
-		{name: "empty", in: "", want: ""},
-		{name: "comments and blanks", in: "# x\n\n   # y\n\t\n", want: ""},
-		{name: "values keep inner spaces", in: "exempt  POST /webhooks/*  \n", want: "exempt=POST /webhooks/*"},
-		{name: "tab separated", in: "listen\t:8080\r\n", want: "listen=:8080"},
-		{name: "boolean alone", in: "demo\naccess-log false", want: "demo|access-log=false"},
-		{name: "byte order mark", in: "\ufefflisten :1", want: "listen=:1"},
-		{name: "a # inside a value is kept", in: "exempt ^/a#b", want: "exempt=^/a#b"},
-		{name: "dashes", in: "--listen :1", want: `line 1: "--listen": write names without dashes: listen`},
-		{name: "equals", in: "\nlisten=:1", want: `line 2: "listen=:1": write the name and the value separated by a space: listen :1`},
-		{name: "upper case", in: "Listen :1", want: `line 1: setting name "Listen": accepted: a flag name without dashes, like listen or trusted-proxy`},
-		{name: "control character", in: "listen :1\x00", want: `line 1: control character '\x00'; a line is: name value`},
-		{name: "not UTF-8", in: "site \xff", want: "line 1: not valid UTF-8"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			lines, err := parseServeConfig([]byte(tt.in))
-			got := ""
-			if err != nil {
-				got = err.Error()
-			} else {
-				got = formatConfigLines(lines)
-			}
-			if got != tt.want {
-				t.Errorf("parseServeConfig(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
-}
-
-func formatConfigLines(lines []configLine) string {
-	var parts []string
-	for _, l := range lines {
-		if l.hasValue {
-			parts = append(parts, l.name+"="+l.value)
-		} else {
-			parts = append(parts, l.name)
-		}
-	}
-	return strings.Join(parts, "|")
-}
-
-// FuzzServeConfig checks that the configuration parser never panics, that
-// what it accepts is well formed, that writing the settings back as
-// "name value" lines parses to the same settings, and that turning them
-// into serve's raw settings never panics either.
-func FuzzServeConfig(f *testing.F) {
-	for _, s := range []string{
-		"", "# c\nlisten :8080\n", "site a.com=http://x\nsite *.b.com\n", "demo\n", "access-log false",
-		"exempt POST /webhooks/*", "--listen :1", "listen=:1", "\ufeffupstream http://x\r\n", "a\tb\tc",
-		"listen", "site \xff", "x \x00", "listen :1\nlisten :2", "config x", "store redis://u:p@h/0",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		lines, err := parseServeConfig(data)
-		if err != nil {
-			if !strings.HasPrefix(err.Error(), "line ") {
-				t.Fatalf("error %q does not name the line", err)
-			}
-			return
-		}
-		var b bytes.Buffer
-		for _, l := range lines {
-			if checkSettingName(l.name) != "" || l.name == "" {
-				t.Fatalf("accepted a bad name %q", l.name)
-			}
-			if l.value != strings.TrimSpace(l.value) && l.value != strings.Trim(l.value, " \t") || strings.ContainsAny(l.value, "\n\r") {
-				t.Fatalf("value %q not trimmed or spans lines", l.value)
-			}
-			if l.hasValue != (l.value != "") {
-				t.Fatalf("hasValue %v with value %q", l.hasValue, l.value)
-			}
-			b.WriteString(l.name)
-			if l.hasValue {
-				b.WriteString(" " + l.value)
-			}
-			b.WriteString("\n")
-		}
-		again, err := parseServeConfig(b.Bytes())
-		if err != nil {
-			t.Fatalf("the settings written back do not parse: %v\n%s", err, b.String())
-		}
-		if formatConfigLines(again) != formatConfigLines(lines) {
-			t.Fatalf("written back and parsed again: %q, want %q", formatConfigLines(again), formatConfigLines(lines))
-		}
-		if _, err := serveConfigSettings("f.conf", data); err != nil && !strings.HasPrefix(err.Error(), "f.conf:") {
-			t.Fatalf("error %q does not name the file", err)
-		}
-	})
-}
-
 // cli runs the maintenance CLI on the store of dir.
 func cli(t *testing.T, dir string, args ...string) {
 	t.Helper()
@@ -848,218 +466,38 @@ func cli(t *testing.T, dir string, args ...string) {
 	}
 }
 
-// waitOn waits until serve answers that the default site is on (true) or
-// off (false).
-func waitOn(t *testing.T, addr string, on bool) {
-	t.Helper()
-	want := fmt.Sprintf(`"on":%v`, on)
-	deadline := time.Now().Add(waitFor)
-	for {
-		_, body := get(t, http.DefaultClient, "http://"+addr+"/_maintenance/status", "")
-		if strings.Contains(body, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve's status did not say %s within %s: %s", want, waitFor, body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-type answer struct {
-	status  int
-	body    string
-	elapsed time.Duration
-	err     error
-}
-
-// goGet starts a GET of path through serve and returns where its answer
-// will come.
-func goGet(addr, path string) <-chan answer {
-	ch := make(chan answer, 1)
-	go func() {
-		start := time.Now()
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			ch <- answer{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		ch <- answer{resp.StatusCode, string(b), time.Since(start), err}
-	}()
-	return ch
-}
-
-// holdOne sends two requests to a serve with --hold-limit 1 whose site is
-// on in mode hold: one is held, the other gets the maintenance answer at
-// once, which proves that the first is held. It returns the held one's
-// answer channel.
-func holdOne(t *testing.T, addr string) <-chan answer {
-	t.Helper()
-	a, b := goGet(addr, "/a"), goGet(addr, "/b")
-	select {
-	case r := <-a:
-		if r.err != nil || r.status != http.StatusServiceUnavailable {
-			t.Fatalf("over the hold limit: %d %v, want 503 at once", r.status, r.err)
-		}
-		return b
-	case r := <-b:
-		if r.err != nil || r.status != http.StatusServiceUnavailable {
-			t.Fatalf("over the hold limit: %d %v, want 503 at once", r.status, r.err)
-		}
-		return a
-	case <-time.After(waitFor):
-		t.Fatal("neither request was answered: the hold limit did not apply")
-	}
-	return nil
-}
-
-func TestServeHold(t *testing.T) {
-	up := named(t, "app")
-	t.Run("released by off", func(t *testing.T) {
-		dir := t.TempDir()
-		p := startServe(t, dir, "--upstream", up, "--hold-timeout", "1m", "--hold-limit", "1")
-		cli(t, dir, "on", "--mode", "hold", "--message", "Deploying")
-		waitOn(t, p.addr, true)
-		held := holdOne(t, p.addr)
-		p.waitLog(`status=503 .* site=\* outcome=blocked maintenance=true$`)
-		cli(t, dir, "off")
-		r := <-held
-		if r.err != nil || r.status != 200 || r.body != "app: app\n" {
-			t.Fatalf("held request after off: %d %q %v, want the application's 200", r.status, r.body, r.err)
-		}
-		p.waitLog(`status=200 .* site=\* outcome=held maintenance=false$`)
-	})
-	t.Run("timed out", func(t *testing.T) {
-		dir := t.TempDir()
-		p := startServe(t, dir, "--upstream", up, "--hold-timeout", "300ms")
-		cli(t, dir, "on", "--mode", "hold", "--message", "Deploying")
-		waitOn(t, p.addr, true)
-		r := <-goGet(p.addr, "/")
-		if r.err != nil || r.status != 503 || !strings.Contains(r.body, "Deploying") {
-			t.Fatalf("held past the timeout: %d %v, want the maintenance answer", r.status, r.err)
-		}
-		if r.elapsed < 300*time.Millisecond {
-			t.Errorf("answered after %s, before the hold timeout", r.elapsed)
-		}
-		p.waitLog(`status=503 .* outcome=blocked maintenance=true$`)
-	})
-	t.Run("answered on stop", func(t *testing.T) {
-		dir := t.TempDir()
-		p := startServe(t, dir, "--upstream", up, "--hold-timeout", "1m", "--hold-limit", "1")
-		cli(t, dir, "on", "--mode", "hold")
-		waitOn(t, p.addr, true)
-		held := holdOne(t, p.addr)
-		p.signal(syscall.SIGTERM)
-		r := <-held
-		if r.err != nil || r.status != 503 {
-			t.Fatalf("held request on stop: %d %v, want the maintenance answer", r.status, r.err)
-		}
-		if err := p.wait(); err != nil {
-			t.Errorf("serve exited with %v, want 0", err)
-		}
-	})
-}
-
-func TestServeHoldFlags(t *testing.T) {
-	e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:m.db", getenv: func(string) string { return "" }}
-	c, err := loadServeConfig(e, []string{"--demo", "--hold-timeout", "2m", "--hold-limit", "5"})
-	if err != nil {
+// TestServeStoreChoice: serve's store is --store (before the command name
+// or after it), else the configuration file's store line, else the store
+// the command chose from the environment.
+func TestServeStoreChoice(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "serve.conf")
+	if err := os.WriteFile(conf, []byte("demo\nstore file:from-file.json\n"), 0o666); err != nil {
 		t.Fatal(err)
 	}
-	if c.gate.HoldTimeout != 2*time.Minute || c.gate.HoldLimit != 5 {
-		t.Errorf("hold timeout %s, limit %d; want 2m, 5", c.gate.HoldTimeout, c.gate.HoldLimit)
-	}
-}
-
-// A reload while a request is under way leaves two gates running until
-// that request is done (a stream may take hours): the scrape must still
-// work, with one set of series.
-func TestServeReloadMetrics(t *testing.T) {
-	dir := t.TempDir()
-	started, release := make(chan struct{}), make(chan struct{})
-	defer close(release)
-	slow := upstream(t, func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-release
-	})
-	p := startServe(t, dir, "--upstream", slow, "--metrics-listen", "127.0.0.1:0")
-	m := p.waitLog(`msg="metrics on (http://\S+/metrics)"`)
-	go http.Get("http://" + p.addr + "/")
-	<-started
-	p.signal(syscall.SIGHUP)
-	p.waitLog(`msg=reloaded `)
-	resp, err := http.Get(m[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("scrape after a reload with a request under way: %d\n%s", resp.StatusCode, body)
-	}
-	if n := strings.Count(string(body), "\nmaintenance_state_version "); n != 1 {
-		t.Errorf("%d maintenance_state_version series, want 1:\n%s", n, body)
-	}
-}
-
-// An IPv4-mapped trusted proxy is the IPv4 prefix it maps, as the gate
-// takes it: the proxy and the access log, which use the same list, must
-// trust the same peers as the gate.
-func TestServeTrustedProxyMapped(t *testing.T) {
-	e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:m.db", getenv: func(string) string { return "" }}
-	c, err := loadServeConfig(e, []string{"--demo", "--trusted-proxy", "::ffff:10.0.0.0/104", "--trusted-proxy", "::ffff:192.0.2.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := fmt.Sprint(c.gate.TrustedProxies); got != "[10.0.0.0/8 192.0.2.1/32]" {
-		t.Errorf("trusted proxies %s, want [10.0.0.0/8 192.0.2.1/32]", got)
-	}
-	_, err = loadServeConfig(e, []string{"--demo", "--trusted-proxy", "::ffff:10.0.0.1/104"})
-	if err == nil || !strings.Contains(err.Error(), `--trusted-proxy "::ffff:10.0.0.1/104": host bits are set; did you mean ::ffff:10.0.0.0/104?`) {
-		t.Errorf("an IPv4-mapped prefix with host bits: %v", err)
-	}
-}
-
-// TestRetiredGenerationServesNothing: a request that picked a generation
-// just before a reload retired it (and maybe closed its gate) goes to the
-// generation that replaced it; one counted before keeps the old one open.
-func TestRetiredGenerationServesNothing(t *testing.T) {
-	mk := func(name string) *generation {
-		return &generation{idle: make(chan struct{}), handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, name)
-		})}
-	}
-	old, cur := mk("old"), mk("new")
-	s := &server{}
-	s.cur.Store(old)
-
-	// Counted before the reload: served by the old one, which stays open
-	// until the request is done.
-	old.active.Add(1)
-	s.cur.Store(cur)
-	old.retired.Store(true)
-	select {
-	case <-old.idle:
-		t.Fatal("the old generation closed with a request under way")
-	default:
-	}
-	old.done()
-	<-old.idle
-
-	// Picked before the reload, counted after: served by the new one.
-	w := httptest.NewRecorder()
-	if old.serve(w, httptest.NewRequest("GET", "/", nil)) || w.Body.Len() != 0 {
-		t.Fatalf("a retired generation served a request: %q", w.Body)
-	}
-	w = httptest.NewRecorder()
-	s.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
-	if w.Body.String() != "new" {
-		t.Errorf("served by %q, want the new generation", w.Body)
-	}
-	if n := old.active.Load(); n != 0 {
-		t.Errorf("the old generation counts %d requests, want 0", n)
+	for _, tt := range []struct {
+		name   string
+		global bool // --store before the command
+		args   []string
+		want   string
+	}{
+		{name: "the environment", args: []string{"--demo"}, want: "sqlite:env.db"},
+		{name: "the file", args: []string{"--config", conf}, want: "file:from-file.json"},
+		{name: "--store after the command", args: []string{"--config", conf, "--store", "sqlite:flag.db"}, want: "sqlite:flag.db"},
+		{name: "--store before the command", global: true, args: []string{"--config", conf}, want: "sqlite:global.db"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &env{stdout: io.Discard, stderr: io.Discard, storeURL: "sqlite:env.db", getenv: func(string) string { return "" }}
+			if tt.global {
+				e.storeURL, e.storeFlag = "sqlite:global.db", true
+			}
+			c, err := loadServeConfig(e, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Store() != tt.want {
+				t.Errorf("store %s, want %s", c.Store(), tt.want)
+			}
+		})
 	}
 }
 

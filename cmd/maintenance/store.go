@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/server"
 	"github.com/gomaint/maintenance/internal/storeurl"
 )
 
@@ -63,12 +64,12 @@ func (e *env) chooseStore() error {
 	data, err := os.ReadFile(file)
 	switch {
 	case err == nil:
-		raw, err := serveConfigSettings(file, data)
+		raw, err := server.ParseConfigFile(file, data)
 		if err != nil {
 			return err
 		}
 		if v := raw["store"]; len(v) > 0 {
-			e.storeURL, e.storeFrom = v[0].value, "config file "+file
+			e.storeURL, e.storeFrom = v[0].Value, "config file "+file
 			return nil
 		}
 	case must || !errors.Is(err, fs.ErrNotExist):

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -71,7 +72,7 @@ func TestAccessLog(t *testing.T) {
 				h.ServeHTTP(httptest.NewRecorder(), r)
 			}()
 			line := strings.TrimSpace(buf.String())
-			if !regexpMatch(tt.want, line) {
+			if !regexp.MustCompile(tt.want).MatchString(line) {
 				t.Errorf("logged %q, want a match for %q", line, tt.want)
 			}
 			if strings.Contains(line, "s3cret") {
@@ -100,7 +101,7 @@ func TestAccessLogJSON(t *testing.T) {
 		w.WriteHeader(503)
 		io.WriteString(w, "down")
 	}))
-	h = accessLog(h, newServeLogger(&buf, true), func(string) string { return "*" }, nil)
+	h = accessLog(h, NewLogger(&buf, true), func(string) string { return "*" }, nil)
 	r := httptest.NewRequest("GET", "/cart?token=s3cret", nil)
 	r.Host, r.RemoteAddr = "shop.example.com", "192.0.2.1:1234"
 	h.ServeHTTP(httptest.NewRecorder(), r)

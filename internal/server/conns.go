@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -17,12 +17,12 @@ import (
 // descriptor limit.
 
 const (
-	// defaultBodyIdleTimeout is how long a request body may send nothing
+	// DefaultBodyIdleTimeout is how long a request body may send nothing
 	// before it is cut (--body-idle-timeout).
-	defaultBodyIdleTimeout = 60 * time.Second
-	// defaultShutdownTimeout is how long requests under way may take to
+	DefaultBodyIdleTimeout = 60 * time.Second
+	// DefaultShutdownTimeout is how long requests under way may take to
 	// finish on stop (--shutdown-timeout).
-	defaultShutdownTimeout = 30 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
 	// fdHeadroom is the descriptors kept for what is not a connection:
 	// listeners, the store, the state cache, logs, templates.
 	fdHeadroom = 64
