@@ -87,8 +87,8 @@ func NewSecret() (secret, id string) {
 	return base64.RawURLEncoding.EncodeToString(b[:32]), hex.EncodeToString(b[32:])
 }
 
-// NewKey returns a new random server key.
-func NewKey() []byte {
+// newKey returns a new random server key.
+func newKey() []byte {
 	b := make([]byte, KeySize)
 	if _, err := rand.Read(b); err != nil {
 		panic("maintenance: no randomness: " + err.Error())
@@ -239,17 +239,17 @@ func signatureOK(key []byte, sig, purpose string, parts ...string) bool {
 	return len(key) > 0 && hmac.Equal([]byte(sig), []byte(sign(key, purpose, parts...)))
 }
 
-// BypassCookieValue returns the value of the bypass cookie for link l,
+// bypassCookieValue returns the value of the bypass cookie for link l,
 // signed with key: "ID.EXPIRES.SIGNATURE", EXPIRES in Unix seconds.
-func BypassCookieValue(key []byte, l *BypassLink) string {
+func bypassCookieValue(key []byte, l *BypassLink) string {
 	exp := strconv.FormatInt(l.Expires.Unix(), 10)
 	return l.ID + "." + exp + "." + sign(key, "bypass", l.ID, l.Site, exp)
 }
 
-// SessionValue returns the value of an admin session cookie for u that
+// sessionValue returns the value of an admin session cookie for u that
 // expires at exp, signed with key. A session ends at exp, when the user is
 // removed, or when the password changes (it names a digest of the hash).
-func SessionValue(key []byte, u *User, exp time.Time) string {
+func sessionValue(key []byte, u *User, exp time.Time) string {
 	name := base64.RawURLEncoding.EncodeToString([]byte(u.Name))
 	e := strconv.FormatInt(exp.Unix(), 10)
 	ep := userEpoch(u.Hash)
@@ -263,9 +263,9 @@ func userEpoch(hash string) string {
 	return hex.EncodeToString(h[:8])
 }
 
-// VerifySession checks an admin session cookie value against the key and
+// verifySession checks an admin session cookie value against the key and
 // the users of st at now, and returns the signed-in user.
-func VerifySession(key []byte, st *State, value string, now time.Time) (*User, bool) {
+func verifySession(key []byte, st *State, value string, now time.Time) (*User, bool) {
 	name, epoch, ok := parseSession(key, value, now)
 	if !ok {
 		return nil, false

@@ -247,7 +247,7 @@ func BenchmarkLookup(b *testing.B) {
 func BenchmarkDeployErrors(b *testing.B) {
 	r := benchRequest("site42.example.com", "/products/17", "198.51.100.9:4242")
 	st := benchState(b)
-	st, _, _ = Commit(st, SetRelease("v2"), time.Now())
+	st, _, _ = commitChange(st, SetRelease("v2"), time.Now())
 	g := testGate(b, st, Options{Release: "v1"})
 	b.Run("Mismatch/Pass", func(b *testing.B) { runBench(b, g.Handler(bare), r, 200) })
 	fail := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })

@@ -21,7 +21,7 @@ type authSnap struct {
 	byID   map[string]*BypassLink
 	// epochs maps a user to the epoch its sessions must name.
 	epochs map[string]string
-	// state holds the users, for VerifySession.
+	// state holds the users, for verifySession.
 	state *State
 }
 
@@ -94,7 +94,7 @@ func (g *Gate) staff(a *authSnap, r *http.Request) bool {
 	if key == nil || c == "" {
 		return false
 	}
-	_, ok := VerifySession(*key, a.state, c, time.Now())
+	_, ok := verifySession(*key, a.state, c, time.Now())
 	return ok
 }
 
@@ -133,7 +133,7 @@ func (g *Gate) serveBypass(w http.ResponseWriter, r *http.Request, s *snapshot) 
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     BypassCookie,
-		Value:    BypassCookieValue(*key, l),
+		Value:    bypassCookieValue(*key, l),
 		Path:     "/",
 		Expires:  l.Expires,
 		MaxAge:   int(time.Until(l.Expires) / time.Second),

@@ -34,7 +34,7 @@ func authState(t *testing.T) (st *State, secrets map[string]string) {
 
 func bypassGate(t *testing.T, st *State, opts Options) (*Gate, []byte) {
 	g := testGate(t, st, opts)
-	key := NewKey()
+	key := newKey()
 	g.key.Store(&key)
 	return g, key
 }
@@ -145,7 +145,7 @@ func TestBypassLinkSetsCookie(t *testing.T) {
 	}
 
 	// Revoked: the next snapshot has no link, and the cookie stops working.
-	next, _, err := Commit(st, RevokeBypass(sec["shop.id"]), time.Now())
+	next, _, err := commitChange(st, RevokeBypass(sec["shop.id"]), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestBypassWithoutKey(t *testing.T) {
 func TestBypassLinkWhileOff(t *testing.T) {
 	st, sec := authState(t)
 	st = func() *State {
-		next, _, err := Commit(st, Off(nil), time.Now())
+		next, _, err := commitChange(st, Off(nil), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestStaffSession(t *testing.T) {
 	g, key := bypassGate(t, st, Options{})
 	h := g.Handler(upstream)
 	alice := st.user("alice")
-	session := SessionValue(key, alice, time.Now().Add(time.Hour))
+	session := sessionValue(key, alice, time.Now().Add(time.Hour))
 	with := func(h http.Handler, v string) int {
 		return do(h, req{header: map[string]string{"Cookie": SessionCookie + "=" + v}}).Code
 	}
@@ -235,12 +235,12 @@ func TestStaffSession(t *testing.T) {
 		t.Errorf("signed-in admin: %d, want 200", code)
 	}
 	bob := &User{Name: "bob", Hash: alice.Hash}
-	otherKey := NewKey()
+	otherKey := newKey()
 	for name, v := range map[string]string{
-		"expired":      SessionValue(key, alice, time.Now().Add(-time.Second)),
-		"unknown user": SessionValue(key, bob, time.Now().Add(time.Hour)),
-		"other key":    SessionValue(otherKey, alice, time.Now().Add(time.Hour)),
-		"old password": SessionValue(key, &User{Name: "alice", Hash: "$2a$04$other"}, time.Now().Add(time.Hour)),
+		"expired":      sessionValue(key, alice, time.Now().Add(-time.Second)),
+		"unknown user": sessionValue(key, bob, time.Now().Add(time.Hour)),
+		"other key":    sessionValue(otherKey, alice, time.Now().Add(time.Hour)),
+		"old password": sessionValue(key, &User{Name: "alice", Hash: "$2a$04$other"}, time.Now().Add(time.Hour)),
 		"garbage":      "x.y.z.w",
 		"empty":        "",
 	} {
@@ -255,7 +255,7 @@ func TestStaffSession(t *testing.T) {
 		t.Errorf("BlockStaff: %d, want 503", code)
 	}
 	// A removed user's sessions end with the next snapshot.
-	next, _, err := Commit(st, RemoveUser("alice"), time.Now())
+	next, _, err := commitChange(st, RemoveUser("alice"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func BenchmarkBypass(b *testing.B) {
 	t := &testing.T{}
 	st, sec := authState(t)
 	g := testGate(b, st, Options{})
-	key := NewKey()
+	key := newKey()
 	g.key.Store(&key)
 	h := g.Handler(bare)
 	var l *BypassLink
@@ -301,10 +301,10 @@ func BenchmarkBypass(b *testing.B) {
 	}
 	b.Run("Header", func(b *testing.B) { runBench(b, h, req(BypassHeader, sec["shop"]), 200) })
 	b.Run("Cookie", func(b *testing.B) {
-		runBench(b, h, req("Cookie", "theme=dark; "+BypassCookie+"="+BypassCookieValue(key, l)), 200)
+		runBench(b, h, req("Cookie", "theme=dark; "+BypassCookie+"="+bypassCookieValue(key, l)), 200)
 	})
 	b.Run("StaffSession", func(b *testing.B) {
-		runBench(b, h, req("Cookie", SessionCookie+"="+SessionValue(key, st.user("alice"), time.Now().Add(time.Hour))), 200)
+		runBench(b, h, req("Cookie", SessionCookie+"="+sessionValue(key, st.user("alice"), time.Now().Add(time.Hour))), 200)
 	})
 	b.Run("AnswerNoCredentials", func(b *testing.B) { runBench(b, h, req("", ""), 503) })
 }

@@ -337,14 +337,14 @@ func SetErrorStatus(site string, code int) Change {
 	}}
 }
 
-// Restore returns a change that puts sites back exactly as they were in
+// restoreChange returns a change that puts sites back exactly as they were in
 // before (a state read earlier), for `maintenance run` and During: each site
 // named in sites whose version in the current state is still want[site]
 // (nobody changed it since) gets its before state back, rules and window
 // included; a site declared since is removed again. Sites changed by someone
 // else in the meantime are left as they are and reported in skipped, which
 // the change fills in when it is applied.
-func Restore(before *State, want map[string]int64, skipped *[]string) Change {
+func restoreChange(before *State, want map[string]int64, skipped *[]string) Change {
 	return Change{Action: "restore", restore: true, Apply: func(st *State, reason string) error {
 		*skipped = (*skipped)[:0]
 		for name, v := range want {

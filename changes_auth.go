@@ -91,7 +91,7 @@ func RevokeToken(id string) Change {
 
 // CreateBypass returns a change that adds a bypass link for l.Site (""
 // means "*") lasting ttl. Make the secret with NewSecret and give l.ID and
-// l.Hash; the change stamps Created and Expires (and Commit CreatedBy).
+// l.Hash; the change stamps Created and Expires (and the commit CreatedBy).
 func CreateBypass(l BypassLink, ttl time.Duration) Change {
 	at := new(time.Time)
 	c := Change{Action: "bypass create", at: at}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 const hashA = "$2a$04$aaaaaaaaaaaaaaaaaaaaaa"
@@ -80,7 +81,7 @@ func TestAuthChangesReject(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.c.Actor, tc.c.Source = "bob", "cli"
-			_, _, err := maintenance.Commit(st, tc.c, now)
+			_, _, err := state.Commit(st, tc.c, now)
 			if !errors.Is(err, tc.want) || err == nil || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("err %v, want %v containing %q", err, tc.want, tc.msg)
 			}
@@ -96,7 +97,7 @@ func TestBypassLinksPrunedAndRemovedWithSite(t *testing.T) {
 	// no event of its own.
 	c := maintenance.AddIgnore("", "/robots.txt", "")
 	c.Actor, c.Source = "bob", "cli"
-	next, ev, err := maintenance.Commit(st, c, now.Add(2*time.Hour))
+	next, ev, err := state.Commit(st, c, now.Add(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,13 +112,13 @@ func TestBypassLinksPrunedAndRemovedWithSite(t *testing.T) {
 }
 
 func TestSessionValue(t *testing.T) {
-	key := maintenance.NewKey()
+	key := state.NewKey()
 	st := &maintenance.State{Users: []maintenance.User{{Name: "ops@example.com", Hash: hashA}}}
-	v := maintenance.SessionValue(key, &st.Users[0], now.Add(time.Hour))
-	if u, ok := maintenance.VerifySession(key, st, v, now); !ok || u.Name != "ops@example.com" {
+	v := state.SessionValue(key, &st.Users[0], now.Add(time.Hour))
+	if u, ok := state.VerifySession(key, st, v, now); !ok || u.Name != "ops@example.com" {
 		t.Errorf("VerifySession: %v %v", u, ok)
 	}
-	if _, ok := maintenance.VerifySession(key, st, v, now.Add(time.Hour)); ok {
+	if _, ok := state.VerifySession(key, st, v, now.Add(time.Hour)); ok {
 		t.Error("a session is valid at its expiry")
 	}
 	if strings.Contains(v, hashA) {

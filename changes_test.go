@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 var (
@@ -52,7 +53,7 @@ func commit(t *testing.T, cur *maintenance.State, c maintenance.Change) (*mainte
 	t.Helper()
 	before := cur.Clone()
 	c.Actor, c.Source = "bob", "cli"
-	next, events, err := maintenance.Commit(cur, c, now)
+	next, events, err := state.Commit(cur, c, now)
 	if err != nil {
 		t.Fatalf("Commit(%s): %v", c.Action, err)
 	}
@@ -385,7 +386,7 @@ func TestCommitRejects(t *testing.T) {
 			cur := testState()
 			before := cur.Clone()
 			tc.c.Reason = tc.reason
-			next, events, err := maintenance.Commit(cur, tc.c, now)
+			next, events, err := state.Commit(cur, tc.c, now)
 			if !errors.Is(err, tc.wantErr) {
 				t.Errorf("Commit error = %v; want one wrapping %v", err, tc.wantErr)
 			}
@@ -412,14 +413,14 @@ func eventSites(events []maintenance.Event) []string {
 // in its normal form, so no spurious event is produced.
 func TestCommitNormalizesCur(t *testing.T) {
 	cur := &maintenance.State{Version: 3, Sites: []maintenance.SiteState{{Site: "b.example.com"}, {Site: "a.example.com"}}}
-	next, events, err := maintenance.Commit(cur, maintenance.AddSites("a.example.com"), time.Now())
+	next, events, err := state.Commit(cur, maintenance.AddSites("a.example.com"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(events) != 0 || next.Version != 3 || next.Site(maintenance.DefaultSite) == nil || next.Sites[0].Site != "*" {
 		t.Errorf("no-op on an unnormalized state: version %d, %d events, sites %+v", next.Version, len(events), next.Sites)
 	}
-	_, events, err = maintenance.Commit(cur, maintenance.On([]string{"a.example.com"}, maintenance.OnOptions{}), time.Now())
+	_, events, err = state.Commit(cur, maintenance.On([]string{"a.example.com"}, maintenance.OnOptions{}), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,22 +432,22 @@ func TestCommitNormalizesCur(t *testing.T) {
 func TestSetRelease(t *testing.T) {
 	st := &maintenance.State{}
 	st.Normalize()
-	next, events, err := maintenance.Commit(st, maintenance.SetRelease("v2"), time.Now())
+	next, events, err := state.Commit(st, maintenance.SetRelease("v2"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if next.Release != "v2" || next.Version != 1 || len(events) != 1 || events[0].Site != "" || events[0].ReleaseBefore != "" || events[0].ReleaseAfter != "v2" {
 		t.Fatalf("set v2: release %q, version %d, events %+v", next.Release, next.Version, events)
 	}
-	if same, events, err := maintenance.Commit(next, maintenance.SetRelease("v2"), time.Now()); err != nil || same != next || len(events) != 0 {
+	if same, events, err := state.Commit(next, maintenance.SetRelease("v2"), time.Now()); err != nil || same != next || len(events) != 0 {
 		t.Errorf("setting the same release again: %v, %d events, want a no-op", err, len(events))
 	}
-	back, events, err := maintenance.Commit(next, maintenance.SetRelease("v1"), time.Now())
+	back, events, err := state.Commit(next, maintenance.SetRelease("v1"), time.Now())
 	if err != nil || back.Release != "v1" || len(events) != 1 || events[0].ReleaseBefore != "v2" {
 		t.Errorf("rollback to v1: %v, release %q, events %+v", err, back.Release, events)
 	}
 	for _, bad := range []string{"", "two words", strings.Repeat("x", 129), "tab\there", "é"} {
-		if _, _, err := maintenance.Commit(next, maintenance.SetRelease(bad), time.Now()); !errors.Is(err, maintenance.ErrInvalid) || !strings.Contains(err.Error(), "release") {
+		if _, _, err := state.Commit(next, maintenance.SetRelease(bad), time.Now()); !errors.Is(err, maintenance.ErrInvalid) || !strings.Contains(err.Error(), "release") {
 			t.Errorf("SetRelease(%q) = %v, want ErrInvalid naming the release", bad, err)
 		}
 	}
@@ -455,20 +456,20 @@ func TestSetRelease(t *testing.T) {
 func TestSetErrorStatus(t *testing.T) {
 	st := &maintenance.State{}
 	st.Normalize()
-	next, _, err := maintenance.Commit(st, maintenance.SetErrorStatus("", 500), time.Now())
+	next, _, err := state.Commit(st, maintenance.SetErrorStatus("", 500), time.Now())
 	if err != nil || next.Site("*").ErrorStatus != 500 {
 		t.Fatalf("SetErrorStatus(*, 500): %v", err)
 	}
-	next, _, err = maintenance.Commit(next, maintenance.Off(nil), time.Now())
+	next, _, err = state.Commit(next, maintenance.Off(nil), time.Now())
 	if err != nil || next.Site("*").ErrorStatus != 500 {
 		t.Errorf("off cleared the error status: %v", err)
 	}
 	for _, code := range []int{302, 99, 600} {
-		if _, _, err := maintenance.Commit(st, maintenance.SetErrorStatus("", code), time.Now()); !errors.Is(err, maintenance.ErrInvalid) {
+		if _, _, err := state.Commit(st, maintenance.SetErrorStatus("", code), time.Now()); !errors.Is(err, maintenance.ErrInvalid) {
 			t.Errorf("SetErrorStatus(%d) = %v, want ErrInvalid", code, err)
 		}
 	}
-	if _, _, err := maintenance.Commit(st, maintenance.SetErrorStatus("nope.example.com", 500), time.Now()); !errors.Is(err, maintenance.ErrNotFound) {
+	if _, _, err := state.Commit(st, maintenance.SetErrorStatus("nope.example.com", 500), time.Now()); !errors.Is(err, maintenance.ErrNotFound) {
 		t.Errorf("SetErrorStatus on an undeclared site = %v, want ErrNotFound", err)
 	}
 }
@@ -476,17 +477,17 @@ func TestSetErrorStatus(t *testing.T) {
 func TestRestore(t *testing.T) {
 	st := &maintenance.State{}
 	st.Normalize()
-	before, _, _ := maintenance.Commit(st, maintenance.On([]string{"a.example.com"}, maintenance.OnOptions{Message: ptr("old")}), time.Now())
-	before, _, _ = maintenance.Commit(before, maintenance.AddIgnore("a.example.com", "/x", "keep"), time.Now())
-	on, _, _ := maintenance.Commit(before, maintenance.On([]string{"a.example.com", "b.example.com", "*"}, maintenance.OnOptions{Message: ptr("run")}), time.Now())
+	before, _, _ := state.Commit(st, maintenance.On([]string{"a.example.com"}, maintenance.OnOptions{Message: ptr("old")}), time.Now())
+	before, _, _ = state.Commit(before, maintenance.AddIgnore("a.example.com", "/x", "keep"), time.Now())
+	on, _, _ := state.Commit(before, maintenance.On([]string{"a.example.com", "b.example.com", "*"}, maintenance.OnOptions{Message: ptr("run")}), time.Now())
 	want := map[string]int64{}
 	for _, n := range []string{"a.example.com", "b.example.com", "*"} {
 		want[n] = on.Site(n).Version
 	}
 	// Someone else changes "*" meanwhile.
-	other, _, _ := maintenance.Commit(on, maintenance.On([]string{"*"}, maintenance.OnOptions{Message: ptr("theirs")}), time.Now())
+	other, _, _ := state.Commit(on, maintenance.On([]string{"*"}, maintenance.OnOptions{Message: ptr("theirs")}), time.Now())
 	var skipped []string
-	after, _, err := maintenance.Commit(other, maintenance.Restore(before, want, &skipped), time.Now())
+	after, _, err := state.Commit(other, state.Restore(before, want, &skipped), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,15 +512,15 @@ func TestRestoreKeepsStampsAndEndedWindows(t *testing.T) {
 	until := t0.Add(time.Minute)
 	st := &maintenance.State{}
 	st.Normalize()
-	before, _, _ := maintenance.Commit(st, maintenance.On(nil, maintenance.OnOptions{Until: &until}), t0)
+	before, _, _ := state.Commit(st, maintenance.On(nil, maintenance.OnOptions{Until: &until}), t0)
 	var zero time.Time
-	on, _, err := maintenance.Commit(before, maintenance.On(nil, maintenance.OnOptions{From: &zero, Until: &zero}), t0.Add(time.Second))
+	on, _, err := state.Commit(before, maintenance.On(nil, maintenance.OnOptions{From: &zero, Until: &zero}), t0.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var skipped []string
 	later := t0.Add(time.Hour) // the old window has ended
-	after, _, err := maintenance.Commit(on, maintenance.Restore(before, map[string]int64{"*": on.Site("*").Version}, &skipped), later)
+	after, _, err := state.Commit(on, state.Restore(before, map[string]int64{"*": on.Site("*").Version}, &skipped), later)
 	if err != nil {
 		t.Fatalf("restoring a window that ended meanwhile: %v", err)
 	}
@@ -534,20 +535,20 @@ func TestCommitRejectsBadActor(t *testing.T) {
 	st.Normalize()
 	c := maintenance.On(nil, maintenance.OnOptions{})
 	c.Actor = "eve\nforged log line"
-	if _, _, err := maintenance.Commit(st, c, time.Now()); !errors.Is(err, maintenance.ErrInvalid) {
+	if _, _, err := state.Commit(st, c, time.Now()); !errors.Is(err, maintenance.ErrInvalid) {
 		t.Errorf("an actor with a newline: %v, want ErrInvalid", err)
 	}
 }
 
 func TestDecodeState(t *testing.T) {
-	st, err := maintenance.DecodeState([]byte(`{"version":1,"sites":[{"site":"b.example.com","version":9}],"release":"v1"}`), 9)
+	st, err := state.DecodeState([]byte(`{"version":1,"sites":[{"site":"b.example.com","version":9}],"release":"v1"}`), 9)
 	if err != nil || st.Version != 9 || st.Release != "v1" || len(st.Sites) != 2 || st.Sites[0].Site != "*" {
 		t.Errorf("DecodeState = %+v, %v; want version 9 from beside the document, * declared", st, err)
 	}
-	if st, err := maintenance.DecodeState(nil, 0); err != nil || st.Version != 0 || st.Site("*") == nil {
+	if st, err := state.DecodeState(nil, 0); err != nil || st.Version != 0 || st.Site("*") == nil {
 		t.Errorf("an empty document: %+v, %v; want the empty state", st, err)
 	}
-	if _, err := maintenance.DecodeState([]byte(`{not json`), 1); err == nil || !strings.Contains(err.Error(), "decoding the state document") {
+	if _, err := state.DecodeState([]byte(`{not json`), 1); err == nil || !strings.Contains(err.Error(), "decoding the state document") {
 		t.Errorf("a damaged document: %v, want an error saying so", err)
 	}
 }

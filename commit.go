@@ -19,7 +19,7 @@ type Change struct {
 	// Reason. An error aborts the change; nothing is written.
 	Apply func(st *State, reason string) error
 
-	// restore marks a change that puts back an earlier state (Restore): it
+	// restore marks a change that puts back an earlier state (restoreChange): it
 	// keeps the earlier "changed by/at" and window, even one that has ended.
 	restore bool
 	// at, when set, receives the time of the change before Apply runs, for
@@ -27,12 +27,12 @@ type Change struct {
 	at *time.Time
 }
 
-// Commit applies c to a copy of cur and validates the result. A Change is
-// applied by one Commit at a time. It returns the
+// commitChange applies c to a copy of cur and validates the result. A Change is
+// applied by one commitChange at a time. It returns the
 // new state (version cur.Version+1) and one event per site that changed; when
-// nothing changed it returns cur (normalized) and no events. Stores call it inside their
-// write transaction; events get their IDs from the store.
-func Commit(cur *State, c Change, now time.Time) (*State, []Event, error) {
+// nothing changed it returns cur (normalized) and no events. Stores call it, as
+// internal/state.Commit, inside their write transaction; events get their IDs from the store.
+func commitChange(cur *State, c Change, now time.Time) (*State, []Event, error) {
 	if c.Apply == nil {
 		return nil, nil, invalidf("change %q does nothing", c.Action)
 	}

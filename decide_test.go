@@ -19,7 +19,7 @@ func stateOf(t testing.TB, changes ...Change) *State {
 	st := &State{}
 	st.Normalize()
 	for _, c := range changes {
-		next, _, err := Commit(st, c, time.Now())
+		next, _, err := commitChange(st, c, time.Now())
 		if err != nil {
 			t.Fatalf("change %s: %v", c.Action, err)
 		}

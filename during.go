@@ -80,7 +80,7 @@ func During(ctx context.Context, store Store, c Change, fn func(ctx context.Cont
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RestoreTimeout)
 		defer cancel()
 		var skipped []string
-		r := Restore(before, want, &skipped)
+		r := restoreChange(before, want, &skipped)
 		r.Actor, r.Source, r.Reason = c.Actor, c.Source, c.Reason
 		if _, rerr := store.Update(rctx, r); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restoring the state of %s: %w", strings.Join(slices.Sorted(maps.Keys(want)), ", "), rerr))

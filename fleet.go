@@ -155,7 +155,7 @@ func ParseWait(s string) (time.Duration, error) {
 func UpdateBefore(ctx context.Context, st Store, c Change) (before, after *State, err error) {
 	inner := c.Apply
 	if inner != nil {
-		// Stores may call Commit more than once (a retried transaction):
+		// Stores may apply a change more than once (a retried transaction):
 		// the last call is the one that was committed.
 		c.Apply = func(s *State, reason string) error {
 			before = s.Clone()

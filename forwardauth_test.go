@@ -47,7 +47,7 @@ func faGate(t *testing.T, changes ...Change) (*State, http.Handler, []byte) {
 	t.Helper()
 	st := stateOf(t, changes...)
 	g := testGate(t, st, Options{TrustedProxies: prefixes("10.0.0.0/8")})
-	key := NewKey()
+	key := newKey()
 	g.key.Store(&key)
 	return st, g.ForwardAuth(), key
 }
@@ -177,7 +177,7 @@ func TestForwardAuthTraefik(t *testing.T) {
 		t.Errorf("bypass cookie: %d, want 200", w.Code)
 	}
 	// An admin session.
-	session := SessionValue(key, st.user("alice"), time.Now().Add(time.Hour))
+	session := sessionValue(key, st.user("alice"), time.Now().Add(time.Hour))
 	if w := serve(h, traefik("GET", "shop.example.com", "/", map[string]string{"Cookie": SessionCookie + "=" + session})); w.Code != 200 {
 		t.Errorf("admin session: %d, want 200", w.Code)
 	}

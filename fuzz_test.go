@@ -275,18 +275,18 @@ func FuzzOnSite(f *testing.F) {
 // that only values signed with the key pass, and that a header value with
 // several cookies finds the right one.
 func FuzzCredentials(f *testing.F) {
-	key := NewKey()
+	key := newKey()
 	u := &User{Name: "alice", Hash: "$2a$04$aaaaaaaaaaaaaaaaaaaaaa"}
 	exp := time.Unix(4102444800, 0)
-	good := SessionValue(key, u, exp)
+	good := sessionValue(key, u, exp)
 	f.Add(good, "a=b; "+SessionCookie+"="+good)
 	f.Add("YWxpY2U.4102444800.0011.sig", SessionCookie+`="x"`)
 	f.Add("", ";;=;")
 	st := &State{Users: []User{*u}}
 	now := time.Unix(4102444000, 0)
 	f.Fuzz(func(t *testing.T, value, header string) {
-		if got, ok := VerifySession(key, st, value, now); ok && value != good {
-			t.Fatalf("VerifySession(%q) = %v, true for a value never signed", value, got)
+		if got, ok := verifySession(key, st, value, now); ok && value != good {
+			t.Fatalf("verifySession(%q) = %v, true for a value never signed", value, got)
 		}
 		v := cookieValue(http.Header{"Cookie": {header}}, SessionCookie)
 		if v != "" && !strings.Contains(header, v) {

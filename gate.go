@@ -114,18 +114,16 @@ type Gate struct {
 	// reserved are the parsed Options.Reserved.
 	reserved []reservedPath
 
+	// follow keeps the gate in step with the store.
+	follow *follower
+
 	// id and started identify this gate in the store's registry.
 	id      string
 	started time.Time
-	// storeErr is the last error reaching the store, or a version that went
-	// backwards; nil when in sync.
-	storeErr atomic.Pointer[string]
 	// regressed notes a version that went backwards, until the next change.
 	regressed atomic.Pointer[string]
 	// problems are the invalid values of the state last read (checkState).
 	problems atomic.Pointer[[]Problem]
-	// kick asks the sync loop for a heartbeat (after a swap).
-	kick chan struct{}
 	// key is the store's server key, once read; it checks bypass cookies
 	// and admin sessions.
 	key atomic.Pointer[[]byte]
@@ -141,15 +139,12 @@ type Gate struct {
 	// ctx is the gate's own background context, cancelled by Close.
 	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan struct{}
 	closed atomic.Bool
 	// closing is closed by Close, to release held requests.
 	closing chan struct{}
 
 	// held counts the requests waiting in mode hold.
 	held atomic.Int64
-	// synced is when the state was last read from the store (Unix ns).
-	synced atomic.Int64
 }
 
 // New starts a gate on store: it checks opts, declares opts.Sites, loads the
@@ -161,8 +156,9 @@ func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.follow.sites = sites
 	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	watch, stop, st, err := g.connect(ctx, sites)
+	watch, stop, st, err := g.follow.connect(ctx)
 	if err != nil {
 		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 			g.cancel()
@@ -170,19 +166,20 @@ func New(ctx context.Context, store Store, opts Options) (*Gate, error) {
 		}
 		g.install(g.coldStart(err)) // logs why
 		msg := err.Error()
-		g.storeErr.Store(&msg)
+		g.follow.storeErr.Store(&msg)
 	} else {
-		g.apply(st)
+		g.follow.read(st)
 	}
-	go g.run(g.ctx, watch, stop, sites)
+	go g.follow.run(g.ctx, watch, stop)
 	return g, nil
 }
 
 // newGate checks opts and returns a gate with no snapshot yet, and the
 // canonical names of opts.Sites.
 func newGate(store Store, opts Options) (*Gate, []string, error) {
-	g := &Gate{store: store, opts: opts, changed: make(chan struct{}), done: make(chan struct{}),
-		closing: make(chan struct{}), id: gateID(), started: time.Now().UTC(), kick: make(chan struct{}, 1)}
+	g := &Gate{store: store, opts: opts, changed: make(chan struct{}),
+		closing: make(chan struct{}), id: gateID(), started: time.Now().UTC()}
+	g.follow = newFollower(g, store)
 	g.problems.Store(new([]Problem))
 	g.cfg.logger = opts.Logger
 	if g.cfg.logger == nil {
@@ -288,7 +285,7 @@ func (g *Gate) swap(s *snapshot) {
 	g.changed = make(chan struct{})
 	g.mu.Unlock()
 	select {
-	case g.kick <- struct{}{}:
+	case g.follow.kick <- struct{}{}:
 	default:
 	}
 }
@@ -341,7 +338,7 @@ func (g *Gate) State() *State {
 // its failure policy). The time since then says how stale the state it
 // serves may be.
 func (g *Gate) Synced() time.Time {
-	if ns := g.synced.Load(); ns != 0 {
+	if ns := g.follow.synced.Load(); ns != 0 {
 		return time.Unix(0, ns)
 	}
 	return time.Time{}
@@ -357,7 +354,7 @@ func (g *Gate) Close() error {
 	}
 	close(g.closing)
 	g.cancel()
-	<-g.done
+	<-g.follow.done
 	g.buildMu.Lock()
 	if g.timer != nil {
 		g.timer.Stop()

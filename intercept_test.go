@@ -72,12 +72,12 @@ func TestDeployErrorsRollback(t *testing.T) {
 	if c := do(h, req{}).Code; c != 500 {
 		t.Fatalf("v1 on v1: %d, want the app's 500", c)
 	}
-	st, _, _ = Commit(st, SetRelease("v2"), time.Now())
+	st, _, _ = commitChange(st, SetRelease("v2"), time.Now())
 	g.swap(buildSnapshot(st, &g.cfg, time.Now()))
 	if c := do(h, req{}).Code; c != 503 {
 		t.Fatalf("target v2 on a v1 gate: %d, want 503", c)
 	}
-	st, _, _ = Commit(st, SetRelease("v1"), time.Now())
+	st, _, _ = commitChange(st, SetRelease("v1"), time.Now())
 	g.swap(buildSnapshot(st, &g.cfg, time.Now()))
 	if c := do(h, req{}).Code; c != 500 {
 		t.Fatalf("rolled back to v1: %d, want the app's 500", c)

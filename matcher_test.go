@@ -190,7 +190,7 @@ func TestRuleLimits(t *testing.T) {
 		{AddAllow("shop.example.com", "192.0.2.1", ""), `site "shop.example.com" has 1001 allow entries; accepted: at most 1000 per site`},
 		{AddIgnore("*", "/one/more", ""), ""}, // another site has room
 	} {
-		_, _, err := Commit(st, tc.c, time.Now())
+		_, _, err := commitChange(st, tc.c, time.Now())
 		if tc.want == "" {
 			if err != nil {
 				t.Errorf("%s: %v", tc.c.Action, err)
@@ -210,17 +210,17 @@ func TestRuleLimits(t *testing.T) {
 		changes = append(changes, AddIgnore("shop.example.com", fmt.Sprintf("^/[a-z]+/old%d", i), ""))
 	}
 	st = stateOf(t, changes...)
-	if _, _, err := Commit(st, AddIgnore("shop.example.com", "^/[a-z]+/older", ""), time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `pattern "^/[a-z]+/older" has no literal prefix`) {
+	if _, _, err := commitChange(st, AddIgnore("shop.example.com", "^/[a-z]+/older", ""), time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `pattern "^/[a-z]+/older" has no literal prefix`) {
 		t.Errorf("one broad regexp too many: %v", err)
 	}
-	if _, _, err := Commit(st, AddIgnore("shop.example.com", "^/api/[a-z]+/older", ""), time.Now()); err != nil {
+	if _, _, err := commitChange(st, AddIgnore("shop.example.com", "^/api/[a-z]+/older", ""), time.Now()); err != nil {
 		t.Errorf("a regexp with a literal prefix: %v", err)
 	}
 	changes = []Change{AddSites("shop.example.com")}
 	for i := range 60 {
 		changes = append(changes, AddIgnore("shop.example.com", fmt.Sprintf("^/x%d/[a-z]{900}", i), ""))
 	}
-	if _, _, err := Commit(stateOf(t, changes[:56]...), changes[56], time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "compile to more than 50000 instructions") {
+	if _, _, err := commitChange(stateOf(t, changes[:56]...), changes[56], time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "compile to more than 50000 instructions") {
 		t.Errorf("regexps too big in all: %v", err)
 	}
 }

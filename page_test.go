@@ -238,7 +238,7 @@ func TestAnswerLanguages(t *testing.T) {
 	if _, _, page := answerOf(t, g, upstream, "GET", nav, "de"); !strings.Contains(page, ">Datenbank-Update</p>") || !strings.Contains(page, "Geplante Wartungsarbeiten") {
 		t.Errorf("a window's message in German:\n%s", page)
 	}
-	if _, _, err := Commit(stateOf(t), AddWindow("", Window{From: now, Until: now.Add(time.Hour), Messages: map[string]string{"deutsch": "x"}}), now); !errors.Is(err, ErrInvalid) {
+	if _, _, err := commitChange(stateOf(t), AddWindow("", Window{From: now, Until: now.Add(time.Hour), Messages: map[string]string{"deutsch": "x"}}), now); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a window with a bad language: %v", err)
 	}
 	// Setting the message alone drops the translations, which would say
@@ -265,7 +265,7 @@ func TestMessagesInvalid(t *testing.T) {
 			return m
 		}(),
 	} {
-		_, _, err := Commit(st, On(nil, OnOptions{Messages: m}), time.Now())
+		_, _, err := commitChange(st, On(nil, OnOptions{Messages: m}), time.Now())
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}

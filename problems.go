@@ -26,7 +26,7 @@ func (p Problem) String() string {
 
 // Problems checks a state read from a store, site by site, and returns what
 // is invalid in it, for gates (which keep serving the last valid state of
-// such a site) and `maintenance status`. A state written by Commit has none.
+// such a site) and `maintenance status`. A state written by Store.Update has none.
 func (st *State) Problems() []Problem {
 	var ps []Problem
 	if st.Release != "" {

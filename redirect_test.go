@@ -41,7 +41,7 @@ func TestRedirectOtherHost(t *testing.T) {
 	}
 	// A change is refused and a stored state with such a target is invalid.
 	st := stateOf(t, AddSites("shop.example.com"))
-	if _, _, err := Commit(st, On(nil, OnOptions{Redirect: ptr(`/\evil.example/phish`)}), time.Now()); !errors.Is(err, ErrInvalid) {
+	if _, _, err := commitChange(st, On(nil, OnOptions{Redirect: ptr(`/\evil.example/phish`)}), time.Now()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("on --redirect '/\\evil.example/phish': %v, want ErrInvalid", err)
 	}
 	st = stateOf(t, AddSites("shop.example.com"), On(nil, OnOptions{Redirect: ptr("/down")}))

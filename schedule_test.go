@@ -79,22 +79,22 @@ func TestScheduleChanges(t *testing.T) {
 		{"unknown window", RemoveWindow("", 7), "no scheduled window 7"},
 	}
 	for _, tt := range bad {
-		if _, _, err := Commit(st, tt.c, now); err == nil || !strings.Contains(err.Error(), tt.want) || !(errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound)) {
+		if _, _, err := commitChange(st, tt.c, now); err == nil || !strings.Contains(err.Error(), tt.want) || !(errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound)) {
 			t.Errorf("%s: %v, want an error with %q", tt.name, err, tt.want)
 		}
 	}
-	next, _, err := Commit(st, RemoveWindow("*", 1), now)
+	next, _, err := commitChange(st, RemoveWindow("*", 1), now)
 	if err != nil || len(next.Site("*").Schedule) != 0 {
 		t.Errorf("rm: %v, %+v", err, next.Site("*").Schedule)
 	}
 	// Ended windows go with the site's next change; off keeps the schedule.
 	later := now.Add(3 * time.Hour)
 	st2 := stateOf(t, AddWindow("", w), AddWindow("", Window{From: now.Add(4 * time.Hour), Until: now.Add(5 * time.Hour)}))
-	next, _, err = Commit(st2, On(nil, OnOptions{}), later)
+	next, _, err = commitChange(st2, On(nil, OnOptions{}), later)
 	if err != nil || len(next.Site("*").Schedule) != 1 || next.Site("*").Schedule[0].ID != 2 {
 		t.Errorf("after window 1 ended, a change kept %+v (%v), want window 2 only", next.Site("*").Schedule, err)
 	}
-	next, _, _ = Commit(next, Off(nil), later)
+	next, _, _ = commitChange(next, Off(nil), later)
 	if len(next.Site("*").Schedule) != 1 {
 		t.Errorf("off dropped the schedule")
 	}
@@ -131,7 +131,7 @@ func TestOnAfterEndedWindowAndOffDuringWindow(t *testing.T) {
 	until := t0.Add(time.Minute)
 	st := stateOf(t, On([]string{"shop.example.com"}, OnOptions{Until: &until}))
 	later := t0.Add(time.Hour) // the window has ended
-	next, events, err := Commit(st, On([]string{"shop.example.com"}, OnOptions{}), later)
+	next, events, err := commitChange(st, On([]string{"shop.example.com"}, OnOptions{}), later)
 	if err != nil || len(events) != 1 || !next.Site("shop.example.com").Active(later) {
 		t.Fatalf("on after the window ended: %v, %d events, active %v; want it on again", err, len(events), next.Site("shop.example.com").Active(later))
 	}
@@ -145,7 +145,7 @@ func TestOnAfterEndedWindowAndOffDuringWindow(t *testing.T) {
 	if !st.Site("*").Active(t0) {
 		t.Fatal("test setup: the window is not in progress")
 	}
-	next, events, err = Commit(st, Off(nil), t0)
+	next, events, err = commitChange(st, Off(nil), t0)
 	if err != nil || len(events) != 1 || next.Site("*").Active(t0) || len(next.Site("*").Schedule) != 1 || next.Site("*").Schedule[0].ID != 2 {
 		t.Errorf("off during a window: %v, %d events, schedule %+v; want it ended and the later window kept", err, len(events), next.Site("*").Schedule)
 	}
@@ -158,15 +158,15 @@ func TestRestoreDoesNotShareSchedule(t *testing.T) {
 	ended := Window{From: t0.Add(-2 * time.Hour), Until: t0.Add(-time.Hour)}
 	future := Window{From: t0.Add(time.Hour), Until: t0.Add(2 * time.Hour)}
 	before := &State{Version: 1, Sites: []SiteState{{Site: "*", Version: 1, Schedule: []Window{{ID: 1, From: ended.From, Until: ended.Until}, {ID: 2, From: future.From, Until: future.Until}}}}}
-	on, _, err := Commit(before, On(nil, OnOptions{}), t0)
+	on, _, err := commitChange(before, On(nil, OnOptions{}), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int64{"*": on.Site("*").Version}
 	var skipped []string
-	c := Restore(before, want, &skipped)
+	c := restoreChange(before, want, &skipped)
 	for i := range 2 {
-		if _, _, err := Commit(on, c, t0); err != nil {
+		if _, _, err := commitChange(on, c, t0); err != nil {
 			t.Fatalf("commit %d of the same restore: %v", i+1, err)
 		}
 	}

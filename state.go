@@ -238,10 +238,10 @@ func (st *State) normalize() {
 	st.addSite(DefaultSite)
 }
 
-// DecodeState decodes a state document (the JSON encoding of a State) as
+// decodeState decodes a state document (the JSON encoding of a State) as
 // stores keep it, with its version kept beside it; an empty document is the
 // empty state. The result is normalized.
-func DecodeState(doc []byte, version int64) (*State, error) {
+func decodeState(doc []byte, version int64) (*State, error) {
 	st := new(State)
 	if len(doc) > 0 {
 		if err := json.Unmarshal(doc, st); err != nil {
@@ -281,8 +281,8 @@ func (st *State) digest() uint64 {
 	return maphash.Bytes(digestSeed, b)
 }
 
-// Validate checks the whole state. Commit calls it before anything is
-// written, on the sites that the change touches.
+// Validate checks the whole state. Store.Update checks the sites that
+// the change touches this way before anything is written.
 func (st *State) Validate() error { return st.validate(nil) }
 
 // validate checks st. With cur, the state st was made from, only what

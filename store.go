@@ -21,8 +21,8 @@ type Store interface {
 	// It returns an error wrapping ErrClosed after Close, or an I/O error.
 	Load(ctx context.Context) (*State, error)
 
-	// Update applies c atomically: it reads the current state, calls Commit,
-	// and writes the new state, its higher version and its events in one
+	// Update applies c atomically: it reads the current state, applies c to a
+	// copy and validates the result, and writes the new state, its higher version and its events in one
 	// transaction. It returns the state after the change (the unchanged state
 	// when the change was a no-op, with no version bump and no event). Bad
 	// input returns an error wrapping ErrInvalid or ErrNotFound and writes
@@ -72,8 +72,8 @@ type Secrets interface {
 	// CountUses adds n[id] to the use count of each bypass link id,
 	// atomically: concurrent callers, in any process, lose no count. Zero
 	// counts are skipped. An empty ID, one longer than 32 bytes or a
-	// negative count returns an error wrapping ErrInvalid (see CheckUses)
-	// and writes nothing.
+	// negative count returns an error wrapping ErrInvalid and writes
+	// nothing.
 	CountUses(ctx context.Context, n map[string]int64) error
 
 	// Uses returns the use counts of bypass links, by ID. Links never used
@@ -177,11 +177,11 @@ func CheckCursor(id string, c Cursor) error {
 // a bypass link may have.
 const maxUseID = 32
 
-// CheckUses validates the argument of Secrets.CountUses, for stores to call
+// checkUses validates the argument of Secrets.CountUses, for stores to call
 // before they write anything: every ID is 1 to 32 bytes and every count is
 // 0 or more. The error wraps ErrInvalid; it gives the length of a bad ID,
 // never the ID itself, which might be a secret passed by mistake.
-func CheckUses(n map[string]int64) error {
+func checkUses(n map[string]int64) error {
 	for id, c := range n {
 		if id == "" || len(id) > maxUseID {
 			return invalidf("bypass link ID of %d bytes: accepted: 1 to %d bytes, like 8d1e0f2c", len(id), maxUseID)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 func TestCheckUses(t *testing.T) {
@@ -23,7 +24,7 @@ func TestCheckUses(t *testing.T) {
 		{"Negative", map[string]int64{"8d1e0f2c": -1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := maintenance.CheckUses(tc.n)
+			err := state.CheckUses(tc.n)
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("CheckUses(%v) = %v, want nil", tc.n, err)

@@ -137,11 +137,11 @@ func TestPageInvalid(t *testing.T) {
 	// site, is refused by Commit: nothing is written.
 	p := readPage(t, "*", map[string]string{"503.html": "x"})
 	p.Template = "y"
-	if _, _, err := Commit(stateOf(t), SetPage(p), time.Now()); err == nil || !errors.Is(err, ErrInvalid) {
+	if _, _, err := commitChange(stateOf(t), SetPage(p), time.Now()); err == nil || !errors.Is(err, ErrInvalid) {
 		t.Errorf("a page with a wrong digest: %v", err)
 	}
 	q := readPage(t, "shop.example.com", map[string]string{"503.html": "x"})
-	if _, _, err := Commit(stateOf(t), SetPage(q), time.Now()); err == nil || !errors.Is(err, ErrNotFound) {
+	if _, _, err := commitChange(stateOf(t), SetPage(q), time.Now()); err == nil || !errors.Is(err, ErrNotFound) {
 		t.Errorf("a page of an undeclared site: %v", err)
 	}
 }

@@ -52,7 +52,7 @@ func FuzzParseWebhookURL(f *testing.F) {
 }
 
 func TestSealSecret(t *testing.T) {
-	key, other := NewKey(), NewKey()
+	key, other := newKey(), newKey()
 	sealed, err := SealSecret(key, "0a1b2c3d", "whsec_abc")
 	if err != nil || strings.Contains(sealed, "whsec_abc") {
 		t.Fatalf("SealSecret = %q, %v", sealed, err)

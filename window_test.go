@@ -164,11 +164,11 @@ func TestWindowSeveralGates(t *testing.T) {
 func TestWindowEndInThePast(t *testing.T) {
 	st := stateOf(t)
 	past := time.Now().Add(-time.Minute)
-	if _, _, err := Commit(st, On(nil, OnOptions{Until: &past}), time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "in the past") {
+	if _, _, err := commitChange(st, On(nil, OnOptions{Until: &past}), time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "in the past") {
 		t.Errorf("an end in the past: %v, want ErrInvalid", err)
 	}
 	from, until := time.Now().Add(2*time.Hour), time.Now().Add(time.Hour)
-	if _, _, err := Commit(st, On(nil, OnOptions{From: &from, Until: &until}), time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "not after the start") {
+	if _, _, err := commitChange(st, On(nil, OnOptions{From: &from, Until: &until}), time.Now()); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "not after the start") {
 		t.Errorf("an end before the start: %v, want ErrInvalid", err)
 	}
 	// on --for on a site that is on moves its end and keeps the message.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // maxBody is the largest request body accepted, in bytes.
@@ -221,7 +222,7 @@ func (in *input) finish() error {
 func precheck(field string, c maintenance.Change, now time.Time) error {
 	st := &maintenance.State{}
 	st.Normalize()
-	_, _, err := maintenance.Commit(st, c, now)
+	_, _, err := state.Commit(st, c, now)
 	if errors.Is(err, maintenance.ErrNotFound) {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/admin"
 	"github.com/gomaint/maintenance/internal/password"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 const testSite = "shop.example.com"
@@ -86,7 +87,7 @@ func TestSignInOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, ok := maintenance.VerifySession(key, f.load(), c.Value, time.Now()); !ok || u.Name != testUser {
+	if u, ok := state.VerifySession(key, f.load(), c.Value, time.Now()); !ok || u.Name != testUser {
 		t.Errorf("the cookie is not a session of %s that the gate accepts", testUser)
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/password"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // secure reports whether cookies set on r are marked Secure.
@@ -25,7 +26,7 @@ func (a *Admin) signedIn(r *http.Request, st *maintenance.State) (*maintenance.U
 	if err != nil {
 		return nil, err
 	}
-	u, ok := maintenance.VerifySession(key, st, c.Value, a.now())
+	u, ok := state.VerifySession(key, st, c.Value, a.now())
 	if !ok {
 		return nil, nil
 	}
@@ -42,7 +43,7 @@ func (a *Admin) setSession(w http.ResponseWriter, r *http.Request, u *maintenanc
 	exp := a.now().Add(a.opts.SessionTTL)
 	http.SetCookie(w, &http.Cookie{
 		Name:     maintenance.SessionCookie,
-		Value:    maintenance.SessionValue(key, u, exp),
+		Value:    state.SessionValue(key, u, exp),
 		Path:     "/",
 		Expires:  exp,
 		MaxAge:   int(a.opts.SessionTTL.Seconds()),

@@ -33,7 +33,7 @@
 // A change locks the sibling file PATH.lock with flock(2) (the lock file is
 // created on the first write and never removed: removing it would let two
 // writers lock two different files), reads the file, applies the change with
-// maintenance.Commit, and replaces the file atomically: it writes a
+// state.Commit, and replaces the file atomically: it writes a
 // temporary file in the same directory, fsyncs it, renames it over the file
 // and fsyncs the directory. Readers take no lock: they see the old file or the
 // new one, never a part of one. A change that changes nothing writes nothing.
@@ -96,6 +96,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // MaxEvents is the number of events a file keeps; older ones are dropped.
@@ -231,7 +232,7 @@ func (s *Store) Load(ctx context.Context) (*maintenance.State, error) {
 }
 
 // Update applies c under the file's lock: it reads the file, calls
-// maintenance.Commit and replaces the file with the new state and its events.
+// state.Commit and replaces the file with the new state and its events.
 // A change that changes nothing writes nothing and returns the current state.
 // Bad input returns an error wrapping maintenance.ErrInvalid or
 // maintenance.ErrNotFound and writes nothing. While another writer holds the
@@ -249,7 +250,7 @@ func (s *Store) Update(ctx context.Context, c maintenance.Change) (*maintenance.
 	if err != nil {
 		return nil, fmt.Errorf("updating state: %w", err)
 	}
-	next, evs, err := maintenance.Commit(d.State, c, time.Now())
+	next, evs, err := state.Commit(d.State, c, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Action, err)
 	}

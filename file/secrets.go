@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // Sidecar files of the secrets, next to the store file.
@@ -75,7 +76,7 @@ func (s *Store) createKey(ctx context.Context) ([]byte, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, err
 	}
-	key = maintenance.NewKey()
+	key = state.NewKey()
 	data, err := json.Marshal(keyFile{Format: SecretsFormat, Key: base64.StdEncoding.EncodeToString(key)})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the key: %w", err)
@@ -122,7 +123,7 @@ func (s *Store) CountUses(ctx context.Context, n map[string]int64) error {
 	if s.closed.Load() {
 		return s.errClosed(doing)
 	}
-	if err := maintenance.CheckUses(n); err != nil {
+	if err := state.CheckUses(n); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
 	some := false

@@ -5,7 +5,7 @@
 // version; the audit log is a table of events indexed by site; the gates
 // that send heartbeats are a table of their own. Every change is one
 // transaction that locks the state row (SELECT ... FOR UPDATE), applies the
-// change with maintenance.Commit, writes the new document and its events,
+// change with state.Commit, writes the new document and its events,
 // and sends a NOTIFY on the schema's channel before it commits: the
 // notification is delivered if and only if the change is committed.
 //
@@ -47,6 +47,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/redact"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // DefaultSchema is the schema of a URL without a schema parameter.
@@ -350,11 +351,11 @@ func readState(ctx context.Context, q queryer, query string) (*maintenance.State
 	if err := q.QueryRow(ctx, query).Scan(&version, &doc); err != nil {
 		return nil, err
 	}
-	return maintenance.DecodeState(doc, version)
+	return state.DecodeState(doc, version)
 }
 
 // Update applies c in one transaction: it locks and reads the state, calls
-// maintenance.Commit, writes the new state and its events and notifies the
+// state.Commit, writes the new state and its events and notifies the
 // watchers, all or nothing. A change that changes nothing writes nothing,
 // notifies nobody and returns the current state. Bad input returns an error
 // wrapping maintenance.ErrInvalid or maintenance.ErrNotFound and writes
@@ -388,7 +389,7 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the state: %w", err)
 	}
-	next, evs, changeErr := maintenance.Commit(cur, c, time.Now())
+	next, evs, changeErr := state.Commit(cur, c, time.Now())
 	if changeErr != nil {
 		return nil, changeErr, nil
 	}

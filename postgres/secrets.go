@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // Key returns the server key, kept in the one row of the server_key table.
@@ -28,7 +29,7 @@ func (s *Store) Key(ctx context.Context) ([]byte, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		// A statement of its own, then a read in a new statement, which
 		// sees the row of a caller that came first (READ COMMITTED).
-		if _, err = s.pool.Exec(ctx, s.q.insertKey, maintenance.NewKey()); err == nil {
+		if _, err = s.pool.Exec(ctx, s.q.insertKey, state.NewKey()); err == nil {
 			key, err = s.readKey(ctx)
 		}
 	}
@@ -63,7 +64,7 @@ func (s *Store) CountUses(ctx context.Context, n map[string]int64) error {
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
 	}
-	if err := maintenance.CheckUses(n); err != nil {
+	if err := state.CheckUses(n); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
 	var ids []string

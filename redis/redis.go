@@ -43,7 +43,7 @@
 //
 // # Changes
 //
-// Update reads the state, applies the change in Go with maintenance.Commit and
+// Update reads the state, applies the change in Go with state.Commit and
 // runs a Lua script that writes the new state, its events (numbered by INCR)
 // and PUBLISHes on the channel, only if the version is still the one read:
 // otherwise nothing is written and Update starts over. A script runs
@@ -69,6 +69,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/redact"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // DefaultPrefix starts the keys of a store whose URL sets no prefix.
@@ -297,7 +298,7 @@ func (s *Store) load(ctx context.Context) (*maintenance.State, error) {
 			return nil, fmt.Errorf("decoding the state version %q: %w", v, err)
 		}
 	}
-	return maintenance.DecodeState([]byte(doc), version)
+	return state.DecodeState([]byte(doc), version)
 }
 
 // updateScript writes a change if the state is still at the version read.
@@ -326,7 +327,7 @@ return 1
 // the ID in its place.
 const eventHead = `{"id":0`
 
-// Update applies c: it reads the state, calls maintenance.Commit and writes
+// Update applies c: it reads the state, calls state.Commit and writes
 // the new state and its events in one script, which publishes the change,
 // if no other writer changed the state in between; otherwise it starts over,
 // up to 100 times before it returns an error wrapping
@@ -342,7 +343,7 @@ func (s *Store) Update(ctx context.Context, c maintenance.Change) (*maintenance.
 		if err != nil {
 			return nil, s.wrap("updating state", fmt.Errorf("reading the state: %w", err))
 		}
-		next, evs, err := maintenance.Commit(cur, c, time.Now())
+		next, evs, err := state.Commit(cur, c, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Action, err)
 		}

@@ -9,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // Key returns the server key, kept in the key {P}key. The first call on a
@@ -23,7 +24,7 @@ func (s *Store) Key(ctx context.Context) ([]byte, error) {
 	}
 	key, err := s.client.Get(ctx, s.keyKey).Bytes()
 	if errors.Is(err, goredis.Nil) {
-		fresh := maintenance.NewKey()
+		fresh := state.NewKey()
 		var set bool
 		if set, err = s.client.SetNX(ctx, s.keyKey, fresh, 0).Result(); set {
 			key = fresh
@@ -51,7 +52,7 @@ func (s *Store) CountUses(ctx context.Context, n map[string]int64) error {
 	if s.closed.Load() {
 		return s.wrap(doing, maintenance.ErrClosed)
 	}
-	if err := maintenance.CheckUses(n); err != nil {
+	if err := state.CheckUses(n); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
 	some := false

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // Key returns the server key, kept in the one row of the server_key table.
@@ -27,7 +28,7 @@ func (s *Store) Key(ctx context.Context) ([]byte, error) {
 	key, err := s.readKey(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = retryBusy(ctx, func() error {
-			_, err := s.db().ExecContext(ctx, `INSERT INTO server_key (id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, maintenance.NewKey())
+			_, err := s.db().ExecContext(ctx, `INSERT INTO server_key (id, key) VALUES (1, ?) ON CONFLICT (id) DO NOTHING`, state.NewKey())
 			return err
 		})
 		if err == nil {
@@ -67,7 +68,7 @@ func (s *Store) CountUses(ctx context.Context, n map[string]int64) error {
 	if _, err := s.follow(); err != nil {
 		return s.wrap(doing, err)
 	}
-	if err := maintenance.CheckUses(n); err != nil {
+	if err := state.CheckUses(n); err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
 	var ids []string

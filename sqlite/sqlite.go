@@ -4,7 +4,7 @@
 // The state is one JSON document in a table of one row, next to its version;
 // the audit log is a table of events indexed by site. Every change is one
 // immediate (write-locking) transaction that reads the document, applies the
-// change with maintenance.Commit and writes the new document and its events,
+// change with state.Commit and writes the new document and its events,
 // so processes that share the file never lose a change. The database runs in
 // WAL mode: readers never wait for the writer.
 //
@@ -48,6 +48,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 // dsnParams are the per-connection settings: wait up to 5 s for another
@@ -291,11 +292,11 @@ func readState(ctx context.Context, q querier) (*maintenance.State, error) {
 	if err := q.QueryRowContext(ctx, `SELECT version, doc FROM state WHERE id = 1`).Scan(&version, &doc); err != nil {
 		return nil, err
 	}
-	return maintenance.DecodeState(doc, version)
+	return state.DecodeState(doc, version)
 }
 
 // Update applies c in one immediate transaction: it reads the state, calls
-// maintenance.Commit and writes the new state and its events. A change that
+// state.Commit and writes the new state and its events. A change that
 // changes nothing writes nothing and returns the current state. Bad input
 // returns an error wrapping maintenance.ErrInvalid or maintenance.ErrNotFound
 // and writes nothing. While another writer holds the database, Update waits
@@ -335,7 +336,7 @@ func (s *Store) update(ctx context.Context, c maintenance.Change) (next *mainten
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the state: %w", err)
 	}
-	next, evs, changeErr := maintenance.Commit(cur, c, time.Now())
+	next, evs, changeErr := state.Commit(cur, c, time.Now())
 	if changeErr != nil {
 		return nil, changeErr, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 	"github.com/gomaint/maintenance/internal/storeurl"
 )
 
@@ -22,7 +23,7 @@ func precheck(c maintenance.Change, reason string) error {
 	c.Reason = reason
 	st := &maintenance.State{}
 	st.Normalize()
-	_, _, err := maintenance.Commit(st, c, time.Now())
+	_, _, err := state.Commit(st, c, time.Now())
 	return err
 }
 

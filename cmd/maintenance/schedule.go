@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 const scheduleUsage = `Usage: maintenance schedule ls [--site HOST] [--json]
@@ -271,7 +272,7 @@ func precheckOn(site string, c maintenance.Change, reason string) error {
 	c.Reason = reason
 	st := &maintenance.State{Sites: []maintenance.SiteState{{Site: site}}}
 	st.Normalize()
-	_, _, err := maintenance.Commit(st, c, time.Now())
+	_, _, err := state.Commit(st, c, time.Now())
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomaint/maintenance"
 	"github.com/gomaint/maintenance/internal/password"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 const userUsage = `Usage: maintenance user ls [--json]
@@ -147,11 +148,11 @@ func (e *env) setPassword(ctx context.Context, cmd string, args []string, change
 	return e.withStore(ctx, func(st maintenance.Store) error {
 		// A user who exists (add) or does not (passwd) is reported before
 		// the password is asked for; the change checks it again.
-		state, err := st.Load(ctx)
+		cur, err := st.Load(ctx)
 		if err != nil {
 			return fmt.Errorf("reading the state: %w", err)
 		}
-		if _, _, err := maintenance.Commit(state, change(name, placeholderHash), time.Now()); err != nil {
+		if _, _, err := state.Commit(cur, change(name, placeholderHash), time.Now()); err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
 		pw, err := read(ctx)

@@ -1,14 +1,11 @@
 package maintenance
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/gomaint/maintenance/internal/redact"
-	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,146 +13,14 @@ import (
 	"time"
 )
 
-// Reconnect backoff: doubled after each failure, jittered, and capped low
-// enough that a gate is back in sync within 2 s of the store's return.
-const (
-	minBackoff = 50 * time.Millisecond
-	maxBackoff = time.Second
-)
-
-// connect starts watching the store, loads the state and declares the
-// gate's sites. Watching comes first, so a change made in between is
-// signalled. The watch lasts until stop is called or the gate closes.
-func (g *Gate) connect(ctx context.Context, sites []string) (watch <-chan struct{}, stop context.CancelFunc, st *State, err error) {
-	wctx, stop := context.WithCancel(g.ctx)
-	watch, err = g.store.Watch(wctx)
-	if err != nil {
-		stop()
-		return nil, nil, nil, fmt.Errorf("watching the store: %w", err)
-	}
-	fail := func(err error) (<-chan struct{}, context.CancelFunc, *State, error) {
-		stop()
-		return nil, nil, nil, err
-	}
-	if st, err = g.store.Load(ctx); err != nil {
-		return fail(fmt.Errorf("loading the state: %w", err))
-	}
-	g.loadKey(ctx)
-	var missing []string
-	for _, n := range sites {
-		if st.Site(n) == nil {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		c := AddSites(missing...)
-		c.Actor, c.Source, c.Reason = Actor(), "gate", "declared by a gate's options"
-		if st, err = g.store.Update(ctx, c); err != nil {
-			return fail(fmt.Errorf("declaring sites %s: %w", strings.Join(missing, ", "), err))
-		}
-	}
-	return watch, stop, st, nil
-}
-
-// run follows the store until ctx is done: it re-reads the state when the
-// store signals a change, on every heartbeat (a safety net: no change is
-// missed for long), and after reconnecting. While the store fails, the gate
-// keeps serving its last snapshot.
-func (g *Gate) run(ctx context.Context, watch <-chan struct{}, stop context.CancelFunc, sites []string) {
-	defer close(g.done)
-	defer g.forget()
-	defer func() {
-		if stop != nil {
-			stop()
-		}
-	}()
-	heartbeat := time.NewTicker(GateHeartbeat)
-	defer heartbeat.Stop()
-	var forgotten <-chan time.Time
-	if g.opts.MaxDuration > 0 {
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		forgotten = t.C
-	}
-	backoff := minBackoff
-	var retry <-chan time.Time
-	failed := func(err error) {
-		if ctx.Err() != nil {
-			return // the gate is closing: a read it cut short is no outage
-		}
-		g.setStoreErr(err)
-		retry = time.After(jitter(backoff))
-		backoff = min(backoff*2, maxBackoff)
-	}
-	if watch != nil {
-		g.beat(ctx)
-	} else {
-		retry = time.After(jitter(backoff))
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case _, ok := <-watch:
-			if !ok {
-				if ctx.Err() != nil {
-					return
-				}
-				stop()
-				watch, stop = nil, nil
-				failed(errors.New("the store stopped the watch"))
-				continue
-			}
-		case <-retry:
-		case <-heartbeat.C:
-			g.beat(ctx)
-			g.flushUses(ctx)
-		case <-g.kick:
-			// After a swap, report the new version at once: commands
-			// that changed the state wait for every gate to serve it
-			// (WaitFleet).
-			g.beat(ctx)
-			continue
-		case <-forgotten:
-			for _, w := range g.forgotten(time.Now()) {
-				g.cfg.logger.Error("maintenance: " + w)
-			}
-			continue
-		}
-		retry = nil
-		if watch == nil {
-			w, cancel, st, err := g.connect(ctx, sites)
-			if err != nil {
-				failed(err)
-				continue
-			}
-			watch, stop = w, cancel
-			g.apply(st)
-		} else {
-			st, err := g.store.Load(ctx)
-			if err != nil {
-				failed(fmt.Errorf("loading the state: %w", err))
-				continue
-			}
-			g.loadKey(ctx)
-			g.apply(st)
-		}
-		backoff = minBackoff
-	}
-}
-
-// apply swaps in a snapshot of st when its version differs from the one
-// served, and records that the store is in sync. A version that goes
+// apply swaps in a snapshot of st, a state the follower read from the
+// store, when its version differs from the one served. A version that goes
 // backwards (a store restarted without persistence, a restored backup) is
 // followed, loudly: the store is what the whole fleet agrees on, and a gate
 // that held on to its newer state would split the fleet from the gates that
 // start later. It is logged as an error and reported to the registry, where
 // `maintenance status` shows it, until the next change.
 func (g *Gate) apply(st *State) {
-	g.synced.Store(time.Now().UnixNano())
-	if was := g.setStoreErr(nil); was != "" {
-		g.cfg.logger.Info("maintenance: the store is reachable again", "version", st.Version)
-	}
 	st = g.checkState(st)
 	cur := g.snap.Load()
 	if cur != nil && st.Version == cur.version && st.digest() == cur.digest {
@@ -246,32 +111,11 @@ func (g *Gate) installIf(st, prev *State) {
 	}
 }
 
-// setStoreErr records the store's state: err, or in sync when nil. It logs
-// when the error starts or changes, not on every retry, and returns the
-// previous error text.
-func (g *Gate) setStoreErr(err error) string {
-	var prev string
-	if p := g.storeErr.Load(); p != nil {
-		prev = *p
-	}
-	if err == nil {
-		g.storeErr.Store(nil)
-		return prev
-	}
-	err = redact.Error(err) // a store URL in an error keeps no password
-	msg := err.Error()
-	if msg != prev {
-		g.cfg.logger.Error("maintenance: the store is unreachable; serving the last state", "version", g.Version(), "err", err)
-	}
-	g.storeErr.Store(&msg)
-	return prev
-}
-
 // StoreError returns the last error reaching the store, or else the note
 // of a version that went backwards (kept until the next change); nil when
 // the gate is in sync.
 func (g *Gate) StoreError() error {
-	if p := g.storeErr.Load(); p != nil {
+	if p := g.follow.storeErr.Load(); p != nil {
 		return errors.New(*p)
 	}
 	if p := g.regressed.Load(); p != nil {
@@ -342,23 +186,6 @@ func (g *Gate) Info() GateInfo {
 		info.StoreError = err.Error()
 	}
 	return info
-}
-
-// beat sends a heartbeat; a failure is left to the next one.
-func (g *Gate) beat(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := g.store.Heartbeat(ctx, g.Info()); err != nil && ctx.Err() == nil {
-		g.cfg.logger.Debug("maintenance: heartbeat failed", "err", err)
-	}
-}
-
-// forget removes the gate from the registry when it stops.
-func (g *Gate) forget() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	g.flushUses(ctx)
-	g.store.ForgetGate(ctx, g.id)
 }
 
 // coldStart returns the state of a gate that starts while the store is
@@ -443,8 +270,4 @@ func gateID() string {
 	var b [4]byte
 	rand.Read(b[:])
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-}
-
-func jitter(d time.Duration) time.Duration {
-	return d/2 + mrand.N(d/2+1)
 }
