@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -246,6 +247,14 @@ func countFailed(st *State, cs map[string]Cursor) int {
 // webhook that has events due, and returns when the next one is due (zero:
 // only on a change).
 func (d *Deliverer) pass(ctx context.Context, now time.Time) (time.Time, error) {
+	// The webhooks being delivered to are taken before the cursors are
+	// read: a delivery that ends between the two would otherwise leave
+	// this pass with its old cursor, and its events would go out again.
+	// Only pass starts deliveries, so a webhook not busy now has its
+	// cursor, when read below, up to date.
+	d.mu.Lock()
+	busy := maps.Clone(d.busy)
+	d.mu.Unlock()
 	st, err := d.st.Load(ctx)
 	if err != nil {
 		return time.Time{}, err
@@ -290,10 +299,7 @@ func (d *Deliverer) pass(ctx context.Context, now time.Time) (time.Time, error) 
 	}
 	for _, w := range st.Webhooks {
 		c := cur[w.ID]
-		d.mu.Lock()
-		busy := d.busy[w.ID]
-		d.mu.Unlock()
-		if busy {
+		if busy[w.ID] {
 			continue
 		}
 		if c.NextAttempt.After(now) {
