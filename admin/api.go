@@ -207,7 +207,7 @@ func parseIfMatch(h string) func(int64) bool {
 // update applies ch as the call's token, with reason, under its If-Match.
 // An error that is invalid input names field when it names none.
 func (a *Admin) update(c *call, field string, ch maintenance.Change, reason string) (*maintenance.State, error) {
-	if err := checkReason(reason, c.now); err != nil {
+	if err := checkReason(reason); err != nil {
 		return nil, err
 	}
 	wait, waiting, err := parseWaitQuery(c.r)
@@ -477,16 +477,15 @@ func readOn(w http.ResponseWriter, r *http.Request, now time.Time, withSites boo
 	if o.opts.RetryAfter, err = in.duration("retry_after"); err != nil {
 		return nil, err
 	}
-	if o.opts.RetryAfter != nil && *o.opts.RetryAfter%time.Second != 0 {
-		return nil, invalidField("retry_after", "retry_after %s is not a whole number of seconds", *o.opts.RetryAfter)
-	}
 	if o.opts.Redirect, err = in.str("redirect"); err != nil {
 		return nil, err
 	}
-	if o.opts.From, err = in.time("from"); err != nil {
+	from, err := in.time("from")
+	if err != nil {
 		return nil, err
 	}
-	if o.opts.Until, err = in.time("until"); err != nil {
+	until, err := in.time("until")
+	if err != nil {
 		return nil, err
 	}
 	forDur, err := in.duration("for")
@@ -496,63 +495,18 @@ func readOn(w http.ResponseWriter, r *http.Request, now time.Time, withSites boo
 	if err := in.finish(); err != nil {
 		return nil, err
 	}
-	if forDur != nil {
-		if o.opts.Until != nil {
-			return nil, invalidField("for", "for and until both set the end; give one of them")
+	for _, s := range o.sites {
+		if _, err := maintenance.ParseSite(s); err != nil {
+			return nil, inField("sites", err)
 		}
-		if *forDur < time.Second {
-			return nil, invalidField("for", "for %s: accepted: a duration of at least 1s, like \"90m\" (or 5400)", *forDur)
-		}
-		start := now
-		if o.opts.From != nil && !o.opts.From.IsZero() {
-			start = *o.opts.From
-		}
-		t := start.Add(*forDur).UTC()
-		o.opts.Until = &t
 	}
-	if err := o.check(now, forDur != nil); err != nil {
+	if o.opts.From, o.opts.Until, err = (maintenance.WindowInput{From: from, Until: until, For: forDur}).Resolve(now); err != nil {
+		return nil, err
+	}
+	if err := o.opts.Validate(now); err != nil {
 		return nil, err
 	}
 	return o, nil
-}
-
-// check validates each option of o on its own, naming its field.
-func (o *onInput) check(now time.Time, forSet bool) error {
-	for _, s := range o.sites {
-		if _, err := maintenance.ParseSite(s); err != nil {
-			return inField("sites", err)
-		}
-	}
-	each := []struct {
-		field string
-		opts  maintenance.OnOptions
-	}{
-		{"message", maintenance.OnOptions{Message: o.opts.Message}},
-		{"messages", maintenance.OnOptions{Messages: o.opts.Messages}},
-		{"status", maintenance.OnOptions{Status: o.opts.Status}},
-		{"retry_after", maintenance.OnOptions{RetryAfter: o.opts.RetryAfter}},
-		{"redirect", maintenance.OnOptions{Redirect: o.opts.Redirect}},
-		{"from", maintenance.OnOptions{From: o.opts.From}},
-	}
-	for _, e := range each {
-		ch := maintenance.On([]string{maintenance.DefaultSite}, e.opts)
-		if err := precheck(e.field, ch, now); err != nil {
-			return err
-		}
-	}
-	untilField := "until"
-	if forSet {
-		untilField = "for"
-	}
-	ch := maintenance.On([]string{maintenance.DefaultSite}, maintenance.OnOptions{Until: o.opts.Until})
-	if err := precheck(untilField, ch, now); err != nil {
-		return err
-	}
-	ch = maintenance.On([]string{maintenance.DefaultSite}, maintenance.OnOptions{From: o.opts.From, Until: o.opts.Until})
-	if err := precheck(untilField, ch, now); err != nil {
-		return err
-	}
-	return nil
 }
 
 func (a *Admin) apiOn(c *call) error {
@@ -833,45 +787,11 @@ func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintena
 	if err := in.finish(); err != nil {
 		return win, "", err
 	}
-	m, err := maintenance.ParseMode(mode)
-	if err != nil {
-		return win, "", inField("mode", err)
-	}
-	win.Mode, win.Message, win.Messages, win.Reason = m, msg, msgs, reason
-	if from == nil || from.IsZero() {
-		return win, "", invalidField("from", "from is missing; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"")
-	}
-	win.From = *from
-	endField := "until"
-	switch {
-	case forDur != nil && until != nil:
-		return win, "", invalidField("for", "for and until both set the end; give one of them")
-	case forDur != nil:
-		if *forDur < time.Second {
-			return win, "", invalidField("for", "for %s: accepted: a duration of at least 1s, like \"2h\" (or 7200)", *forDur)
-		}
-		win.Until, endField = win.From.Add(*forDur), "for"
-	case until != nil && !until.IsZero():
-		win.Until = *until
-	default:
-		return win, "", invalidField("until", "the end is missing; give until (an RFC 3339 time) or for (a duration)")
-	}
-	if !win.Until.After(win.From) {
-		return win, "", invalidField(endField, "the end %s is not after the start %s", win.Until.Format(time.RFC3339), win.From.Format(time.RFC3339))
-	}
-	if !win.Until.After(now) {
-		return win, "", invalidField(endField, "the end %s is in the past; accepted: a time after now (%s)", win.Until.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	if err := precheck(endField, maintenance.AddWindow("", maintenance.Window{From: win.From, Until: win.Until}), now); err != nil {
+	win = maintenance.Window{Mode: maintenance.Mode(mode), Message: msg, Messages: msgs, Reason: reason}
+	if win.From, win.Until, err = (maintenance.WindowInput{From: from, Until: until, For: forDur}).Scheduled(now); err != nil {
 		return win, "", err
 	}
-	if err := precheck("message", maintenance.AddWindow("", maintenance.Window{From: win.From, Until: win.Until, Message: msg}), now); err != nil {
-		return win, "", err
-	}
-	if err := precheck("messages", maintenance.AddWindow("", maintenance.Window{From: win.From, Until: win.Until, Messages: msgs}), now); err != nil {
-		return win, "", err
-	}
-	return win, reason, nil
+	return win, reason, win.Validate()
 }
 
 func (a *Admin) apiAddWindow(c *call) error {

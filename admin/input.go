@@ -229,8 +229,6 @@ func precheck(field string, c maintenance.Change, now time.Time) error {
 }
 
 // checkReason validates the reason of a change.
-func checkReason(reason string, now time.Time) error {
-	ch := maintenance.AddSites(maintenance.DefaultSite)
-	ch.Reason = reason
-	return precheck("reason", ch, now)
+func checkReason(reason string) error {
+	return inField("reason", maintenance.CheckText("reason", reason, false))
 }

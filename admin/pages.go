@@ -450,7 +450,7 @@ func (p *page) formVersion() func(int64) bool {
 // update applies ch as the signed-in user, with reason, under the form's
 // version.
 func (a *Admin) pageUpdate(p *page, field string, ch maintenance.Change, reason string) (*maintenance.State, error) {
-	if err := checkReason(reason, p.now); err != nil {
+	if err := checkReason(reason); err != nil {
 		return nil, err
 	}
 	ch.Actor, ch.Source, ch.Reason = p.user.Name, SourcePage, reason
@@ -501,7 +501,7 @@ func formFailed(d *pageData, r *http.Request, formName string, err error) (statu
 	case errors.Is(err, errStale):
 		d.Error = "This was changed by someone else meanwhile, so nothing was saved. Reload the page to see the current state, then try again."
 	case errors.As(err, &fe):
-		d.Errors = map[string]string{fe.field: detail(err)}
+		d.Errors = map[string]string{fe.Field: detail(err)}
 		d.Error = "Nothing was saved: see the field marked below."
 	case errors.Is(err, maintenance.ErrInvalid), errors.Is(err, maintenance.ErrNotFound) && r.Method == http.MethodPost:
 		d.Error = "Nothing was saved: " + detail(err)
@@ -719,43 +719,37 @@ func formOn(f url.Values, now time.Time) (*onInput, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d%time.Second != 0 {
-			return nil, invalidField("retry_after", "retry-after %s is not a whole number of seconds", d)
-		}
 		o.opts.RetryAfter = &d
 	}
 	o.opts.Redirect = str("redirect")
+	var win maintenance.WindowInput
 	var err error
 	if s := str("from"); s != nil {
-		if o.opts.From, err = formTime("from", *s); err != nil {
+		if win.From, err = formTime("from", *s); err != nil {
 			return nil, err
 		}
 	}
 	if s := str("until"); s != nil {
-		if o.opts.Until, err = formTime("until", *s); err != nil {
+		if win.Until, err = formTime("until", *s); err != nil {
 			return nil, err
 		}
 	}
-	forSet := strings.TrimSpace(f.Get("for")) != ""
-	if forSet {
-		d, err := formDuration("for", f.Get("for"))
-		if err != nil {
-			return nil, err
-		}
-		if o.opts.Until != nil && !o.opts.Until.IsZero() {
-			return nil, invalidField("for", "for and until both set the end; give one of them")
-		}
-		if d < time.Second {
-			return nil, invalidField("for", "for %q: accepted: a duration of at least 1s, like 90m or 2h30m", f.Get("for"))
-		}
-		start := now
-		if o.opts.From != nil && !o.opts.From.IsZero() {
-			start = *o.opts.From
-		}
-		t := start.Add(d).UTC()
-		o.opts.Until = &t
+	if win.For, err = formFor(f.Get("for")); err != nil {
+		return nil, err
 	}
-	return o, o.check(now, forSet)
+	if o.opts.From, o.opts.Until, err = win.Resolve(now); err != nil {
+		return nil, err
+	}
+	return o, o.opts.Validate(now)
+}
+
+// formFor reads the "for" field of a form: nil when empty.
+func formFor(s string) (*time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	d, err := formDuration("for", s)
+	return &d, err
 }
 
 // formDuration parses a duration typed in a form: "90m", "2h30m" or whole
@@ -923,55 +917,28 @@ func (a *Admin) addWindow(p *page) error {
 
 // formWindow reads the form of a new scheduled window.
 func formWindow(f url.Values, now time.Time) (maintenance.Window, error) {
-	var w maintenance.Window
-	m, err := maintenance.ParseMode(f.Get("mode"))
-	if err != nil {
-		return w, inField("mode", err)
-	}
-	w.Mode, w.Message = m, f.Get("message")
+	w := maintenance.Window{Mode: maintenance.Mode(f.Get("mode")), Message: f.Get("message")}
+	var err error
 	if w.Messages, err = parseMessageLines(f.Get("messages")); err != nil {
 		return w, err
 	}
 	if len(w.Messages) == 0 {
 		w.Messages = nil
 	}
-	from, err := formTime("from", f.Get("from"))
-	if err != nil {
+	var win maintenance.WindowInput
+	if win.From, err = formTime("from", f.Get("from")); err != nil {
 		return w, err
 	}
-	if from.IsZero() {
-		return w, invalidField("from", "the start is missing; accepted: 2026-11-21 22:00 (UTC) or RFC 3339")
-	}
-	w.From = *from
-	until, err := formTime("until", f.Get("until"))
-	if err != nil {
+	if win.Until, err = formTime("until", f.Get("until")); err != nil {
 		return w, err
 	}
-	endField := "until"
-	switch forS := strings.TrimSpace(f.Get("for")); {
-	case forS != "" && !until.IsZero():
-		return w, invalidField("for", "for and until both set the end; give one of them")
-	case forS != "":
-		d, err := formDuration("for", forS)
-		if err != nil {
-			return w, err
-		}
-		w.Until, endField = w.From.Add(d), "for"
-	case !until.IsZero():
-		w.Until = *until
-	default:
-		return w, invalidField("until", "the end is missing; give an end time or a duration")
-	}
-	if !w.Until.After(w.From) {
-		return w, invalidField(endField, "the end %s is not after the start %s", fmtUTC(w.Until), fmtUTC(w.From))
-	}
-	if !w.Until.After(now) {
-		return w, invalidField(endField, "the end %s is in the past", fmtUTC(w.Until))
-	}
-	if err := precheck("messages", maintenance.AddWindow("", maintenance.Window{From: w.From, Until: w.Until, Messages: w.Messages}), now); err != nil {
+	if win.For, err = formFor(f.Get("for")); err != nil {
 		return w, err
 	}
-	return w, precheck("message", maintenance.AddWindow("", w), now)
+	if w.From, w.Until, err = win.Scheduled(now); err != nil {
+		return w, err
+	}
+	return w, w.Validate()
 }
 
 func (a *Admin) removeWindow(p *page) error {
