@@ -360,9 +360,9 @@ func (a *Admin) apiOpenAPI(c *call) error {
 }
 
 func (a *Admin) apiSites(c *call) error {
-	v := sitesView{Version: c.st.Version, Sites: []*siteView{}}
+	v := sitesView{Version: c.st.Version, Sites: []*maintenance.SiteView{}}
 	for i := range c.st.Sites {
-		v.Sites = append(v.Sites, toSiteView(&c.st.Sites[i], c.now))
+		v.Sites = append(v.Sites, c.st.Sites[i].View(c.now))
 	}
 	return c.reply(http.StatusOK, c.st.Version, v)
 }
@@ -372,7 +372,7 @@ func (a *Admin) apiSite(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, c.st.Version, toSiteView(s, c.now))
+	return c.reply(http.StatusOK, c.st.Version, s.View(c.now))
 }
 
 // siteReply answers the site name of st after a change.
@@ -384,7 +384,7 @@ func (c *call) siteReply(status int, st *maintenance.State, name string) error {
 	if status == http.StatusCreated {
 		c.w.Header().Set("Location", APIPrefix+"sites/"+url.PathEscape(name))
 	}
-	return c.reply(status, st.Version, toSiteView(s, c.now))
+	return c.reply(status, st.Version, s.View(c.now))
 }
 
 func (a *Admin) apiAddSite(c *call) error {
@@ -539,14 +539,14 @@ func (a *Admin) apiOnAll(c *call) error {
 
 // sitesReply answers the named sites of st, or all of them.
 func (c *call) sitesReply(st *maintenance.State, names []string) error {
-	v := sitesView{Version: st.Version, Sites: []*siteView{}}
+	v := sitesView{Version: st.Version, Sites: []*maintenance.SiteView{}}
 	for i := range st.Sites {
 		s := &st.Sites[i]
 		if len(names) == 0 || slices.ContainsFunc(names, func(n string) bool {
 			c, _ := maintenance.ParseSite(n)
 			return c == s.Site
 		}) {
-			v.Sites = append(v.Sites, toSiteView(s, c.now))
+			v.Sites = append(v.Sites, s.View(c.now))
 		}
 	}
 	return c.reply(http.StatusOK, st.Version, v)
@@ -640,7 +640,7 @@ func (a *Admin) apiIgnore(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, c.st.Version, toSiteView(s, c.now).Ignore)
+	return c.reply(http.StatusOK, c.st.Version, s.View(c.now).Ignore)
 }
 
 func (a *Admin) apiAllow(c *call) error {
@@ -648,7 +648,7 @@ func (a *Admin) apiAllow(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, c.st.Version, toSiteView(s, c.now).Allow)
+	return c.reply(http.StatusOK, c.st.Version, s.View(c.now).Allow)
 }
 
 // readRule reads the body of a rule: its value under field, a note and a
@@ -746,7 +746,7 @@ func (a *Admin) apiSchedule(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, c.st.Version, toSiteView(s, c.now).Schedule)
+	return c.reply(http.StatusOK, c.st.Version, s.View(c.now).Schedule)
 }
 
 // readWindow reads the body of a new scheduled window.
@@ -816,7 +816,7 @@ func (a *Admin) apiAddWindow(c *call) error {
 	// The new window has the highest ID of the site.
 	w := slices.MaxFunc(s.Schedule, func(x, y maintenance.Window) int { return x.ID - y.ID })
 	c.w.Header().Set("Location", APIPrefix+"sites/"+url.PathEscape(n)+"/schedule/"+strconv.Itoa(w.ID))
-	return c.reply(http.StatusCreated, st.Version, toWindowView(w, c.now))
+	return c.reply(http.StatusCreated, st.Version, w.View(c.now))
 }
 
 func (a *Admin) apiRemoveWindow(c *call) error {

@@ -65,7 +65,7 @@ func loadPages() (*pages, error) {
 		"prefix":       func() string { return PagePrefix },
 		"seconds":      func(d time.Duration) int64 { return int64(d / time.Second) },
 		"duration":     fmtDuration,
-		"summary":      summarize,
+		"summary":      func(e maintenance.Event) string { return e.Summary() },
 		"siteName":     siteName,
 		"messageLines": messageLines,
 	}
@@ -1122,98 +1122,6 @@ func (a *Admin) logPage(p *page) error {
 	}
 	a.render(p.w, p.r, http.StatusOK, "log", d)
 	return nil
-}
-
-// summarize says in a few words what an event changed.
-func summarize(e maintenance.Event) string {
-	switch {
-	case e.Target != "":
-		return e.Target
-	case e.ReleaseBefore != "" || e.ReleaseAfter != "":
-		return "release " + orNone(e.ReleaseBefore) + " → " + orNone(e.ReleaseAfter)
-	case e.Before == nil && e.After != nil:
-		return "declared"
-	case e.After == nil && e.Before != nil:
-		return "removed"
-	case e.Before == nil:
-		return e.Action
-	}
-	b, f := e.Before, e.After
-	var parts []string
-	if b.On != f.On {
-		s := onOff(b) + " → " + onOff(f)
-		parts = append(parts, s)
-	} else if f.On && b.Mode != f.Mode {
-		parts = append(parts, "mode "+string(b.Mode)+" → "+string(f.Mode))
-	}
-	if f.On && b.Message != f.Message {
-		parts = append(parts, "message “"+clip(f.Message, 60)+"”")
-	}
-	if !b.Until.Equal(f.Until) && !f.Until.IsZero() {
-		parts = append(parts, "until "+fmtUTC(f.Until))
-	}
-	parts = append(parts, ruleDiff("ignore", b.Ignore, f.Ignore)...)
-	parts = append(parts, ruleDiff("allow", b.Allow, f.Allow)...)
-	if len(b.Schedule) != len(f.Schedule) {
-		parts = append(parts, fmt.Sprintf("%d → %d scheduled windows", len(b.Schedule), len(f.Schedule)))
-	}
-	if b.ErrorStatus != f.ErrorStatus {
-		parts = append(parts, fmt.Sprintf("error status %d → %d", orDefault(b.ErrorStatus), orDefault(f.ErrorStatus)))
-	}
-	if len(parts) == 0 {
-		return e.Action
-	}
-	return strings.Join(parts, "; ")
-}
-
-func onOff(s *maintenance.SiteState) string {
-	if !s.On {
-		return "off"
-	}
-	m := s.Mode
-	if m == "" {
-		m = maintenance.ModeFull
-	}
-	return "on (" + string(m) + ")"
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
-func clip(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
-}
-
-func ruleDiff(kind string, before, after []maintenance.Rule) []string {
-	var out []string
-	has := func(rs []maintenance.Rule, v string) *maintenance.Rule {
-		for i := range rs {
-			if rs[i].Value == v {
-				return &rs[i]
-			}
-		}
-		return nil
-	}
-	for _, r := range after {
-		if o := has(before, r.Value); o == nil {
-			out = append(out, kind+" + "+r.Value)
-		} else if o.Note != r.Note {
-			out = append(out, kind+" "+r.Value+": note")
-		}
-	}
-	for _, r := range before {
-		if has(after, r.Value) == nil {
-			out = append(out, kind+" − "+r.Value)
-		}
-	}
-	return out
 }
 
 // webhookRow is a webhook on the webhooks page. Host is the URL's host

@@ -276,7 +276,7 @@ type changeJSON struct {
 	// (--wait 0).
 	Gates     *maintenance.FleetGates `json:"gates"`
 	ElapsedMS int64                   `json:"elapsed_ms"`
-	Sites     []*siteJSON             `json:"sites"`
+	Sites     []*maintenance.SiteView `json:"sites"`
 	// Unchanged names the sites the command left as they were.
 	Unchanged []string `json:"unchanged"`
 }
@@ -289,7 +289,7 @@ func writeChangedJSON(e *env, before, after *maintenance.State, names []string) 
 			names = append(names, s.Site)
 		}
 	}
-	out := changeJSON{Version: after.Version, Sites: []*siteJSON{}, Unchanged: []string{}}
+	out := changeJSON{Version: after.Version, Sites: []*maintenance.SiteView{}, Unchanged: []string{}}
 	if f := e.fleet.json(); f != nil {
 		out.Gates, out.ElapsedMS = &f.Gates, f.ElapsedMS
 		e.fleet.printed = true
@@ -299,7 +299,7 @@ func writeChangedJSON(e *env, before, after *maintenance.State, names []string) 
 		if s == nil {
 			return fmt.Errorf("site %q is missing from the state after the change", n)
 		}
-		out.Sites = append(out.Sites, toSiteJSON(s))
+		out.Sites = append(out.Sites, (s).View(time.Now()))
 		if !changed(before, after, n) {
 			out.Unchanged = append(out.Unchanged, n)
 		}

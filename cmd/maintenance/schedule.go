@@ -117,11 +117,11 @@ func runScheduleLs(ctx context.Context, e *env, args []string) error {
 		now := time.Now()
 		if asJSON {
 			out := struct {
-				Windows []windowJSON `json:"windows"`
-			}{Windows: []windowJSON{}}
+				Windows []maintenance.WindowView `json:"windows"`
+			}{Windows: []maintenance.WindowView{}}
 			for _, s := range sites {
 				for _, w := range s.Schedule {
-					j := toWindowJSON(&w, now)
+					j := w.View(now)
 					j.Site = s.Site
 					out.Windows = append(out.Windows, j)
 				}
@@ -214,7 +214,7 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 		for _, x := range s.Schedule {
 			if !slices.ContainsFunc(old, func(y maintenance.Window) bool { return y.ID == x.ID }) {
 				if asJSON {
-					return e.writeOutcome(after.Version, map[string]any{"site": name, "added": toWindowJSON(&x, time.Now())})
+					return e.writeOutcome(after.Version, map[string]any{"site": name, "added": x.View(time.Now())})
 				}
 				fmt.Fprintf(e.stdout, "%s: window %d added: %s\n", name, x.ID, describeWindow(&x))
 				return nil
