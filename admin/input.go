@@ -232,3 +232,51 @@ func precheck(field string, c maintenance.Change, now time.Time) error {
 func checkReason(reason string) error {
 	return inField("reason", maintenance.CheckText("reason", reason, false))
 }
+
+// formFor reads the "for" field of a form: nil when empty.
+func formFor(s string) (*time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	d, err := formDuration("for", s)
+	return &d, err
+}
+
+// formDuration parses a duration typed in a form: "90m", "2h30m" or whole
+// seconds; empty is 0.
+func formDuration(field, s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	var n int64
+	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
+		if n < 0 || n > int64(maxDuration/time.Second) {
+			return 0, invalidField(field, "%s %q is out of range", field, s)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, invalidField(field, "%s %q is not a duration; accepted: 90m, 2h30m, or whole seconds", field, s)
+	}
+	return d, nil
+}
+
+// formTime parses a time typed in a form, in UTC unless it says otherwise
+// (maintenance.ParseTime: RFC 3339, "2026-11-21 22:00", the form of
+// datetime-local inputs, a time of day, +DURATION; an optional " UTC"
+// suffix); empty is the zero time (no bound).
+func formTime(field, s string) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	var t time.Time
+	if s == "" {
+		return &t, nil
+	}
+	v, err := maintenance.ParseTime(strings.TrimSuffix(s, " UTC"), time.Now(), time.UTC)
+	if err != nil {
+		return nil, invalidField(field, "%s %q is not a time (UTC); %s", field, s, strings.TrimPrefix(maintenance.TimeForms, "accepted: "))
+	}
+	t = v.UTC()
+	return &t, nil
+}

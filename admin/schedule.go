@@ -1,0 +1,163 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gomaint/maintenance"
+)
+
+func (a *Admin) addWindow(p *page) error {
+	n, err := formSite(p)
+	if err != nil {
+		return err
+	}
+	f := p.r.PostForm
+	w, err := formWindow(f, p.now)
+	if err != nil {
+		return a.siteFailed(p, n, "window-add", err)
+	}
+	if _, err := a.pageUpdate(p, "from", maintenance.AddWindow(n, w), f.Get("reason")); err != nil {
+		return a.siteFailed(p, n, "window-add", err)
+	}
+	return p.done(sitePath(n)+"#schedule", "window-add")
+}
+
+// formWindow reads the form of a new scheduled window.
+func formWindow(f url.Values, now time.Time) (maintenance.Window, error) {
+	w := maintenance.Window{Mode: maintenance.Mode(f.Get("mode")), Message: f.Get("message")}
+	var err error
+	if w.Messages, err = parseMessageLines(f.Get("messages")); err != nil {
+		return w, err
+	}
+	if len(w.Messages) == 0 {
+		w.Messages = nil
+	}
+	var win maintenance.WindowInput
+	if win.From, err = formTime("from", f.Get("from")); err != nil {
+		return w, err
+	}
+	if win.Until, err = formTime("until", f.Get("until")); err != nil {
+		return w, err
+	}
+	if win.For, err = formFor(f.Get("for")); err != nil {
+		return w, err
+	}
+	if w.From, w.Until, err = win.Scheduled(now); err != nil {
+		return w, err
+	}
+	return w, w.Validate()
+}
+
+func (a *Admin) removeWindow(p *page) error {
+	n, err := formSite(p)
+	if err != nil {
+		return err
+	}
+	var id int
+	if _, err := fmt.Sscan(p.r.PathValue("id"), &id); err != nil {
+		return fmt.Errorf("%w: no window %q", maintenance.ErrNotFound, p.r.PathValue("id"))
+	}
+	if _, err := a.pageUpdate(p, "", maintenance.RemoveWindow(n, id), p.r.PostForm.Get("reason")); err != nil {
+		return a.siteFailed(p, n, "window-remove", err)
+	}
+	return p.done(sitePath(n)+"#schedule", "window-rm")
+}
+
+func (a *Admin) apiSchedule(c *call) error {
+	s, err := declaredSite(c.r, c.st)
+	if err != nil {
+		return err
+	}
+	return c.reply(http.StatusOK, c.st.Version, s.View(c.now).Schedule)
+}
+
+// readWindow reads the body of a new scheduled window.
+func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintenance.Window, string, error) {
+	var win maintenance.Window
+	in, err := readInput(w, r)
+	if err != nil {
+		return win, "", err
+	}
+	from, err := in.time("from")
+	if err != nil {
+		return win, "", err
+	}
+	until, err := in.time("until")
+	if err != nil {
+		return win, "", err
+	}
+	forDur, err := in.duration("for")
+	if err != nil {
+		return win, "", err
+	}
+	msg, err := in.text("message")
+	if err != nil {
+		return win, "", err
+	}
+	msgs, err := in.messages("messages")
+	if err != nil {
+		return win, "", err
+	}
+	mode, err := in.text("mode")
+	if err != nil {
+		return win, "", err
+	}
+	reason, err := in.text("reason")
+	if err != nil {
+		return win, "", err
+	}
+	if err := in.finish(); err != nil {
+		return win, "", err
+	}
+	win = maintenance.Window{Mode: maintenance.Mode(mode), Message: msg, Messages: msgs, Reason: reason}
+	if win.From, win.Until, err = (maintenance.WindowInput{From: from, Until: until, For: forDur}).Scheduled(now); err != nil {
+		return win, "", err
+	}
+	return win, reason, win.Validate()
+}
+
+func (a *Admin) apiAddWindow(c *call) error {
+	n, err := pathSite(c.r)
+	if err != nil {
+		return err
+	}
+	win, reason, err := readWindow(c.w, c.r, c.now)
+	if err != nil {
+		return err
+	}
+	// An overlap with another window is the only error left that depends
+	// on the stored state.
+	st, err := a.update(c, "from", maintenance.AddWindow(n, win), reason)
+	if err != nil {
+		return err
+	}
+	s := st.Site(n)
+	if s == nil || len(s.Schedule) == 0 {
+		return fmt.Errorf("site %q has no window after adding one", n)
+	}
+	// The new window has the highest ID of the site.
+	w := slices.MaxFunc(s.Schedule, func(x, y maintenance.Window) int { return x.ID - y.ID })
+	c.w.Header().Set("Location", APIPrefix+"sites/"+url.PathEscape(n)+"/schedule/"+strconv.Itoa(w.ID))
+	return c.reply(http.StatusCreated, st.Version, w.View(c.now))
+}
+
+func (a *Admin) apiRemoveWindow(c *call) error {
+	n, err := pathSite(c.r)
+	if err != nil {
+		return err
+	}
+	id, err := strconv.Atoi(c.r.PathValue("id"))
+	if err != nil || id < 1 {
+		return invalidField("id", "window ID %q: accepted: a positive integer", c.r.PathValue("id"))
+	}
+	st, err := a.update(c, "id", maintenance.RemoveWindow(n, id), c.r.URL.Query().Get("reason"))
+	if err != nil {
+		return err
+	}
+	return c.siteReply(http.StatusOK, st, n)
+}
