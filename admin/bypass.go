@@ -173,22 +173,10 @@ func (a *Admin) apiCreateLink(c *call) error {
 	if err != nil {
 		return err
 	}
-	site, err := in.text("site")
-	if err != nil {
-		return err
-	}
-	label, err := in.text("label")
-	if err != nil {
-		return err
-	}
-	ttl, err := in.duration("ttl")
-	if err != nil {
-		return err
-	}
-	reason, err := in.text("reason")
-	if err != nil {
-		return err
-	}
+	site := in.text("site")
+	label := in.text("label")
+	ttl := in.duration("ttl")
+	reason := in.text("reason")
 	if err := in.finish(); err != nil {
 		return err
 	}

@@ -19,10 +19,21 @@ import (
 const maxBody = 64 << 10
 
 // input is a JSON object read field by field, so that every error names its
-// field and an absent field is told from one that is null.
+// field and an absent field is told from one that is null. It is the one
+// reader of the API's bodies: each getter returns the field's value, or
+// its zero value once a field was bad; finish returns the first error, so
+// that a handler reads its fields in a row and checks once.
 type input struct {
 	fields map[string]json.RawMessage
 	known  []string
+	err    error
+}
+
+// fail records err unless an earlier field failed.
+func (in *input) fail(err error) {
+	if in.err == nil {
+		in.err = err
+	}
 }
 
 // readInput reads the body of r as a JSON object. An empty body is an empty
@@ -68,88 +79,93 @@ func (in *input) raw(name string) (json.RawMessage, bool) {
 func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
 
 // str returns a string field: nil when absent, "" when null.
-func (in *input) str(name string) (*string, error) {
+func (in *input) str(name string) *string {
 	v, ok := in.raw(name)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	s := ""
 	if !isNull(v) {
 		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, invalidField(name, "%s is not a string", name)
+			in.fail(invalidField(name, "%s is not a string", name))
+			return nil
 		}
 	}
-	return &s, nil
+	return &s
 }
 
 // messages returns an object of language tags to texts: nil when absent,
 // empty (which removes the translations) when null.
-func (in *input) messages(name string) (map[string]string, error) {
+func (in *input) messages(name string) map[string]string {
 	v, ok := in.raw(name)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	m := map[string]string{}
 	if !isNull(v) {
 		if err := json.Unmarshal(v, &m); err != nil {
-			return nil, invalidField(name, "%s is not an object of language tags to texts, like {\"de\": \"Zurück um 14 Uhr\"}", name)
+			in.fail(invalidField(name, "%s is not an object of language tags to texts, like {\"de\": \"Zurück um 14 Uhr\"}", name))
+			return nil
 		}
 	}
-	return m, nil
+	return m
 }
 
 // text returns a string field, "" when absent or null.
-func (in *input) text(name string) (string, error) {
-	p, err := in.str(name)
-	if p == nil {
-		return "", err
+func (in *input) text(name string) string {
+	if p := in.str(name); p != nil {
+		return *p
 	}
-	return *p, err
+	return ""
 }
 
 // integer returns an integer field: nil when absent, 0 when null.
-func (in *input) integer(name string) (*int, error) {
+func (in *input) integer(name string) *int {
 	v, ok := in.raw(name)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	n := 0
 	if !isNull(v) {
 		if err := json.Unmarshal(v, &n); err != nil {
-			return nil, invalidField(name, "%s is not an integer", name)
+			in.fail(invalidField(name, "%s is not an integer", name))
+			return nil
 		}
 	}
-	return &n, nil
+	return &n
 }
 
 // duration returns a duration field, given as whole seconds (90) or as a Go
 // duration ("1h30m"): nil when absent, 0 when null.
-func (in *input) duration(name string) (*time.Duration, error) {
+func (in *input) duration(name string) *time.Duration {
 	v, ok := in.raw(name)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	var d time.Duration
 	if isNull(v) {
-		return &d, nil
+		return &d
 	}
 	var n int64
 	if err := json.Unmarshal(v, &n); err == nil {
 		if n < 0 || n > int64(maxDuration/time.Second) {
-			return nil, invalidField(name, "%s %d is out of range; accepted: whole seconds (5400) or a duration (\"1h30m\")", name, n)
+			in.fail(invalidField(name, "%s %d is out of range; accepted: whole seconds (5400) or a duration (\"1h30m\")", name, n))
+			return nil
 		}
 		d = time.Duration(n) * time.Second
-		return &d, nil
+		return &d
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return nil, invalidField(name, "%s is not a duration; accepted: whole seconds (5400) or a duration (\"1h30m\")", name)
+		in.fail(invalidField(name, "%s is not a duration; accepted: whole seconds (5400) or a duration (\"1h30m\")", name))
+		return nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return nil, invalidField(name, "%s %q is not a duration; accepted: whole seconds (5400) or a duration (\"1h30m\")", name, s)
+		in.fail(invalidField(name, "%s %q is not a duration; accepted: whole seconds (5400) or a duration (\"1h30m\")", name, s))
+		return nil
 	}
-	return &d, nil
+	return &d
 }
 
 // maxDuration bounds durations given in seconds, far beyond any accepted
@@ -158,42 +174,49 @@ const maxDuration = 100 * 365 * 24 * time.Hour
 
 // time returns an RFC 3339 time field: nil when absent, the zero time when
 // null.
-func (in *input) time(name string) (*time.Time, error) {
+func (in *input) time(name string) *time.Time {
 	v, ok := in.raw(name)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	var t time.Time
 	if isNull(v) {
-		return &t, nil
+		return &t
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
-		return nil, invalidField(name, "%s is not a time; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"", name)
+		in.fail(invalidField(name, "%s is not a time; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"", name))
+		return nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return nil, invalidField(name, "%s %q is not a time; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"", name, s)
+		in.fail(invalidField(name, "%s %q is not a time; accepted: an RFC 3339 time, like \"2026-11-21T22:00:00Z\"", name, s))
+		return nil
 	}
 	t = t.UTC()
-	return &t, nil
+	return &t
 }
 
 // strings returns a list of strings field, nil when absent or null.
-func (in *input) strings(name string) ([]string, error) {
+func (in *input) strings(name string) []string {
 	v, ok := in.raw(name)
 	if !ok || isNull(v) {
-		return nil, nil
+		return nil
 	}
 	var l []string
 	if err := json.Unmarshal(v, &l); err != nil {
-		return nil, invalidField(name, "%s is not a list of strings", name)
+		in.fail(invalidField(name, "%s is not a list of strings", name))
+		return nil
 	}
-	return l, nil
+	return l
 }
 
-// finish reports the first field (in name order) that no getter asked for.
+// finish returns the first error of a getter, else reports the first field
+// (in name order) that no getter asked for.
 func (in *input) finish() error {
+	if in.err != nil {
+		return in.err
+	}
 	var unknown []string
 	for k := range in.fields {
 		if !slices.Contains(in.known, k) {

@@ -20,14 +20,8 @@ func (a *Admin) apiSetRelease(c *call) error {
 	if err != nil {
 		return err
 	}
-	rel, err := in.text("release")
-	if err != nil {
-		return err
-	}
-	reason, err := in.text("reason")
-	if err != nil {
-		return err
-	}
+	rel := in.text("release")
+	reason := in.text("reason")
 	if err := in.finish(); err != nil {
 		return err
 	}

@@ -81,15 +81,7 @@ func readRule(w http.ResponseWriter, r *http.Request, field string, now time.Tim
 	if err != nil {
 		return "", "", "", err
 	}
-	if value, err = in.text(field); err != nil {
-		return "", "", "", err
-	}
-	if note, err = in.text("note"); err != nil {
-		return "", "", "", err
-	}
-	if reason, err = in.text("reason"); err != nil {
-		return "", "", "", err
-	}
+	value, note, reason = in.text(field), in.text("note"), in.text("reason")
 	if err := in.finish(); err != nil {
 		return "", "", "", err
 	}

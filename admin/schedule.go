@@ -83,34 +83,13 @@ func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintena
 	if err != nil {
 		return win, "", err
 	}
-	from, err := in.time("from")
-	if err != nil {
-		return win, "", err
-	}
-	until, err := in.time("until")
-	if err != nil {
-		return win, "", err
-	}
-	forDur, err := in.duration("for")
-	if err != nil {
-		return win, "", err
-	}
-	msg, err := in.text("message")
-	if err != nil {
-		return win, "", err
-	}
-	msgs, err := in.messages("messages")
-	if err != nil {
-		return win, "", err
-	}
-	mode, err := in.text("mode")
-	if err != nil {
-		return win, "", err
-	}
-	reason, err := in.text("reason")
-	if err != nil {
-		return win, "", err
-	}
+	from := in.time("from")
+	until := in.time("until")
+	forDur := in.duration("for")
+	msg := in.text("message")
+	msgs := in.messages("messages")
+	mode := in.text("mode")
+	reason := in.text("reason")
 	if err := in.finish(); err != nil {
 		return win, "", err
 	}

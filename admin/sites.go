@@ -375,14 +375,8 @@ func (a *Admin) apiAddSite(c *call) error {
 	if err != nil {
 		return err
 	}
-	site, err := in.text("site")
-	if err != nil {
-		return err
-	}
-	reason, err := in.text("reason")
-	if err != nil {
-		return err
-	}
+	site := in.text("site")
+	reason := in.text("reason")
 	if err := in.finish(); err != nil {
 		return err
 	}
@@ -430,51 +424,20 @@ func readOn(w http.ResponseWriter, r *http.Request, now time.Time, withSites boo
 	}
 	o := &onInput{}
 	if withSites {
-		if o.sites, err = in.strings("sites"); err != nil {
-			return nil, err
-		}
+		o.sites = in.strings("sites")
 	}
-	if o.reason, err = in.text("reason"); err != nil {
-		return nil, err
+	o.reason = in.text("reason")
+	o.opts.Message = in.str("message")
+	o.opts.Messages = in.messages("messages")
+	if mode := in.str("mode"); mode != nil {
+		o.opts.Mode = (*maintenance.Mode)(mode) // checked by Validate
 	}
-	if o.opts.Message, err = in.str("message"); err != nil {
-		return nil, err
-	}
-	if o.opts.Messages, err = in.messages("messages"); err != nil {
-		return nil, err
-	}
-	mode, err := in.str("mode")
-	if err != nil {
-		return nil, err
-	}
-	if mode != nil {
-		m, err := maintenance.ParseMode(*mode)
-		if err != nil {
-			return nil, inField("mode", err)
-		}
-		o.opts.Mode = &m
-	}
-	if o.opts.Status, err = in.integer("status"); err != nil {
-		return nil, err
-	}
-	if o.opts.RetryAfter, err = in.duration("retry_after"); err != nil {
-		return nil, err
-	}
-	if o.opts.Redirect, err = in.str("redirect"); err != nil {
-		return nil, err
-	}
-	from, err := in.time("from")
-	if err != nil {
-		return nil, err
-	}
-	until, err := in.time("until")
-	if err != nil {
-		return nil, err
-	}
-	forDur, err := in.duration("for")
-	if err != nil {
-		return nil, err
-	}
+	o.opts.Status = in.integer("status")
+	o.opts.RetryAfter = in.duration("retry_after")
+	o.opts.Redirect = in.str("redirect")
+	from := in.time("from")
+	until := in.time("until")
+	forDur := in.duration("for")
 	if err := in.finish(); err != nil {
 		return nil, err
 	}
@@ -542,19 +505,18 @@ func readReason(w http.ResponseWriter, r *http.Request, withSites bool) (reason 
 		return "", nil, err
 	}
 	if withSites {
-		if sites, err = in.strings("sites"); err != nil {
-			return "", nil, err
-		}
-		for _, s := range sites {
-			if _, err := maintenance.ParseSite(s); err != nil {
-				return "", nil, inField("sites", err)
-			}
-		}
+		sites = in.strings("sites")
 	}
-	if reason, err = in.text("reason"); err != nil {
+	reason = in.text("reason")
+	if err := in.finish(); err != nil {
 		return "", nil, err
 	}
-	return reason, sites, in.finish()
+	for _, s := range sites {
+		if _, err := maintenance.ParseSite(s); err != nil {
+			return "", nil, inField("sites", err)
+		}
+	}
+	return reason, sites, nil
 }
 
 func (a *Admin) apiOff(c *call) error {
@@ -594,14 +556,8 @@ func (a *Admin) apiErrorStatus(c *call) error {
 	if err != nil {
 		return err
 	}
-	code, err := in.integer("error_status")
-	if err != nil {
-		return err
-	}
-	reason, err := in.text("reason")
-	if err != nil {
-		return err
-	}
+	code := in.integer("error_status")
+	reason := in.text("reason")
 	if err := in.finish(); err != nil {
 		return err
 	}

@@ -153,38 +153,14 @@ func (a *Admin) apiAddWebhook(c *call) error {
 	if err != nil {
 		return err
 	}
-	rawURL, err := in.text("url")
-	if err != nil {
-		return err
-	}
-	events, err := in.strings("events")
-	if err != nil {
-		return err
-	}
-	sites, err := in.strings("sites")
-	if err != nil {
-		return err
-	}
-	format, err := in.text("format")
-	if err != nil {
-		return err
-	}
-	remind, err := in.strings("remind")
-	if err != nil {
-		return err
-	}
-	maxDur, err := in.duration("max_duration")
-	if err != nil {
-		return err
-	}
-	secret, err := in.text("secret")
-	if err != nil {
-		return err
-	}
-	reason, err := in.text("reason")
-	if err != nil {
-		return err
-	}
+	rawURL := in.text("url")
+	events := in.strings("events")
+	sites := in.strings("sites")
+	format := in.text("format")
+	remind := in.strings("remind")
+	maxDur := in.duration("max_duration")
+	secret := in.text("secret")
+	reason := in.text("reason")
 	if err := in.finish(); err != nil {
 		return err
 	}
