@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,15 +258,6 @@ func checkReason(reason string) error {
 	return inField("reason", maintenance.CheckText("reason", reason, false))
 }
 
-// formFor reads the "for" field of a form: nil when empty.
-func formFor(s string) (*time.Duration, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	d, err := formDuration("for", s)
-	return &d, err
-}
-
 // formDuration parses a duration typed in a form: "90m", "2h30m" or whole
 // seconds; empty is 0.
 func formDuration(field, s string) (time.Duration, error) {
@@ -302,4 +295,159 @@ func formTime(field, s string) (*time.Time, error) {
 	}
 	t = v.UTC()
 	return &t, nil
+}
+
+// fields is what the readers of a switch and of a window need from a
+// request: a JSON body (input) or a form (formInput). Each getter returns
+// nil for an absent field; finish returns the first bad field.
+type fields interface {
+	str(name string) *string
+	text(name string) string
+	messages(name string) map[string]string
+	integer(name string) *int
+	duration(name string) *time.Duration
+	// length is a duration that cannot be cleared: nil when absent, null
+	// or empty.
+	length(name string) *time.Duration
+	time(name string) *time.Time
+	finish() error
+}
+
+// length returns a duration field, nil when absent or null.
+func (in *input) length(name string) *time.Duration {
+	if v, ok := in.fields[name]; ok && isNull(v) {
+		in.known = append(in.known, name)
+		return nil
+	}
+	return in.duration(name)
+}
+
+// formInput is a form read field by field, as input reads a JSON body: an
+// empty field is a null one.
+type formInput struct {
+	f   url.Values
+	err error
+}
+
+func (in *formInput) fail(err error) {
+	if in.err == nil {
+		in.err = err
+	}
+}
+
+func (in *formInput) finish() error { return in.err }
+
+func (in *formInput) str(name string) *string {
+	if !in.f.Has(name) {
+		return nil
+	}
+	v := in.f.Get(name)
+	return &v
+}
+
+func (in *formInput) text(name string) string { return in.f.Get(name) }
+
+// messages reads "de: Zurück um 14 Uhr" lines (parseMessageLines).
+func (in *formInput) messages(name string) map[string]string {
+	if !in.f.Has(name) {
+		return nil
+	}
+	m, err := parseMessageLines(in.f.Get(name))
+	if err != nil {
+		in.fail(err)
+		return nil
+	}
+	return m
+}
+
+func (in *formInput) integer(name string) *int {
+	s := in.str(name)
+	if s == nil {
+		return nil
+	}
+	n := 0
+	if v := strings.TrimSpace(*s); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			in.fail(invalidField(name, "%s %q is not a whole number", name, *s))
+			return nil
+		}
+	}
+	return &n
+}
+
+func (in *formInput) duration(name string) *time.Duration {
+	s := in.str(name)
+	if s == nil {
+		return nil
+	}
+	d, err := formDuration(name, *s)
+	if err != nil {
+		in.fail(err)
+		return nil
+	}
+	return &d
+}
+
+func (in *formInput) length(name string) *time.Duration {
+	if strings.TrimSpace(in.f.Get(name)) == "" {
+		return nil
+	}
+	return in.duration(name)
+}
+
+func (in *formInput) time(name string) *time.Time {
+	s := in.str(name)
+	if s == nil {
+		return nil
+	}
+	t, err := formTime(name, *s)
+	if err != nil {
+		in.fail(err)
+		return nil
+	}
+	return t
+}
+
+// readOnOptions reads the options of a switch on and its window, from a
+// JSON body or a form alike, and checks them (WindowInput.Resolve,
+// OnOptions.Validate).
+func readOnOptions(in fields, now time.Time) (maintenance.OnOptions, error) {
+	var o maintenance.OnOptions
+	o.Message = in.str("message")
+	o.Messages = in.messages("messages")
+	if m := in.str("mode"); m != nil {
+		o.Mode = (*maintenance.Mode)(m)
+	}
+	o.Status = in.integer("status")
+	o.RetryAfter = in.duration("retry_after")
+	o.Redirect = in.str("redirect")
+	win := maintenance.WindowInput{From: in.time("from"), Until: in.time("until"), For: in.length("for")}
+	if err := in.finish(); err != nil {
+		return o, err
+	}
+	var err error
+	if o.From, o.Until, err = win.Resolve(now); err != nil {
+		return o, err
+	}
+	return o, o.Validate(now)
+}
+
+// readWindow reads a new scheduled window, from a JSON body or a form
+// alike, and checks it (WindowInput.Scheduled, Window.Validate).
+func readWindow(in fields, now time.Time) (maintenance.Window, error) {
+	w := maintenance.Window{Message: in.text("message"), Messages: in.messages("messages"),
+		Mode: maintenance.Mode(in.text("mode")), Reason: in.text("reason")}
+	win := maintenance.WindowInput{From: in.time("from"), Until: in.time("until"), For: in.length("for")}
+	if err := in.finish(); err != nil {
+		return w, err
+	}
+	if len(w.Messages) == 0 {
+		w.Messages = nil
+	}
+	var err error
+	if w.From, w.Until, err = win.Scheduled(now); err != nil {
+		return w, err
+	}
+	return w, w.Validate()
 }

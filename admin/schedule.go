@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/gomaint/maintenance"
 )
@@ -17,7 +16,7 @@ func (a *Admin) addWindow(p *page) error {
 		return err
 	}
 	f := p.r.PostForm
-	w, err := formWindow(f, p.now)
+	w, err := readWindow(&formInput{f: f}, p.now)
 	if err != nil {
 		return a.siteFailed(p, n, "window-add", err)
 	}
@@ -25,32 +24,6 @@ func (a *Admin) addWindow(p *page) error {
 		return a.siteFailed(p, n, "window-add", err)
 	}
 	return p.done(sitePath(n)+"#schedule", "window-add")
-}
-
-// formWindow reads the form of a new scheduled window.
-func formWindow(f url.Values, now time.Time) (maintenance.Window, error) {
-	w := maintenance.Window{Mode: maintenance.Mode(f.Get("mode")), Message: f.Get("message")}
-	var err error
-	if w.Messages, err = parseMessageLines(f.Get("messages")); err != nil {
-		return w, err
-	}
-	if len(w.Messages) == 0 {
-		w.Messages = nil
-	}
-	var win maintenance.WindowInput
-	if win.From, err = formTime("from", f.Get("from")); err != nil {
-		return w, err
-	}
-	if win.Until, err = formTime("until", f.Get("until")); err != nil {
-		return w, err
-	}
-	if win.For, err = formFor(f.Get("for")); err != nil {
-		return w, err
-	}
-	if w.From, w.Until, err = win.Scheduled(now); err != nil {
-		return w, err
-	}
-	return w, w.Validate()
 }
 
 func (a *Admin) removeWindow(p *page) error {
@@ -76,42 +49,22 @@ func (a *Admin) apiSchedule(c *call) error {
 	return c.reply(http.StatusOK, c.st.Version, s.View(c.now).Schedule)
 }
 
-// readWindow reads the body of a new scheduled window.
-func readWindow(w http.ResponseWriter, r *http.Request, now time.Time) (maintenance.Window, string, error) {
-	var win maintenance.Window
-	in, err := readInput(w, r)
-	if err != nil {
-		return win, "", err
-	}
-	from := in.time("from")
-	until := in.time("until")
-	forDur := in.duration("for")
-	msg := in.text("message")
-	msgs := in.messages("messages")
-	mode := in.text("mode")
-	reason := in.text("reason")
-	if err := in.finish(); err != nil {
-		return win, "", err
-	}
-	win = maintenance.Window{Mode: maintenance.Mode(mode), Message: msg, Messages: msgs, Reason: reason}
-	if win.From, win.Until, err = (maintenance.WindowInput{From: from, Until: until, For: forDur}).Scheduled(now); err != nil {
-		return win, "", err
-	}
-	return win, reason, win.Validate()
-}
-
 func (a *Admin) apiAddWindow(c *call) error {
 	n, err := pathSite(c.r)
 	if err != nil {
 		return err
 	}
-	win, reason, err := readWindow(c.w, c.r, c.now)
+	in, err := readInput(c.w, c.r)
+	if err != nil {
+		return err
+	}
+	win, err := readWindow(in, c.now)
 	if err != nil {
 		return err
 	}
 	// An overlap with another window is the only error left that depends
 	// on the stored state.
-	st, err := a.update(c, "from", maintenance.AddWindow(n, win), reason)
+	st, err := a.update(c, "from", maintenance.AddWindow(n, win), win.Reason)
 	if err != nil {
 		return err
 	}

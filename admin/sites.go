@@ -150,9 +150,6 @@ func (a *Admin) removeSite(p *page) error {
 	return p.done(PagePrefix, "site-rm")
 }
 
-// formOn reads the switch form of the site page: each field that is in
-// the form sets its option; the sites list's form has none of them, so a
-// site that is on keeps its settings.
 // messageLines writes a site's translated messages for the form: one per
 // line, "de: Zurück um 14 Uhr".
 func messageLines(m map[string]string) string {
@@ -186,66 +183,12 @@ func parseMessageLines(s string) (map[string]string, error) {
 	return m, nil
 }
 
+// formOn reads the switch form of the site page: each field that is in
+// the form sets its option; the sites list's form has none of them, so a
+// site that is on keeps its settings.
 func formOn(f url.Values, now time.Time) (*onInput, error) {
-	o := &onInput{reason: f.Get("reason")}
-	str := func(name string) *string {
-		if !f.Has(name) {
-			return nil
-		}
-		v := f.Get(name)
-		return &v
-	}
-	o.opts.Message = str("message")
-	if s := str("messages"); s != nil {
-		m, err := parseMessageLines(*s)
-		if err != nil {
-			return nil, err
-		}
-		o.opts.Messages = m
-	}
-	if m := str("mode"); m != nil {
-		mode, err := maintenance.ParseMode(*m)
-		if err != nil {
-			return nil, inField("mode", err)
-		}
-		o.opts.Mode = &mode
-	}
-	if s := str("status"); s != nil {
-		code := 0
-		if strings.TrimSpace(*s) != "" {
-			if _, err := fmt.Sscan(*s, &code); err != nil {
-				return nil, invalidField("status", "status %q is not a number; accepted: 200 or 400-599 (default 503)", *s)
-			}
-		}
-		o.opts.Status = &code
-	}
-	if s := str("retry_after"); s != nil {
-		d, err := formDuration("retry_after", *s)
-		if err != nil {
-			return nil, err
-		}
-		o.opts.RetryAfter = &d
-	}
-	o.opts.Redirect = str("redirect")
-	var win maintenance.WindowInput
-	var err error
-	if s := str("from"); s != nil {
-		if win.From, err = formTime("from", *s); err != nil {
-			return nil, err
-		}
-	}
-	if s := str("until"); s != nil {
-		if win.Until, err = formTime("until", *s); err != nil {
-			return nil, err
-		}
-	}
-	if win.For, err = formFor(f.Get("for")); err != nil {
-		return nil, err
-	}
-	if o.opts.From, o.opts.Until, err = win.Resolve(now); err != nil {
-		return nil, err
-	}
-	return o, o.opts.Validate(now)
+	opts, err := readOnOptions(&formInput{f: f}, now)
+	return &onInput{reason: f.Get("reason"), opts: opts}, err
 }
 
 func (a *Admin) switchSite(p *page) error {
@@ -427,30 +370,13 @@ func readOn(w http.ResponseWriter, r *http.Request, now time.Time, withSites boo
 		o.sites = in.strings("sites")
 	}
 	o.reason = in.text("reason")
-	o.opts.Message = in.str("message")
-	o.opts.Messages = in.messages("messages")
-	if mode := in.str("mode"); mode != nil {
-		o.opts.Mode = (*maintenance.Mode)(mode) // checked by Validate
-	}
-	o.opts.Status = in.integer("status")
-	o.opts.RetryAfter = in.duration("retry_after")
-	o.opts.Redirect = in.str("redirect")
-	from := in.time("from")
-	until := in.time("until")
-	forDur := in.duration("for")
-	if err := in.finish(); err != nil {
+	if o.opts, err = readOnOptions(in, now); err != nil {
 		return nil, err
 	}
 	for _, s := range o.sites {
 		if _, err := maintenance.ParseSite(s); err != nil {
 			return nil, inField("sites", err)
 		}
-	}
-	if o.opts.From, o.opts.Until, err = (maintenance.WindowInput{From: from, Until: until, For: forDur}).Resolve(now); err != nil {
-		return nil, err
-	}
-	if err := o.opts.Validate(now); err != nil {
-		return nil, err
 	}
 	return o, nil
 }
