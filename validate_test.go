@@ -73,6 +73,7 @@ func TestOnOptionsValidate(t *testing.T) {
 	str := func(s string) *string { return &s }
 	code, frac, past := 302, 1500*time.Millisecond, now.Add(-time.Minute)
 	mode := maintenance.Mode("sideways")
+	st, _ := openStore(t)
 	for _, tt := range []struct {
 		o     maintenance.OnOptions
 		field string
@@ -90,9 +91,7 @@ func TestOnOptionsValidate(t *testing.T) {
 			t.Errorf("%+v: field %q, want %q", tt.o, got, tt.field)
 		}
 		// On refuses what Validate refuses.
-		st := &maintenance.State{}
-		st.Normalize()
-		if _, _, err := maintenance.Commit(st, maintenance.On(nil, tt.o), now); fieldOf(err) != tt.field {
+		if _, err := st.Update(t.Context(), maintenance.On(nil, tt.o)); fieldOf(err) != tt.field {
 			t.Errorf("On(%+v): %v, want an error in field %q", tt.o, err, tt.field)
 		}
 	}
