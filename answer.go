@@ -341,10 +341,7 @@ type variant struct {
 // answerFor builds the answer of a site, for reason why, from its state and
 // page template.
 func answerFor(s *SiteState, page *template.Template, why reason) *answer {
-	a := &answer{status: s.Status, why: why, site: s.Site, message: s.Message}
-	if a.status == 0 {
-		a.status = DefaultStatus
-	}
+	a := &answer{status: s.EffectiveStatus(), why: why, site: s.Site, message: s.Message}
 	a.retry = int((s.RetryAfter + time.Second - 1) / time.Second)
 	if a.retry > 0 {
 		a.retryAfter = []string{strconv.Itoa(a.retry)}

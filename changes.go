@@ -36,6 +36,9 @@ func On(sites []string, o OnOptions) Change {
 		if err != nil {
 			return err
 		}
+		if err := o.Validate(*at); err != nil {
+			return err
+		}
 		if len(names) == 0 {
 			names = st.siteNames()
 		}
@@ -55,18 +58,10 @@ func On(sites []string, o OnOptions) Change {
 				s.Messages = nil
 			}
 			if o.Messages != nil {
-				m, err := canonicalMessages(o.Messages)
-				if err != nil {
-					return err
-				}
-				s.Messages = m
+				s.Messages, _ = canonicalMessages(o.Messages) // checked by Validate
 			}
 			if o.Mode != nil {
-				m, err := ParseMode(string(*o.Mode))
-				if err != nil {
-					return err
-				}
-				s.Mode = m
+				s.Mode, _ = ParseMode(string(*o.Mode)) // checked by Validate
 			}
 			if o.Status != nil {
 				s.Status = *o.Status
@@ -81,7 +76,7 @@ func On(sites []string, o OnOptions) Change {
 				s.From = o.From.UTC()
 			}
 			if o.Until != nil {
-				s.Until = o.Until.UTC() // Commit rejects an end in the past
+				s.Until = o.Until.UTC()
 			}
 		}
 		return nil
@@ -376,6 +371,9 @@ func AddWindow(site string, w Window) Change {
 	return Change{Action: "schedule add", Apply: func(st *State, reason string) error {
 		s, err := ruleSite(st, site)
 		if err != nil {
+			return err
+		}
+		if err := w.Validate(); err != nil {
 			return err
 		}
 		if w.Mode == "" {

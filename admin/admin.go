@@ -112,8 +112,7 @@ func New(store maintenance.Store, opts Options) (*Admin, error) {
 	}
 	cop.SetDenyHandler(http.HandlerFunc(a.denyCrossOrigin))
 	mux := http.NewServeMux()
-	a.routeAPI(mux)
-	a.routePages(mux)
+	a.register(mux)
 	a.handler = cop.Handler(mux)
 	return a, nil
 }

@@ -311,7 +311,7 @@ func TestBrowser(t *testing.T) {
 	// The audit log shows it all.
 	do(adminCtx, "audit log", chromedp.Navigate(srv.URL+admin.PagePrefix+"log"), chromedp.WaitVisible(chromedp.ID("events")))
 	log := text(adminCtx, "#events")
-	for _, want := range []string{"webhook add", "bypass create", "ignore + /healthz", "off → on (full)"} {
+	for _, want := range []string{"webhook add", "bypass create", "+ignore /healthz", "off -> on (full)"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("audit log lacks %q:\n%s", want, log)
 		}

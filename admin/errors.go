@@ -35,26 +35,15 @@ var (
 	errThrottled = errors.New("too many failed sign-ins")
 )
 
-// fieldError is invalid input in one named field of a request.
-type fieldError struct {
-	field string
-	err   error
-}
-
-func (e *fieldError) Error() string { return e.err.Error() }
-
-// Unwrap returns the cause, which wraps maintenance.ErrInvalid.
-func (e *fieldError) Unwrap() error {
-	if errors.Is(e.err, maintenance.ErrInvalid) {
-		return e.err
-	}
-	return fmt.Errorf("%w: %w", maintenance.ErrInvalid, e.err)
-}
+// fieldError is invalid input in one named field of a request: the root
+// package's field error, so that its validators' errors name their field as
+// they are.
+type fieldError = maintenance.FieldError
 
 // invalidField returns an ErrInvalid for field with a message that says what
 // is accepted.
 func invalidField(field, format string, args ...any) error {
-	return &fieldError{field: field, err: fmt.Errorf("%w: "+format, append([]any{maintenance.ErrInvalid}, args...)...)}
+	return &fieldError{Field: field, Err: fmt.Errorf("%w: "+format, append([]any{maintenance.ErrInvalid}, args...)...)}
 }
 
 // inField names the field of err when it is invalid input that names none.
@@ -63,7 +52,7 @@ func inField(field string, err error) error {
 	if err == nil || field == "" || errors.As(err, &fe) || !errors.Is(err, maintenance.ErrInvalid) {
 		return err
 	}
-	return &fieldError{field: field, err: err}
+	return &fieldError{Field: field, Err: err}
 }
 
 // methodError is errMethod with the methods the path accepts.
@@ -159,7 +148,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	var fe *fieldError
 	if errors.As(err, &fe) {
-		p.Field = fe.field
+		p.Field = fe.Field
 	}
 	h := w.Header()
 	setErrorHeaders(h, err)

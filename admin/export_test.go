@@ -5,8 +5,10 @@ package admin
 // each needs a token.
 func APIRoutes() map[string]bool {
 	m := map[string]bool{}
-	for _, rt := range apiRoutes {
-		m[rt.method+" /"+rt.path] = !rt.public
+	for _, rt := range routes {
+		if rt.kind == kindJSON {
+			m[rt.method+" /"+rt.path] = !rt.public
+		}
 	}
 	return m
 }

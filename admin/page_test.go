@@ -472,18 +472,18 @@ func TestLogPage(t *testing.T) {
 	}
 	b.post(sitePath+"/switch", url.Values{"on": {"1"}, "view": {"list"}, "reason": {"night work"}})
 	p := b.get(admin.PagePrefix + "log")
-	p.has(t, `id="events"`, "ignore + /p2", "off → on (full)", "night work", `<td>alice</td>`, `<td>admin</td>`, "token create")
+	p.has(t, `id="events"`, "+ignore /p2", "off -&gt; on (full)", "night work", `<td>alice</td>`, `<td>admin</td>`, "token create")
 
 	p = b.get(admin.PagePrefix + "log?action=ignore+add&site=" + testSite + "&limit=2")
-	p.has(t, "ignore + /p2", "ignore + /p1", `id="older"`, `<option value="ignore add" selected>`)
-	p.lacks(t, "ignore + /p0", "off → on")
+	p.has(t, "+ignore /p2", "+ignore /p1", `id="older"`, `<option value="ignore add" selected>`)
+	p.lacks(t, "+ignore /p0", "off -&gt; on")
 	m := regexp.MustCompile(`id="older"|href="([^"]+)" id="older"`).FindStringSubmatch(p.body)
 	if m == nil || m[1] == "" {
 		t.Fatal("no link to older events")
 	}
 	p = b.get(html.UnescapeString(m[1]))
-	p.has(t, "ignore + /p0", `id="newest"`)
-	p.lacks(t, "ignore + /p1", `id="older"`)
+	p.has(t, "+ignore /p0", `id="newest"`)
+	p.lacks(t, "+ignore /p1", `id="older"`)
 
 	p = b.get(admin.PagePrefix + "log?actor=nobody")
 	p.has(t, `id="no-events"`, "match these filters")

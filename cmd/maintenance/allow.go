@@ -58,7 +58,7 @@ var allowKind = &ruleKind{
 	rm:    maintenance.RemoveAllow,
 	rules: func(s *maintenance.SiteState) []maintenance.Rule { return s.Allow },
 	json: func(site string, r maintenance.Rule) any {
-		return allowJSON{Site: site, Entry: r.Value, Note: r.Note}
+		return maintenance.AllowView{Site: site, Entry: r.Value, Note: r.Note}
 	},
 }
 

@@ -27,6 +27,12 @@ func precheck(c maintenance.Change, reason string) error {
 	return err
 }
 
+// checkReason checks --reason as every change does, before the store is
+// opened.
+func checkReason(reason string) error {
+	return maintenance.CheckText("reason", reason, false)
+}
+
 // change applies c as the person running the CLI, with the given reason.
 // It returns the state the change was applied to, read inside the store's
 // transaction, and the state after it, so that what the command prints is

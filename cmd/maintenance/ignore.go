@@ -60,7 +60,7 @@ var ignoreKind = &ruleKind{
 	rm:    maintenance.RemoveIgnore,
 	rules: func(s *maintenance.SiteState) []maintenance.Rule { return s.Ignore },
 	json: func(site string, r maintenance.Rule) any {
-		return ignoreJSON{Site: site, Pattern: r.Value, Note: r.Note}
+		return maintenance.IgnoreView{Site: site, Pattern: r.Value, Note: r.Note}
 	},
 }
 

@@ -123,10 +123,10 @@ func runLog(ctx context.Context, e *env, args []string) error {
 		for i := range events {
 			ev := &events[i]
 			site := ev.Site
-			if isReleaseEvent(ev) {
+			if ev.IsRelease() {
 				site = "(fleet)"
 			}
-			t.row(ev.Time.UTC().Format(timeLayout), site, ev.Action, summarize(ev), ev.Actor, ev.Source, ev.Reason)
+			t.row(ev.Time.UTC().Format(timeLayout), site, ev.Action, ev.Summary(), ev.Actor, ev.Source, ev.Reason)
 		}
 		return t.flush()
 	})

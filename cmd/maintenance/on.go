@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -119,13 +120,21 @@ func runOn(ctx context.Context, e *env, args []string) error {
 	if opts.Mode, err = parseModeFlag(mode); err != nil {
 		return err
 	}
-	if err := parseWindow(&opts, from, forDur, until, time.Now()); err != nil {
+	now := time.Now()
+	win, err := parseWindow(from, forDur, until, now)
+	if err != nil {
+		return err
+	}
+	if opts.From, opts.Until, err = win.Resolve(now); err != nil {
+		return flagError(err)
+	}
+	if err := opts.Validate(now); err != nil {
+		return flagError(err)
+	}
+	if err := checkReason(reason.value); err != nil {
 		return err
 	}
 	c := maintenance.On(names, opts)
-	if err := precheck(c, reason.value); err != nil {
-		return err
-	}
 
 	return e.withStore(ctx, func(st maintenance.Store) error {
 		before, after, err := e.change(ctx, st, c, reason.value)
@@ -197,36 +206,51 @@ func parseModeFlag(mode optString) (*maintenance.Mode, error) {
 	return &m, nil
 }
 
-// parseWindow sets the window of opts from --from, --for and --until. Times
-// are read as people type them (maintenance.ParseTime, in the local zone).
-func parseWindow(opts *maintenance.OnOptions, from, forDur, until optString, now time.Time) error {
-	if forDur.set && until.set {
-		return usageErrorf("--for and --until both set the end; give one of them")
-	}
-	start := now
+// parseWindow reads --from, --for and --until: times as people type them
+// (maintenance.ParseTime, in the local zone) and a Go duration. The rules
+// of a window are maintenance.WindowInput's.
+func parseWindow(from, forDur, until optString, now time.Time) (maintenance.WindowInput, error) {
+	var in maintenance.WindowInput
 	if from.set {
 		t, err := maintenance.ParseTime(from.value, now, time.Local)
 		if err != nil {
-			return usageErrorf("--from %v", err)
+			return in, usageErrorf("--from %v", err)
 		}
-		opts.From, start = &t, t
+		in.From = &t
 	}
-	switch {
-	case until.set:
+	if until.set {
 		t, err := maintenance.ParseTime(until.value, now, time.Local)
 		if err != nil {
-			return usageErrorf("--until %v", err)
+			return in, usageErrorf("--until %v", err)
 		}
-		opts.Until = &t
-	case forDur.set:
-		d, err := time.ParseDuration(forDur.value)
-		if err != nil || d < time.Second {
-			return usageErrorf("--for %q: accepted: a duration of at least 1s, like 90m or 2h30m", forDur.value)
-		}
-		t := start.Add(d)
-		opts.Until = &t
+		in.Until = &t
 	}
-	return nil
+	if forDur.set {
+		d, err := time.ParseDuration(forDur.value)
+		if err != nil {
+			return in, usageErrorf("--for %q: not a duration; accepted: a duration of at least %s, like 90m or 2h30m", forDur.value, maintenance.MinWindowLength)
+		}
+		in.For = &d
+	}
+	return in, nil
+}
+
+// flagError names the flag of a field error of the root package
+// (maintenance.FieldError) when its message does not start with the
+// field's name already: "--until: the end ... is in the past".
+func flagError(err error) error {
+	var fe *maintenance.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	name := strings.ReplaceAll(fe.Field, "_", "-")
+	if name == "messages" {
+		name = "message" // --message LANG=TEXT
+	}
+	if strings.HasPrefix(err.Error(), name+" ") {
+		return err
+	}
+	return fmt.Errorf("--%s: %w", name, err)
 }
 
 // parseRetryAfter parses the value of --retry-after.
@@ -252,7 +276,7 @@ type changeJSON struct {
 	// (--wait 0).
 	Gates     *maintenance.FleetGates `json:"gates"`
 	ElapsedMS int64                   `json:"elapsed_ms"`
-	Sites     []*siteJSON             `json:"sites"`
+	Sites     []*maintenance.SiteView `json:"sites"`
 	// Unchanged names the sites the command left as they were.
 	Unchanged []string `json:"unchanged"`
 }
@@ -265,7 +289,7 @@ func writeChangedJSON(e *env, before, after *maintenance.State, names []string) 
 			names = append(names, s.Site)
 		}
 	}
-	out := changeJSON{Version: after.Version, Sites: []*siteJSON{}, Unchanged: []string{}}
+	out := changeJSON{Version: after.Version, Sites: []*maintenance.SiteView{}, Unchanged: []string{}}
 	if f := e.fleet.json(); f != nil {
 		out.Gates, out.ElapsedMS = &f.Gates, f.ElapsedMS
 		e.fleet.printed = true
@@ -275,7 +299,7 @@ func writeChangedJSON(e *env, before, after *maintenance.State, names []string) 
 		if s == nil {
 			return fmt.Errorf("site %q is missing from the state after the change", n)
 		}
-		out.Sites = append(out.Sites, toSiteJSON(s))
+		out.Sites = append(out.Sites, (s).View(time.Now()))
 		if !changed(before, after, n) {
 			out.Unchanged = append(out.Unchanged, n)
 		}

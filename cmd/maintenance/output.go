@@ -14,71 +14,6 @@ import (
 	"github.com/gomaint/maintenance"
 )
 
-// siteJSON is the stable JSON form of a site's state, printed by
-// "status --json" and in the before and after of "log --json" events.
-type siteJSON struct {
-	Site    string `json:"site"`
-	On      bool   `json:"on"`
-	Mode    string `json:"mode"` // "" when off
-	Message string `json:"message"`
-	// Messages are the message in other languages, by language tag;
-	// absent when there are none.
-	Messages map[string]string `json:"messages,omitempty"`
-	Reason   string            `json:"reason"`
-	// Since is when the site was last switched on or off (or declared).
-	Since *time.Time `json:"since"`
-	// Until is the end of the maintenance window, null when none is set.
-	Until *time.Time `json:"until"`
-	// From is a later start of the window ("on --from"), null when none.
-	From *time.Time `json:"from"`
-	// RetryAfter is in seconds; 0 when none is sent.
-	RetryAfter int64 `json:"retry_after"`
-	// Status is the effective status code of the maintenance answer.
-	Status int `json:"status"`
-	// ErrorStatus is the effective status code of the maintenance answer
-	// that replaces a server error (deploy-error mode).
-	ErrorStatus int          `json:"error_status"`
-	Redirect    string       `json:"redirect"`
-	Ignore      []ignoreJSON `json:"ignore"`
-	Allow       []allowJSON  `json:"allow"`
-	// Schedule lists the site's planned windows ("schedule add").
-	Schedule []windowJSON `json:"schedule"`
-	// Next announces the next maintenance to start, null when none.
-	Next    *nextJSON `json:"next"`
-	Version int64     `json:"version"`
-}
-
-// windowJSON is a scheduled window; Site is set only in "schedule ls --json".
-type windowJSON struct {
-	Site    string    `json:"site,omitempty"`
-	ID      int       `json:"id"`
-	From    time.Time `json:"from"`
-	Until   time.Time `json:"until"`
-	Mode    string    `json:"mode"`
-	Message string    `json:"message"`
-	// Messages are the message in other languages; absent when none.
-	Messages map[string]string `json:"messages,omitempty"`
-	Reason   string            `json:"reason"`
-	// Active is true while the window is in progress.
-	Active bool `json:"active"`
-}
-
-// nextJSON is the next maintenance of a site to start: its first
-// scheduled window, or the start of "on --from".
-type nextJSON struct {
-	From time.Time `json:"from"`
-	// Until is null when the maintenance has no end set.
-	Until   *time.Time `json:"until"`
-	Message string     `json:"message"`
-}
-
-func toWindowJSON(w *maintenance.Window, now time.Time) windowJSON {
-	return windowJSON{
-		ID: w.ID, From: w.From.UTC(), Until: w.Until.UTC(), Mode: string(windowMode(w)),
-		Message: w.Message, Messages: w.Messages, Reason: w.Reason, Active: windowState(w, now) == "now",
-	}
-}
-
 func windowMode(w *maintenance.Window) maintenance.Mode {
 	if w.Mode == "" {
 		return maintenance.ModeFull
@@ -96,21 +31,6 @@ func windowState(w *maintenance.Window, now time.Time) string {
 		return "now"
 	}
 	return "ended"
-}
-
-// scheduledNow returns the scheduled window that puts s in maintenance at
-// now, or nil: one is in progress and the site is not switched on (a site
-// that is on follows its own settings).
-func scheduledNow(s *maintenance.SiteState, now time.Time) *maintenance.Window {
-	if s.On && (s.From.IsZero() || !now.Before(s.From)) && (s.Until.IsZero() || now.Before(s.Until)) {
-		return nil
-	}
-	for i := range s.Schedule {
-		if windowState(&s.Schedule[i], now) == "now" {
-			return &s.Schedule[i]
-		}
-	}
-	return nil
 }
 
 // formatSpan is "FROM - UNTIL" in UTC, RFC 3339, UNTIL as a time of day
@@ -137,20 +57,6 @@ func formatSpan(from, until time.Time) string {
 	return s
 }
 
-// ignoreJSON is an ignore pattern; Site is set only in "ignore ls --json".
-type ignoreJSON struct {
-	Site    string `json:"site,omitempty"`
-	Pattern string `json:"pattern"`
-	Note    string `json:"note"`
-}
-
-// allowJSON is an allow entry; Site is set only in "allow ls --json".
-type allowJSON struct {
-	Site  string `json:"site,omitempty"`
-	Entry string `json:"entry"`
-	Note  string `json:"note"`
-}
-
 // eventJSON is the stable JSON form of an audit event ("log --json").
 type eventJSON struct {
 	ID      int64     `json:"id"`
@@ -162,8 +68,8 @@ type eventJSON struct {
 	Action  string    `json:"action"`
 	Site    string    `json:"site"`
 	// Before is null for a site the change declared, After for one it removed.
-	Before *siteJSON `json:"before"`
-	After  *siteJSON `json:"after"`
+	Before *maintenance.SiteView `json:"before"`
+	After  *maintenance.SiteView `json:"after"`
 	// Release is set only in the events of a change of the fleet's target
 	// release, whose site is "".
 	Release *releaseChangeJSON `json:"release,omitempty"`
@@ -254,87 +160,21 @@ func (s gatesSummaryJSON) line() string {
 	return fmt.Sprintf("gates: %d/%d at version %d", s.Current, s.Total, s.Version)
 }
 
-func toSiteJSON(s *maintenance.SiteState) *siteJSON {
-	now := time.Now()
-	// During a scheduled window, the site as it applies: the window's mode,
-	// message, reason and bounds.
-	stored := s
-	if scheduledNow(s, now) != nil {
-		e := s.Effective(now)
-		s = &e
-	}
-	j := &siteJSON{
-		Site:        s.Site,
-		On:          s.Active(now),
-		Message:     s.Message,
-		Messages:    s.Messages,
-		Reason:      s.Reason,
-		RetryAfter:  int64(s.RetryAfter / time.Second),
-		Status:      effectiveStatus(s),
-		ErrorStatus: effectiveErrorStatus(s),
-		Redirect:    s.Redirect,
-		Ignore:      []ignoreJSON{},
-		Allow:       []allowJSON{},
-		Schedule:    []windowJSON{},
-		Version:     s.Version,
-	}
-	for _, w := range stored.Schedule {
-		j.Schedule = append(j.Schedule, toWindowJSON(&w, now))
-	}
-	if from, until, message, ok := stored.Next(now); ok {
-		j.Next = &nextJSON{From: from.UTC(), Message: message}
-		if !until.IsZero() {
-			t := until.UTC()
-			j.Next.Until = &t
-		}
-	}
-	if s.On {
-		j.Mode = string(effectiveMode(s))
-	}
-	if !s.ChangedAt.IsZero() {
-		t := s.ChangedAt.UTC()
-		j.Since = &t
-	}
-	if !s.Until.IsZero() {
-		t := s.Until.UTC()
-		j.Until = &t
-	}
-	if !s.From.IsZero() {
-		t := s.From.UTC()
-		j.From = &t
-	}
-	for _, r := range s.Ignore {
-		j.Ignore = append(j.Ignore, ignoreJSON{Pattern: r.Value, Note: r.Note})
-	}
-	for _, r := range s.Allow {
-		j.Allow = append(j.Allow, allowJSON{Entry: r.Value, Note: r.Note})
-	}
-	return j
-}
-
 func toEventJSON(ev *maintenance.Event) eventJSON {
 	j := eventJSON{
 		ID: ev.ID, Version: ev.Version, Time: ev.Time.UTC(), Actor: ev.Actor, Source: ev.Source,
 		Reason: ev.Reason, Action: ev.Action, Site: ev.Site, Target: ev.Target,
 	}
 	if ev.Before != nil {
-		j.Before = toSiteJSON(ev.Before)
+		j.Before = ev.Before.View(ev.Time)
 	}
 	if ev.After != nil {
-		j.After = toSiteJSON(ev.After)
+		j.After = ev.After.View(ev.Time)
 	}
-	if isReleaseEvent(ev) {
+	if ev.IsRelease() {
 		j.Release = &releaseChangeJSON{Before: nullable(ev.ReleaseBefore), After: nullable(ev.ReleaseAfter)}
 	}
 	return j
-}
-
-// isReleaseEvent reports whether ev records a change of the fleet's target
-// release rather than of a site: every site event names its site, and the
-// events about users and tokens, which have no site either, name their
-// target and leave the release alone.
-func isReleaseEvent(ev *maintenance.Event) bool {
-	return ev.Site == "" && ev.Target == "" && ev.ReleaseBefore != ev.ReleaseAfter
 }
 
 // releaseWord is a target release for a human: the ID, or "none".
@@ -350,48 +190,6 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func effectiveStatus(s *maintenance.SiteState) int {
-	if s.Status == 0 {
-		return maintenance.DefaultStatus
-	}
-	return s.Status
-}
-
-// effectiveErrorStatus is the status of the answer that replaces a site's
-// server errors.
-func effectiveErrorStatus(s *maintenance.SiteState) int {
-	if s.ErrorStatus == 0 {
-		return maintenance.DefaultStatus
-	}
-	return s.ErrorStatus
-}
-
-func effectiveMode(s *maintenance.SiteState) maintenance.Mode {
-	if s.Mode == "" {
-		return maintenance.ModeFull
-	}
-	return s.Mode
-}
-
-// stateWord is "on (MODE)" or "off", or says that a window is in
-// progress, to come or over: "on (MODE, scheduled window ID)",
-// "scheduled (MODE)", "off (its window ended)".
-func stateWord(s *maintenance.SiteState) string {
-	now := time.Now()
-	if w := scheduledNow(s, now); w != nil {
-		return "on (" + string(windowMode(w)) + ", scheduled window " + strconv.Itoa(w.ID) + ")"
-	}
-	switch {
-	case s.On && !s.From.IsZero() && now.Before(s.From):
-		return "scheduled (" + string(effectiveMode(s)) + ")"
-	case s.On && !s.Until.IsZero() && !now.Before(s.Until):
-		return "off (its window ended)"
-	case s.On:
-		return "on (" + string(effectiveMode(s)) + ")"
-	}
-	return "off"
 }
 
 // timeLayout is the layout of times in human output: RFC 3339, in UTC.
@@ -424,7 +222,7 @@ func dash(s string) string {
 // env.colour), the state word is written to it in colour: it is the raw
 // terminal, and the word is made only of fixed ASCII text.
 func writeSite(w io.Writer, colour io.Writer, s *maintenance.SiteState, note string) {
-	word := stateWord(s)
+	word := s.Describe(time.Now())
 	if colour != nil {
 		fmt.Fprint(w, s.Site+": ")
 		fmt.Fprint(colour, paint(word))
@@ -441,9 +239,9 @@ func writeSite(w io.Writer, colour io.Writer, s *maintenance.SiteState, note str
 	line := func(key, value string) { fmt.Fprintf(w, "  %-12s %s\n", key, strings.ReplaceAll(value, "\n", `\n`)) }
 	now := time.Now()
 	stored := s
-	if sw := scheduledNow(s, now); sw != nil {
-		// Show the site as the window makes it; the header names the window.
-		e := s.Effective(now)
+	if e := s.Effective(now); e.On {
+		// Show the site as it applies: during a scheduled window, as the
+		// window makes it (the header names the window).
 		s = &e
 	}
 	if s.On {
@@ -452,7 +250,7 @@ func writeSite(w io.Writer, colour io.Writer, s *maintenance.SiteState, note str
 			line("message "+tag, s.Messages[tag])
 		}
 		line("reason", dash(s.Reason))
-		line("status", strconv.Itoa(effectiveStatus(s)))
+		line("status", strconv.Itoa(s.EffectiveStatus()))
 		retry := "-"
 		if s.RetryAfter > 0 {
 			retry = s.RetryAfter.String()
@@ -532,98 +330,6 @@ func (t *table) row(cells ...string) {
 }
 
 func (t *table) flush() error { return t.tw.Flush() }
-
-// summarize describes, for a human, what an event changed on its site.
-func summarize(ev *maintenance.Event) string {
-	b, a := ev.Before, ev.After
-	switch {
-	case isReleaseEvent(ev):
-		return "release " + releaseWord(ev.ReleaseBefore) + " -> " + releaseWord(ev.ReleaseAfter)
-	case ev.Target != "":
-		return ev.Target
-	case b == nil && a == nil:
-		return ""
-	case b == nil:
-		return "declared, " + stateWord(a)
-	case a == nil:
-		return "removed"
-	}
-	var parts []string
-	if b.On != a.On {
-		parts = append(parts, stateWord(b)+" -> "+stateWord(a))
-	} else if a.On {
-		var fields []string
-		add := func(name string, changed bool) {
-			if changed {
-				fields = append(fields, name)
-			}
-		}
-		add("mode", effectiveMode(a) != effectiveMode(b))
-		add("message", a.Message != b.Message || !maps.Equal(a.Messages, b.Messages))
-		add("reason", a.Reason != b.Reason)
-		add("status", effectiveStatus(a) != effectiveStatus(b))
-		add("retry-after", a.RetryAfter != b.RetryAfter)
-		add("redirect", a.Redirect != b.Redirect)
-		if len(fields) > 0 {
-			parts = append(parts, "set "+strings.Join(fields, ", "))
-		}
-	}
-	if x, y := effectiveErrorStatus(b), effectiveErrorStatus(a); x != y {
-		parts = append(parts, fmt.Sprintf("error status %d -> %d", x, y))
-	}
-	parts = append(parts, diffRules("ignore", b.Ignore, a.Ignore)...)
-	parts = append(parts, diffRules("allow", b.Allow, a.Allow)...)
-	parts = append(parts, diffWindows(ev.Time, b.Schedule, a.Schedule)...)
-	return strings.Join(parts, "; ")
-}
-
-// diffWindows sums up the windows added ("+window 3 FROM - UNTIL") and
-// removed ("-window 3", "-window 3 (ended)" when it had ended at t).
-func diffWindows(t time.Time, before, after []maintenance.Window) []string {
-	var out []string
-	has := func(ws []maintenance.Window, id int) bool {
-		return slices.ContainsFunc(ws, func(w maintenance.Window) bool { return w.ID == id })
-	}
-	for _, w := range after {
-		if !has(before, w.ID) {
-			out = append(out, fmt.Sprintf("+window %d %s - %s", w.ID, w.From.UTC().Format(timeLayout), w.Until.UTC().Format(timeLayout)))
-		}
-	}
-	for _, w := range before {
-		if !has(after, w.ID) {
-			s := fmt.Sprintf("-window %d", w.ID)
-			if !t.Before(w.Until) {
-				s += " (ended)"
-			}
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func diffRules(kind string, before, after []maintenance.Rule) []string {
-	var out []string
-	old := make(map[string]string, len(before))
-	for _, r := range before {
-		old[r.Value] = r.Note
-	}
-	for _, r := range after {
-		note, ok := old[r.Value]
-		switch {
-		case !ok:
-			out = append(out, "+"+kind+" "+r.Value)
-		case note != r.Note:
-			out = append(out, kind+" "+r.Value+" note")
-		}
-		delete(old, r.Value)
-	}
-	for _, r := range before {
-		if _, gone := old[r.Value]; gone {
-			out = append(out, "-"+kind+" "+r.Value)
-		}
-	}
-	return out
-}
 
 // ANSI colours of the state word: red for a site in maintenance, yellow
 // for one that will be, green for one that is off.

@@ -116,7 +116,10 @@ func runRun(ctx context.Context, e *env, args []string) error {
 	if opts.Mode, err = parseModeFlag(mode); err != nil {
 		return err
 	}
-	if err := precheck(maintenance.On(names, opts), reason.value); err != nil {
+	if err := opts.Validate(time.Now()); err != nil {
+		return flagError(err)
+	}
+	if err := checkReason(reason.value); err != nil {
 		return err
 	}
 	// A command that cannot be started must not cost an outage: it is

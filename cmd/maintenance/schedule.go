@@ -114,11 +114,11 @@ func runScheduleLs(ctx context.Context, e *env, args []string) error {
 		now := time.Now()
 		if asJSON {
 			out := struct {
-				Windows []windowJSON `json:"windows"`
-			}{Windows: []windowJSON{}}
+				Windows []maintenance.WindowView `json:"windows"`
+			}{Windows: []maintenance.WindowView{}}
 			for _, s := range sites {
 				for _, w := range s.Schedule {
-					j := toWindowJSON(&w, now)
+					j := w.View(now)
 					j.Site = s.Site
 					out.Windows = append(out.Windows, j)
 				}
@@ -168,25 +168,20 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !from.set {
-		return usageErrorf("schedule add: --from is required: the start of the window, an RFC 3339 time like 2026-11-21T22:00:00Z")
-	}
-	if !forDur.set && !until.set {
-		return usageErrorf("schedule add: the end of the window is required: give --for DUR or --until TIME")
-	}
-	// The same parsing as "on": from is set, so the end is relative to it.
-	var span maintenance.OnOptions
-	if err := parseWindow(&span, from, forDur, until, time.Now()); err != nil {
+	now := time.Now()
+	win, err := parseWindow(from, forDur, until, now)
+	if err != nil {
 		return err
 	}
-	if !span.Until.After(*span.From) {
-		return usageErrorf("--until %q is not after --from %q; accepted: an end after the start", until.value, from.value)
+	w := maintenance.Window{Reason: reason}
+	if w.From, w.Until, err = win.Scheduled(now); err != nil {
+		return flagError(err)
 	}
 	msg, msgs, err := message.parse()
 	if err != nil {
 		return err
 	}
-	w := maintenance.Window{From: *span.From, Until: *span.Until, Messages: msgs}
+	w.Messages = msgs
 	if msg != nil {
 		w.Message = *msg
 	}
@@ -197,8 +192,8 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 	if m != nil {
 		w.Mode = *m
 	}
-	if err := precheckOn(name, maintenance.AddWindow(name, w), reason); err != nil {
-		return err
+	if err := w.Validate(); err != nil {
+		return flagError(err)
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
 		before, after, err := e.change(ctx, st, maintenance.AddWindow(name, w), reason)
@@ -216,7 +211,7 @@ func runScheduleAdd(ctx context.Context, e *env, args []string) error {
 		for _, x := range s.Schedule {
 			if !slices.ContainsFunc(old, func(y maintenance.Window) bool { return y.ID == x.ID }) {
 				if asJSON {
-					return e.writeOutcome(after.Version, map[string]any{"site": name, "added": toWindowJSON(&x, time.Now())})
+					return e.writeOutcome(after.Version, map[string]any{"site": name, "added": x.View(time.Now())})
 				}
 				fmt.Fprintf(e.stdout, "%s: window %d added: %s\n", name, x.ID, describeWindow(&x))
 				return nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gomaint/maintenance"
 )
@@ -135,7 +136,7 @@ func runSitesLs(ctx context.Context, e *env, args []string) error {
 				Sites []siteLine `json:"sites"`
 			}{Sites: []siteLine{}}
 			for i := range state.Sites {
-				j := toSiteJSON(&state.Sites[i])
+				j := (&state.Sites[i]).View(time.Now())
 				out.Sites = append(out.Sites, siteLine{j.Site, j.On, j.Mode, j.Since, j.Version})
 			}
 			return writeJSON(e.stdout, out)
@@ -146,7 +147,7 @@ func runSitesLs(ctx context.Context, e *env, args []string) error {
 			if !s.ChangedAt.IsZero() {
 				since = s.ChangedAt.UTC().Format(timeLayout)
 			}
-			t.row(s.Site, stateWord(&s), since, strconv.Itoa(len(s.Ignore)), strconv.Itoa(len(s.Allow)))
+			t.row(s.Site, s.Describe(time.Now()), since, strconv.Itoa(len(s.Ignore)), strconv.Itoa(len(s.Allow)))
 		}
 		return t.flush()
 	})
@@ -291,10 +292,10 @@ func runSitesSet(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("site %q is missing from the state after the change", name)
 		}
 		if old == nil || !changed(before, after, name) {
-			fmt.Fprintf(e.stdout, "%s: error status %d, unchanged\n", name, effectiveErrorStatus(s))
+			fmt.Fprintf(e.stdout, "%s: error status %d, unchanged\n", name, s.EffectiveErrorStatus())
 			return nil
 		}
-		fmt.Fprintf(e.stdout, "%s: error status %d -> %d\n", name, effectiveErrorStatus(old), effectiveErrorStatus(s))
+		fmt.Fprintf(e.stdout, "%s: error status %d -> %d\n", name, old.EffectiveErrorStatus(), s.EffectiveErrorStatus())
 		return nil
 	})
 }

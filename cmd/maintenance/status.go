@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/gomaint/maintenance"
 )
@@ -64,7 +65,8 @@ With --json, one object (stable: fields may be added, never changed):
    "sites": [{"site": "shop.example.com", "on": true, "mode": "read-only",
     "message": "...", "reason": "...", "since": "RFC 3339 time" or null,
     "until": null, "retry_after": SECONDS (0: none), "status": 503,
-    "error_status": 503, "redirect": "",
+    "error_status": 503, "redirect": "", "switched_on": true,
+    "changed_by": "alice@build-1",
     "ignore": [{"pattern": "/health", "note": "..."}],
     "allow": [{"entry": "10.0.0.0/8", "note": ""}],
     "schedule": [{"id": 3, "from": "RFC 3339 time", "until": "RFC 3339 time",
@@ -79,7 +81,10 @@ With --json, one object (stable: fields may be added, never changed):
 
 "mode" is "" when the site is off; "status" and "error_status" are the
 effective status codes. During a scheduled window, "on" is true and "mode",
-"message", "reason", "from" and "until" are the window's. "schedule" lists
+"message", "reason", "from" and "until" are the window's, "status" is the
+default and "retry_after" and "redirect" are none. "switched_on" is true
+while the site is switched on, also before its window starts; "changed_by"
+is who last switched it. "schedule" lists
 the planned windows as "maintenance schedule ls --json" does; "next" is the
 next maintenance to start. "release" is the fleet's target release.
 In "gates", "total" counts the running gates, "current" those that serve
@@ -145,17 +150,17 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 		}
 		if asJSON {
 			out := struct {
-				Store    storeJSON            `json:"store"`
-				Sites    []*siteJSON          `json:"sites"`
-				Gates    gatesSummaryJSON     `json:"gates"`
-				Release  *string              `json:"release"`
-				Webhooks *webhooksSummaryJSON `json:"webhooks,omitempty"`
-			}{Sites: []*siteJSON{}, Gates: summary, Release: nullable(state.Release), Store: storeJSON{e.storeName(), e.storeFrom}}
+				Store    storeJSON               `json:"store"`
+				Sites    []*maintenance.SiteView `json:"sites"`
+				Gates    gatesSummaryJSON        `json:"gates"`
+				Release  *string                 `json:"release"`
+				Webhooks *webhooksSummaryJSON    `json:"webhooks,omitempty"`
+			}{Sites: []*maintenance.SiteView{}, Gates: summary, Release: nullable(state.Release), Store: storeJSON{e.storeName(), e.storeFrom}}
 			if hooks.Total > 0 {
 				out.Webhooks = &hooks
 			}
 			for _, s := range selected {
-				out.Sites = append(out.Sites, toSiteJSON(s))
+				out.Sites = append(out.Sites, (s).View(time.Now()))
 			}
 			return writeJSON(e.stdout, out)
 		}
