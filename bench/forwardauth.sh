@@ -97,6 +97,7 @@ p_caddy=$(free_port)
 p_caddymod=$(free_port)
 p_caddyfa=$(free_port)
 store="sqlite:$tmp/m.db"
+"$tmp/maintenance" --store "$store" init >/dev/null
 "$tmp/maintenance" --store "$store" sites add shop.example.com >/dev/null
 
 start upstream "$tmp/upstream" -listen "127.0.0.1:$p_up"

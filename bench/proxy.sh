@@ -165,6 +165,7 @@ start servelog "$tmp/maintenance" --store "sqlite:$tmp/serve.db" serve \
 ready servelog "http://127.0.0.1:$p_servelog/" 200
 
 # A second serve whose store is in maintenance from the start.
+"$tmp/maintenance" --store "sqlite:$tmp/serve503.db" init >/dev/null
 "$tmp/maintenance" --store "sqlite:$tmp/serve503.db" on >/dev/null
 start serve503 "$tmp/maintenance" --store "sqlite:$tmp/serve503.db" serve \
 	--listen "127.0.0.1:$p_serve503" --upstream "http://127.0.0.1:$p_up" --access-log=false
