@@ -381,8 +381,8 @@ func (s *SiteState) check(all bool) (errs []error) {
 			return errs
 		}
 	}
-	if err := validateStatus(s.ErrorStatus); err != nil {
-		if add(fmt.Errorf("error %w", err)) {
+	if err := ValidateErrorStatus(s.ErrorStatus); err != nil {
+		if add(err) {
 			return errs
 		}
 	}
@@ -401,7 +401,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 			return errs
 		}
 	}
-	if err := validateLine("reason", s.Reason); err != nil {
+	if err := ValidateReason(s.Reason); err != nil {
 		if add(err) {
 			return errs
 		}
@@ -480,7 +480,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 				return errs
 			}
 		}
-		if err := validateLine("reason", w.Reason); err != nil {
+		if err := ValidateReason(w.Reason); err != nil {
 			if add(err) {
 				return errs
 			}
@@ -517,7 +517,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 				}
 			}
 		}
-		if err := validateLine("note", r.Note); err != nil {
+		if err := ValidateNote(r.Note); err != nil {
 			if add(err) {
 				return errs
 			}
@@ -529,7 +529,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 				return errs
 			}
 		}
-		if err := validateLine("note", r.Note); err != nil {
+		if err := ValidateNote(r.Note); err != nil {
 			if add(err) {
 				return errs
 			}
