@@ -651,12 +651,6 @@ func validateMessages(m map[string]string) error {
 	return nil
 }
 
-// CheckText validates a free-text field that a person typed, as the stores
-// do before they write it: what names the field in the error. A message
-// (multiline) may hold newlines and tabs; no other text field may. The
-// error wraps ErrInvalid.
-func CheckText(what, s string, multiline bool) error { return checkText(what, s, multiline) }
-
 // ParseAllow parses an allow entry: an IPv4 or IPv6 address or a CIDR prefix.
 // The canonical form is the address or the masked prefix.
 func ParseAllow(s string) (netip.Prefix, error) {
