@@ -182,7 +182,7 @@ func (st *State) validateAuth() error {
 		if !validHash(t.Hash) {
 			return invalidf("token %s: the hash is not a hex SHA-256", t.ID)
 		}
-		if err := validateLine("label", t.Label); err != nil {
+		if err := ValidateLabel(t.Label); err != nil {
 			return err
 		}
 		if err := validateTime("token created", t.Created); err != nil {
@@ -207,7 +207,7 @@ func (st *State) validateAuth() error {
 		if !l.Expires.After(l.Created) {
 			return invalidf("bypass link %s: it expires (%s) before it is created", l.ID, l.Expires.UTC().Format(time.RFC3339))
 		}
-		if err := validateLine("label", l.Label); err != nil {
+		if err := ValidateLabel(l.Label); err != nil {
 			return err
 		}
 		if err := validateTime("bypass link created", l.Created); err != nil {

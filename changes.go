@@ -1,6 +1,7 @@
 package maintenance
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -160,13 +161,10 @@ func AddSites(sites ...string) Change {
 // The default site "*" cannot be removed.
 func RemoveSite(site string) Change {
 	return Change{Action: "sites rm", Apply: func(st *State, reason string) error {
-		n, err := ParseSite(site)
-		if err != nil {
+		if err := ValidateRemoveSite(site); err != nil {
 			return err
 		}
-		if n == DefaultSite {
-			return invalidf("site %q cannot be removed: it is the site of every host without one of its own", n)
-		}
+		n, _ := ParseSite(site)
 		i := slices.IndexFunc(st.Sites, func(s SiteState) bool { return s.Site == n })
 		if i < 0 {
 			return notFoundf("site %q is not declared; see the declared sites with: maintenance sites ls", n)
@@ -179,6 +177,24 @@ func RemoveSite(site string) Change {
 	}}
 }
 
+// ValidateRemoveSite checks that site is a site name that RemoveSite
+// accepts: any valid name but the default site "*". Whether it is declared
+// is the store's to say.
+func ValidateRemoveSite(site string) error {
+	n, err := ParseSite(site)
+	if err != nil {
+		return err
+	}
+	if n == DefaultSite {
+		return invalidf("site %q cannot be removed: it is the site of every host without one of its own", n)
+	}
+	return nil
+}
+
+// ValidateNote checks the note of an ignore pattern or allow entry: one
+// line of at most MaxText bytes without control or format characters.
+func ValidateNote(note string) error { return validateLine("note", note) }
+
 // AddIgnore returns a change that adds an ignore pattern to a site ("" means
 // "*"). Adding a pattern that is there already updates its note.
 func AddIgnore(site, pattern, note string) Change {
@@ -189,6 +205,9 @@ func AddIgnore(site, pattern, note string) Change {
 		}
 		s, err := ruleSite(st, site)
 		if err != nil {
+			return err
+		}
+		if err := ValidateNote(note); err != nil {
 			return err
 		}
 		s.Ignore = upsertRule(s.Ignore, Rule{Value: p.String(), Note: note})
@@ -225,6 +244,9 @@ func AddAllow(site, entry, note string) Change {
 		}
 		s, err := ruleSite(st, site)
 		if err != nil {
+			return err
+		}
+		if err := ValidateNote(note); err != nil {
 			return err
 		}
 		s.Allow = upsertRule(s.Allow, Rule{Value: canonicalAllow(p), Note: note})
@@ -319,12 +341,25 @@ func SetRelease(id string) Change {
 	}}
 }
 
+// ValidateErrorStatus checks the status that replaces a site's server
+// errors, as SetErrorStatus does: 200 or 400-599, or 0 for the default
+// (DefaultStatus).
+func ValidateErrorStatus(code int) error {
+	if err := validateStatus(code); err != nil {
+		return fmt.Errorf("error %w", err)
+	}
+	return nil
+}
+
 // SetErrorStatus returns a change that sets the status of the answer that
 // replaces a site's server errors ("" means "*"); 0 restores the default.
 func SetErrorStatus(site string, code int) Change {
 	return Change{Action: "sites set", Apply: func(st *State, reason string) error {
 		s, err := ruleSite(st, site)
 		if err != nil {
+			return err
+		}
+		if err := ValidateErrorStatus(code); err != nil {
 			return err
 		}
 		s.ErrorStatus = code

@@ -59,6 +59,11 @@ func (st *State) user(name string) *User {
 	return nil
 }
 
+// ValidateLabel checks the label of an API token or a bypass link, as
+// CreateToken and CreateBypass do: one line of at most MaxText bytes
+// without control or format characters.
+func ValidateLabel(label string) error { return validateLine("label", label) }
+
 // CreateToken returns a change that adds an API token. Make the token with
 // NewSecret and give t.ID and t.Hash (HashSecret of it); the change stamps
 // Created and CreatedBy.
@@ -68,6 +73,9 @@ func CreateToken(t Token) Change {
 	c.Apply = func(st *State, reason string) error {
 		if slices.ContainsFunc(st.Tokens, func(x Token) bool { return x.ID == t.ID }) {
 			return invalidf("token ID %q exists", t.ID)
+		}
+		if err := ValidateLabel(t.Label); err != nil {
+			return err
 		}
 		t.Created = at.UTC().Truncate(time.Millisecond)
 		st.Tokens = append(st.Tokens, t)
@@ -105,6 +113,9 @@ func CreateBypass(l BypassLink, ttl time.Duration) Change {
 		}
 		if slices.ContainsFunc(st.Links, func(x BypassLink) bool { return x.ID == l.ID }) {
 			return invalidf("bypass link ID %q exists", l.ID)
+		}
+		if err := ValidateLabel(l.Label); err != nil {
+			return err
 		}
 		l.Site = s.Site
 		l.Created = at.UTC().Truncate(time.Millisecond)

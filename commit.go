@@ -27,6 +27,11 @@ type Change struct {
 	at *time.Time
 }
 
+// ValidateReason checks the reason of a change (Change.Reason) as every
+// change does before it is applied: one line of at most MaxText bytes
+// without control or format characters.
+func ValidateReason(reason string) error { return validateLine("reason", reason) }
+
 // commitChange applies c to a copy of cur and validates the result. A Change is
 // applied by one commitChange at a time. It returns the
 // new state (version cur.Version+1) and one event per site that changed; when
@@ -36,7 +41,10 @@ func commitChange(cur *State, c Change, now time.Time) (*State, []Event, error) 
 	if c.Apply == nil {
 		return nil, nil, invalidf("change %q does nothing", c.Action)
 	}
-	for _, f := range []struct{ what, v string }{{"reason", c.Reason}, {"actor", c.Actor}, {"source", c.Source}} {
+	if err := ValidateReason(c.Reason); err != nil {
+		return nil, nil, err
+	}
+	for _, f := range []struct{ what, v string }{{"actor", c.Actor}, {"source", c.Source}} {
 		if err := validateLine(f.what, f.v); err != nil {
 			return nil, nil, err
 		}

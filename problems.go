@@ -119,7 +119,7 @@ func repairSite(s SiteState) SiteState {
 	if validateStatus(s.Status) == nil {
 		r.Status = s.Status
 	}
-	if validateStatus(s.ErrorStatus) == nil {
+	if ValidateErrorStatus(s.ErrorStatus) == nil {
 		r.ErrorStatus = s.ErrorStatus
 	}
 	if validateRetryAfter(s.RetryAfter) == nil {
@@ -128,7 +128,7 @@ func repairSite(s SiteState) SiteState {
 	if validateMessage("message", s.Message) == nil {
 		r.Message = s.Message
 	}
-	if validateLine("reason", s.Reason) == nil {
+	if ValidateReason(s.Reason) == nil {
 		r.Reason = s.Reason
 	}
 	if validateLine("changed by", s.ChangedBy) == nil {
@@ -155,7 +155,7 @@ func repairSite(s SiteState) SiteState {
 	}
 	for _, x := range s.Ignore {
 		if _, err := ParsePattern(x.Value); err == nil {
-			if validateLine("note", x.Note) != nil {
+			if ValidateNote(x.Note) != nil {
 				x.Note = ""
 			}
 			r.Ignore = append(r.Ignore, x)
@@ -163,7 +163,7 @@ func repairSite(s SiteState) SiteState {
 	}
 	for _, x := range s.Allow {
 		if _, err := ParseAllow(x.Value); err == nil {
-			if validateLine("note", x.Note) != nil {
+			if ValidateNote(x.Note) != nil {
 				x.Note = ""
 			}
 			r.Allow = append(r.Allow, x)

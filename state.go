@@ -381,8 +381,8 @@ func (s *SiteState) check(all bool) (errs []error) {
 			return errs
 		}
 	}
-	if err := validateStatus(s.ErrorStatus); err != nil {
-		if add(fmt.Errorf("error %w", err)) {
+	if err := ValidateErrorStatus(s.ErrorStatus); err != nil {
+		if add(err) {
 			return errs
 		}
 	}
@@ -401,7 +401,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 			return errs
 		}
 	}
-	if err := validateLine("reason", s.Reason); err != nil {
+	if err := ValidateReason(s.Reason); err != nil {
 		if add(err) {
 			return errs
 		}
@@ -480,7 +480,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 				return errs
 			}
 		}
-		if err := validateLine("reason", w.Reason); err != nil {
+		if err := ValidateReason(w.Reason); err != nil {
 			if add(err) {
 				return errs
 			}
@@ -517,7 +517,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 				}
 			}
 		}
-		if err := validateLine("note", r.Note); err != nil {
+		if err := ValidateNote(r.Note); err != nil {
 			if add(err) {
 				return errs
 			}
@@ -529,7 +529,7 @@ func (s *SiteState) check(all bool) (errs []error) {
 				return errs
 			}
 		}
-		if err := validateLine("note", r.Note); err != nil {
+		if err := ValidateNote(r.Note); err != nil {
 			if add(err) {
 				return errs
 			}
@@ -650,12 +650,6 @@ func validateMessages(m map[string]string) error {
 	}
 	return nil
 }
-
-// CheckText validates a free-text field that a person typed, as the stores
-// do before they write it: what names the field in the error. A message
-// (multiline) may hold newlines and tabs; no other text field may. The
-// error wraps ErrInvalid.
-func CheckText(what, s string, multiline bool) error { return checkText(what, s, multiline) }
 
 // ParseAllow parses an allow entry: an IPv4 or IPv6 address or a CIDR prefix.
 // The canonical form is the address or the masked prefix.

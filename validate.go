@@ -198,5 +198,5 @@ func (w Window) Validate() error {
 	if err != nil {
 		return inField("messages", err)
 	}
-	return inField("reason", validateLine("reason", w.Reason))
+	return inField("reason", ValidateReason(w.Reason))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
+	"github.com/gomaint/maintenance/internal/state"
 )
 
 func TestWindowInputResolve(t *testing.T) {
@@ -128,4 +129,74 @@ func fieldOf(err error) string {
 		return fe.Field
 	}
 	return "?"
+}
+
+// TestValidatorsAgreeWithCommit checks that each exported validator
+// refuses what the change it belongs to refuses, with the same error, so
+// that the CLI and the admin can check input before the store is opened.
+func TestValidatorsAgreeWithCommit(t *testing.T) {
+	_, id := maintenance.NewSecret()
+	hash := maintenance.HashSecret("secret")
+	sealed, err := maintenance.SealSecret(make([]byte, 32), id, maintenance.NewWebhookSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	webhook := func(f func(w *maintenance.Webhook)) *maintenance.Webhook {
+		w := &maintenance.Webhook{ID: id, URL: "https://hooks.example.com/m", Secret: sealed}
+		f(w)
+		return w
+	}
+	long := strings.Repeat("x", maintenance.MaxText+1)
+	tests := []struct {
+		name     string
+		validate error
+		change   maintenance.Change
+		reason   string
+	}{
+		{"reason", maintenance.ValidateReason("a\nb"), maintenance.SetRelease("v1"), "a\nb"},
+		{"long reason", maintenance.ValidateReason(long), maintenance.SetRelease("v1"), long},
+		{"ignore note", maintenance.ValidateNote("a\x1bb"), maintenance.AddIgnore("", "/health", "a\x1bb"), ""},
+		{"allow note", maintenance.ValidateNote(long), maintenance.AddAllow("", "10.0.0.0/8", long), ""},
+		{"token label", maintenance.ValidateLabel("a\tb"), maintenance.CreateToken(maintenance.Token{ID: id, Label: "a\tb", Hash: hash}), ""},
+		{"bypass label", maintenance.ValidateLabel(long), maintenance.CreateBypass(maintenance.BypassLink{ID: id, Label: long, Hash: hash}, time.Hour), ""},
+		{"error status", maintenance.ValidateErrorStatus(302), maintenance.SetErrorStatus("", 302), ""},
+		{"remove *", maintenance.ValidateRemoveSite("*"), maintenance.RemoveSite("*"), ""},
+		{"remove bad name", maintenance.ValidateRemoveSite("a b"), maintenance.RemoveSite("a b"), ""},
+		{"webhook URL", webhook(func(w *maintenance.Webhook) { w.URL = "ftp://x" }).Validate(), maintenance.AddWebhook(*webhook(func(w *maintenance.Webhook) { w.URL = "ftp://x" })), ""},
+		{"webhook events", webhook(func(w *maintenance.Webhook) { w.Events = []string{"nope"} }).Validate(), maintenance.AddWebhook(*webhook(func(w *maintenance.Webhook) { w.Events = []string{"nope"} })), ""},
+		{"webhook site", webhook(func(w *maintenance.Webhook) { w.Sites = []string{"a b"} }).Validate(), maintenance.AddWebhook(*webhook(func(w *maintenance.Webhook) { w.Sites = []string{"a b"} })), ""},
+		{"webhook format", webhook(func(w *maintenance.Webhook) { w.Format = "xml" }).Validate(), maintenance.AddWebhook(*webhook(func(w *maintenance.Webhook) { w.Format = "xml" })), ""},
+		{"webhook reminders", webhook(func(w *maintenance.Webhook) { w.Remind = []time.Duration{-time.Hour} }).Validate(), maintenance.AddWebhook(*webhook(func(w *maintenance.Webhook) { w.Remind = []time.Duration{-time.Hour} })), ""},
+		{"webhook max duration", webhook(func(w *maintenance.Webhook) { w.MaxDuration = time.Second }).Validate(), maintenance.AddWebhook(*webhook(func(w *maintenance.Webhook) { w.MaxDuration = time.Second })), ""},
+	}
+	for _, tt := range tests {
+		st := &maintenance.State{}
+		st.Normalize()
+		c := tt.change
+		c.Actor, c.Source, c.Reason = "bob", "cli", tt.reason
+		_, _, cerr := state.Commit(st, c, now)
+		if tt.validate == nil || !errors.Is(tt.validate, maintenance.ErrInvalid) {
+			t.Errorf("%s: validator: %v, want an ErrInvalid", tt.name, tt.validate)
+			continue
+		}
+		if cerr == nil || cerr.Error() != tt.validate.Error() {
+			t.Errorf("%s: validator says %q, Commit(%s) says %v", tt.name, tt.validate, c.Action, cerr)
+		}
+	}
+	for name, err := range map[string]error{
+		"reason":         maintenance.ValidateReason("database upgrade"),
+		"note":           maintenance.ValidateNote(""),
+		"label":          maintenance.ValidateLabel("release checks"),
+		"error status 0": maintenance.ValidateErrorStatus(0),
+		"error status":   maintenance.ValidateErrorStatus(500),
+		"remove site":    maintenance.ValidateRemoveSite("Shop.Example.com"),
+		"webhook": webhook(func(w *maintenance.Webhook) {
+			w.Sites, w.Remind, w.Format = []string{"*"}, []time.Duration{time.Hour}, "slack"
+		}).Validate(),
+		"webhook no ID": (&maintenance.Webhook{URL: "http://hooks.example.com"}).Validate(),
+	} {
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

@@ -333,6 +333,38 @@ func SignWebhook(secret string, t time.Time, body []byte) string {
 	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
 }
 
+// Validate checks the fields of w that a person gives, as AddWebhook does:
+// the URL, the event types, the site names, the format, the reminders and
+// the maximum duration. The ID and the sealed secret are made by the
+// program, and whether the sites are declared is the store's to say.
+func (w *Webhook) Validate() error {
+	if _, err := ParseWebhookURL(w.URL); err != nil {
+		return err
+	}
+	if _, err := ParseEventTypes(w.Events); err != nil {
+		return err
+	}
+	for _, s := range w.Sites {
+		if _, err := ParseSite(s); err != nil {
+			return err
+		}
+	}
+	if _, err := ParseWebhookFormat(w.Format); err != nil {
+		return err
+	}
+	if _, err := ParseReminders(w.Remind); err != nil {
+		return err
+	}
+	return w.validateMaxDuration()
+}
+
+func (w *Webhook) validateMaxDuration() error {
+	if w.MaxDuration < 0 || w.MaxDuration > 0 && w.MaxDuration < time.Minute {
+		return invalidf("webhook %s: max duration %s: accepted: 1m or more, or 0 for none", w.ID, w.MaxDuration)
+	}
+	return nil
+}
+
 // AddWebhook returns a change that adds a webhook. Make w.ID with
 // NewSecret, seal the secret with SealSecret; the change checks the rest,
 // sorts the event types, sites and reminders, and stamps Created,
@@ -363,6 +395,9 @@ func AddWebhook(w Webhook) Change {
 		}
 		slices.Sort(sites)
 		w.Sites = sites
+		if err := w.Validate(); err != nil {
+			return err
+		}
 		w.Created = at.UTC().Truncate(time.Millisecond)
 		w.Version = st.Version + 1
 		st.Webhooks = append(st.Webhooks, w)
@@ -432,8 +467,8 @@ func (st *State) validateWebhooks() error {
 		} else if !slices.Equal(r, w.Remind) {
 			return invalidf("webhook %s: reminders are not sorted longest first without repeats", w.ID)
 		}
-		if w.MaxDuration < 0 || w.MaxDuration > 0 && w.MaxDuration < time.Minute {
-			return invalidf("webhook %s: max duration %s: accepted: 1m or more, or 0 for none", w.ID, w.MaxDuration)
+		if err := w.validateMaxDuration(); err != nil {
+			return err
 		}
 		if !strings.HasPrefix(w.Secret, sealPrefix) || len(w.Secret) > 1024 {
 			return invalidf("webhook %s: the signing secret is not sealed", w.ID)

@@ -80,7 +80,7 @@ func (a *Admin) createLink(p *page) error {
 	if strings.TrimSpace(f.Get("ttl")) == "" {
 		ttl = maintenance.DefaultBypassTTL
 	}
-	if err := checkLink(site, label, ttl, p.now); err != nil {
+	if err := checkLink(site, label, ttl); err != nil {
 		return failed(err)
 	}
 	ch, secret := newLink(site, label, ttl)
@@ -155,7 +155,7 @@ func newLink(site, label string, ttl time.Duration) (maintenance.Change, string)
 }
 
 // checkLink validates the fields of a new bypass link, each in its field.
-func checkLink(site, label string, ttl time.Duration, now time.Time) error {
+func checkLink(site, label string, ttl time.Duration) error {
 	if site != "" {
 		if _, err := maintenance.ParseSite(site); err != nil {
 			return inField("site", err)
@@ -164,8 +164,7 @@ func checkLink(site, label string, ttl time.Duration, now time.Time) error {
 	if _, err := maintenance.ParseBypassTTL(ttl); err != nil {
 		return inField("ttl", err)
 	}
-	ch, _ := newLink("", label, ttl)
-	return precheck("label", ch, now)
+	return inField("label", maintenance.ValidateLabel(label))
 }
 
 func (a *Admin) apiCreateLink(c *call) error {
@@ -184,7 +183,7 @@ func (a *Admin) apiCreateLink(c *call) error {
 	if ttl != nil {
 		d = *ttl
 	}
-	if err := checkLink(site, label, d, c.now); err != nil {
+	if err := checkLink(site, label, d); err != nil {
 		return err
 	}
 	ch, secret := newLink(site, label, d)

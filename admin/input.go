@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
-	"github.com/gomaint/maintenance/internal/state"
 )
 
 // maxBody is the largest request body accepted, in bytes.
@@ -240,23 +239,9 @@ func (in *input) finish() error {
 	return invalidField(unknown[0], "unknown field %q; accepted: %s", unknown[0], accepted)
 }
 
-// precheck applies c to an empty state without writing anything and names
-// field in the error, so that input the root package rejects is reported
-// with the field it came from. Checks that need the stored state (a site
-// that is not declared) are left to the store's Update.
-func precheck(field string, c maintenance.Change, now time.Time) error {
-	st := &maintenance.State{}
-	st.Normalize()
-	_, _, err := state.Commit(st, c, now)
-	if errors.Is(err, maintenance.ErrNotFound) {
-		return nil
-	}
-	return inField(field, err)
-}
-
 // checkReason validates the reason of a change.
 func checkReason(reason string) error {
-	return inField("reason", maintenance.CheckText("reason", reason, false))
+	return inField("reason", maintenance.ValidateReason(reason))
 }
 
 // formDuration parses a duration typed in a form: "90m", "2h30m" or whole

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gomaint/maintenance"
 )
@@ -31,7 +30,7 @@ func (a *Admin) ruleForm(p *page, kind string, remove bool) error {
 	case remove:
 		ch = maintenance.RemoveAllow(n, value)
 	default:
-		if err := checkRule(field, value, note, p.now); err != nil {
+		if err := checkRule(field, value, note); err != nil {
 			return a.siteFailed(p, n, formName, err)
 		}
 		if kind == "ignore" {
@@ -76,7 +75,7 @@ func (a *Admin) apiAllow(c *call) error {
 
 // readRule reads the body of a rule: its value under field, a note and a
 // reason.
-func readRule(w http.ResponseWriter, r *http.Request, field string, now time.Time) (value, note, reason string, err error) {
+func readRule(w http.ResponseWriter, r *http.Request, field string) (value, note, reason string, err error) {
 	in, err := readInput(w, r)
 	if err != nil {
 		return "", "", "", err
@@ -85,23 +84,21 @@ func readRule(w http.ResponseWriter, r *http.Request, field string, now time.Tim
 	if err := in.finish(); err != nil {
 		return "", "", "", err
 	}
-	return value, note, reason, checkRule(field, value, note, now)
+	return value, note, reason, checkRule(field, value, note)
 }
 
 // checkRule validates a rule's value and note, each in its field.
-func checkRule(field, value, note string, now time.Time) error {
-	add := maintenance.AddIgnore
+func checkRule(field, value, note string) error {
+	var err error
 	if field == "entry" {
-		add = maintenance.AddAllow
+		_, err = maintenance.ParseAllow(value)
+	} else {
+		_, err = maintenance.ParsePattern(value)
 	}
-	if err := precheck(field, add("", value, ""), now); err != nil {
-		return err
+	if err != nil {
+		return inField(field, err)
 	}
-	sample := "/"
-	if field == "entry" {
-		sample = "127.0.0.1"
-	}
-	return precheck("note", add("", sample, note), now)
+	return inField("note", maintenance.ValidateNote(note))
 }
 
 // ruleKind is what the ignore and allow routes differ in.
@@ -131,7 +128,7 @@ func (a *Admin) addRule(c *call, k ruleKind) error {
 	if err != nil {
 		return err
 	}
-	v, note, reason, err := readRule(c.w, c.r, k.field, c.now)
+	v, note, reason, err := readRule(c.w, c.r, k.field)
 	if err != nil {
 		return err
 	}

@@ -490,7 +490,7 @@ func (a *Admin) apiErrorStatus(c *call) error {
 	if code == nil {
 		return invalidField("error_status", "error_status is missing; accepted: 200 or 400-599, or null for the default (503)")
 	}
-	if err := precheck("error_status", maintenance.SetErrorStatus("", *code), c.now); err != nil {
+	if err := inField("error_status", maintenance.ValidateErrorStatus(*code)); err != nil {
 		return err
 	}
 	st, err := a.update(c, "reason", maintenance.SetErrorStatus(n, *code), reason)

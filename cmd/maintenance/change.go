@@ -5,32 +5,20 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gomaint/maintenance"
-	"github.com/gomaint/maintenance/internal/state"
 	"github.com/gomaint/maintenance/internal/storeurl"
 )
 
 // source is the Source of every change the CLI makes.
 const source = "cli"
 
-// precheck applies c to an empty state without writing anything, so that
-// input the root package rejects is reported before the store is opened.
-// Checks that depend on the stored state (an undeclared site, a missing
-// rule) are left to the store's Update.
-func precheck(c maintenance.Change, reason string) error {
-	c.Reason = reason
-	st := &maintenance.State{}
-	st.Normalize()
-	_, _, err := state.Commit(st, c, time.Now())
-	return err
-}
-
 // checkReason checks --reason as every change does, before the store is
-// opened.
+// opened. Commands check the rest of their input with the root package's
+// validators too, and leave to the store's Update only what depends on the
+// stored state (an undeclared site, a missing rule).
 func checkReason(reason string) error {
-	return maintenance.CheckText("reason", reason, false)
+	return maintenance.ValidateReason(reason)
 }
 
 // change applies c as the person running the CLI, with the given reason.

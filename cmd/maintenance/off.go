@@ -47,7 +47,7 @@ func runOff(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	c := maintenance.Off(names)
-	if err := precheck(maintenance.Off(nil), reason); err != nil {
+	if err := checkReason(reason); err != nil {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {

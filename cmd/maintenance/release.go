@@ -188,7 +188,10 @@ func runReleaseSet(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("release set takes one ID, got %q; run 'maintenance help release' for usage", pos)
 	}
 	c := maintenance.SetRelease(pos[0])
-	if err := precheck(c, reason); err != nil {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	if _, err := maintenance.ParseRelease(pos[0]); err != nil {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {

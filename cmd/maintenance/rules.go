@@ -125,7 +125,7 @@ func (k *ruleKind) addCmd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// The site is checked against the store; the rest here, before it is opened.
-	if err := precheck(k.add("", value, note), ""); err != nil {
+	if err := maintenance.ValidateNote(note); err != nil {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gomaint/maintenance"
-	"github.com/gomaint/maintenance/internal/state"
 )
 
 const scheduleUsage = `Usage: maintenance schedule ls [--site HOST] [--json]
@@ -259,16 +258,6 @@ func runScheduleRm(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s: window %d removed%s\n", name, id, desc)
 		return nil
 	})
-}
-
-// precheckOn is precheck on a state where site is declared, so that errors
-// name it; overlaps with the stored windows are left to the store's Update.
-func precheckOn(site string, c maintenance.Change, reason string) error {
-	c.Reason = reason
-	st := &maintenance.State{Sites: []maintenance.SiteState{{Site: site}}}
-	st.Normalize()
-	_, _, err := state.Commit(st, c, time.Now())
-	return err
 }
 
 // describeWindow is "FROM - UNTIL (MODE)", in UTC.

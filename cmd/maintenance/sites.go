@@ -224,10 +224,8 @@ func runSitesRm(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	c := maintenance.RemoveSite(name)
-	if name == maintenance.DefaultSite {
-		if err := precheck(c, ""); err != nil {
-			return err
-		}
+	if err := maintenance.ValidateRemoveSite(name); err != nil {
+		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
 		before, after, err := e.change(ctx, st, c, "")
@@ -268,7 +266,10 @@ func runSitesSet(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("sites set: nothing to set; accepted: --error-status CODE; run 'maintenance help sites' for usage")
 	}
 	code, err := strconv.Atoi(errorStatus.value)
-	if err != nil || code != 0 && code != 200 && (code < 400 || code > 599) {
+	if err == nil {
+		err = maintenance.ValidateErrorStatus(code)
+	}
+	if err != nil {
 		return usageErrorf("--error-status %q: %s", errorStatus.value, errorStatusAccepted)
 	}
 	if code == maintenance.DefaultStatus {
@@ -277,11 +278,6 @@ func runSitesSet(ctx context.Context, e *env, args []string) error {
 		code = 0
 	}
 	c := maintenance.SetErrorStatus(name, code)
-	// Checks the code against the root package's rules on "*", which
-	// every state has; an undeclared site is the store's to report.
-	if err := precheck(maintenance.SetErrorStatus(maintenance.DefaultSite, code), ""); err != nil {
-		return err
-	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
 		before, after, err := e.change(ctx, st, c, "")
 		if err != nil {

@@ -122,7 +122,7 @@ func runTokenCreate(ctx context.Context, e *env, args []string) error {
 	secret, id := maintenance.NewSecret()
 	token := tokenPrefix + secret
 	c := maintenance.CreateToken(maintenance.Token{ID: id, Label: label, Hash: maintenance.HashSecret(token)})
-	if err := precheck(c, ""); err != nil {
+	if err := maintenance.ValidateLabel(label); err != nil {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {

@@ -118,8 +118,11 @@ func runWebhookAdd(ctx context.Context, e *env, args []string) error {
 		secret = line
 	}
 	_, w.ID = maintenance.NewSecret()
-	w.Secret = "v1:precheck"
-	if err := precheck(maintenance.AddWebhook(webhookForPrecheck(w)), reason); err != nil {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	// Whether the sites are declared is the store's to say.
+	if err := w.Validate(); err != nil {
 		return err
 	}
 	return e.withStore(ctx, func(st maintenance.Store) error {
@@ -149,13 +152,6 @@ func runWebhookAdd(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "maintenance: webhook %s added; its signing secret is shown only this once: give it to the receiver now. Remove it with: maintenance webhook rm %s\n", w.ID, w.ID)
 		return nil
 	})
-}
-
-// webhookForPrecheck drops the sites, which precheck's empty state does not
-// declare; the store's Update checks them.
-func webhookForPrecheck(w maintenance.Webhook) maintenance.Webhook {
-	w.Sites = nil
-	return w
 }
 
 // webhookFromFlags validates the flags of webhook add (not the secret).
