@@ -203,8 +203,11 @@ func runRun(ctx context.Context, e *env, args []string) error {
 		}
 		// run returns once the fleet serves the restore too, as "off" does:
 		// a deploy script that goes on after run must find the sites back.
+		// With no live gate at the switch (already said), there is none to
+		// wait for.
 		var restoreLag error
-		if restoredOK && len(restored) > 0 && !lagged && e.wait > 0 {
+		followed := e.fleet != nil && e.fleet.fleet.Gates.Live > 0
+		if restoredOK && len(restored) > 0 && !lagged && followed {
 			if cur, err := st.Load(context.WithoutCancel(ctx)); err != nil {
 				restoreLag = fmt.Errorf("reading the state after the restore: %w", err)
 			} else {
